@@ -1,0 +1,15 @@
+"""pearlkit: PEARL (Rakelly, Zhou et al., ICLR 2019), small, tested and fast enough to learn from.
+
+Importing pearlkit registers its environments with Gymnasium
+(``gymnasium.make("pearlkit/SparsePointNav-v0")``).
+"""
+from pearlkit.envs import register_envs
+
+__version__ = "0.1.0"
+
+register_envs()
+
+from pearlkit.config import PRESETS, PearlConfig, get_preset  # noqa: E402
+from pearlkit.training import load_agent, train  # noqa: E402
+
+__all__ = ["PRESETS", "PearlConfig", "get_preset", "load_agent", "train", "__version__"]

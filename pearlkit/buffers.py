@@ -1,0 +1,130 @@
+"""Per-task replay storage: every transition (for SAC batches) and the recent ones (for context).
+
+PEARL keeps two buffers per training task. The *replay* buffer holds everything collected
+in that task and feeds the actor-critic. The *context* buffer holds only what was collected
+the last time the task was picked (cleared first), so the encoder is trained on context
+from the current policy, like the context it will see at meta-test time.
+
+Storage is one tensor per field, shaped ``(num_tasks, capacity, dim)``, so a batch for many
+tasks is one gather, not a loop over tasks.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from pearlkit.sac import TransitionBatch
+
+# Storage grows by doubling up to `capacity`, so a large capacity costs nothing until used.
+INITIAL_ALLOCATION = 1024
+
+
+class Transitions(NamedTuple):
+    """Transitions of one task (or a flat set), shapes ``(n, ·)``."""
+
+    obs: Tensor
+    action: Tensor
+    reward: Tensor  #: the task's reward: sparse for sparse tasks; what the context holds
+    dense_reward: Tensor  #: what the critic learns from; equals ``reward`` for dense tasks
+    next_obs: Tensor
+    terminal: Tensor
+
+
+class MultiTaskReplayBuffer:
+    """A ring buffer per task, all tasks in one set of tensors.
+
+    Args:
+        num_tasks: number of training tasks.
+        obs_dim, action_dim: sizes of one observation and one action.
+        capacity: transitions kept per task; the oldest are overwritten beyond it.
+        device: where batches are built (the training device).
+    """
+
+    def __init__(self, num_tasks: int, obs_dim: int, action_dim: int, capacity: int,
+                 device: torch.device | str = "cpu") -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity}")
+        self.num_tasks, self.capacity, self.device = num_tasks, capacity, torch.device(device)
+        self.dims = {"obs": obs_dim, "action": action_dim, "reward": 1, "dense_reward": 1,
+                     "next_obs": obs_dim, "terminal": 1}
+        self.size = torch.zeros(num_tasks, dtype=torch.long)  # filled slots per task
+        self.top = torch.zeros(num_tasks, dtype=torch.long)  # next slot to write per task
+        self._allocate(min(capacity, INITIAL_ALLOCATION))
+
+    def _allocate(self, slots: int) -> None:
+        old = getattr(self, "data", None)
+        self.data = {k: torch.zeros(self.num_tasks, slots, d, device=self.device) for k, d in self.dims.items()}
+        if old is not None:
+            n = next(iter(old.values())).shape[1]
+            for k in self.data:
+                self.data[k][:, :n] = old[k]
+
+    @property
+    def allocated(self) -> int:
+        return self.data["obs"].shape[1]
+
+    def add(self, task: int, transitions: Transitions) -> None:
+        """Append ``n`` transitions of task ``task`` (wrapping around at capacity)."""
+        n = transitions.obs.shape[0]
+        needed = min(self.capacity, int(self.top[task]) + n)
+        if needed > self.allocated:
+            self._allocate(min(self.capacity, max(needed, 2 * self.allocated)))
+        slots = (self.top[task] + torch.arange(n)) % self.capacity
+        for key, value in transitions._asdict().items():
+            self.data[key][task, slots.to(self.device)] = value.reshape(n, -1).to(self.device, torch.float32)
+        self.top[task] = (self.top[task] + n) % self.capacity
+        self.size[task] = min(self.capacity, int(self.size[task]) + n)
+
+    def clear(self, task: int) -> None:
+        """Forget everything stored for ``task`` (the context buffer, when the task is recollected)."""
+        self.size[task] = 0
+        self.top[task] = 0
+
+    def _sample_slots(self, tasks: Tensor, n: int) -> tuple[Tensor, Tensor]:
+        sizes = self.size[tasks.cpu()]
+        if (sizes == 0).any():
+            empty = tasks.cpu()[sizes == 0].tolist()
+            raise RuntimeError(f"cannot sample from empty buffers of tasks {empty}")
+        # Uniform with replacement within each task's filled slots, all tasks at once.
+        slots = (torch.rand(len(tasks), n) * sizes[:, None]).long()
+        rows = tasks.cpu()[:, None].expand(-1, n)
+        return rows.to(self.device), slots.to(self.device)
+
+    def sample_batch(self, tasks: Tensor, batch_size: int) -> TransitionBatch:
+        """SAC batch: ``batch_size`` transitions from each of ``tasks``, flattened to
+        ``(len(tasks) * batch_size, ·)`` in task-major order. The reward is the dense one."""
+        rows, slots = self._sample_slots(tasks, batch_size)
+        get = lambda key: self.data[key][rows, slots].reshape(len(tasks) * batch_size, -1)
+        return TransitionBatch(get("obs"), get("action"), get("dense_reward").squeeze(-1),
+                               get("next_obs"), get("terminal").squeeze(-1))
+
+    def sample_context(self, tasks: Tensor, n: int, use_next_obs: bool) -> Tensor:
+        """Context: ``n`` transitions per task as ``(len(tasks), n, context_dim)``, each row
+        :math:`(s, a, r)` or :math:`(s, a, r, s')` with the task's own (sparse) reward."""
+        rows, slots = self._sample_slots(tasks, n)
+        keys = ("obs", "action", "reward", "next_obs") if use_next_obs else ("obs", "action", "reward")
+        return torch.cat([self.data[k][rows, slots] for k in keys], dim=-1)
+
+    def state_dict(self) -> dict:
+        used = int(self.size.max()) if self.num_tasks else 0
+        return {"size": self.size.clone(), "top": self.top.clone(), "capacity": self.capacity,
+                "data": {k: v[:, :used].cpu().clone() for k, v in self.data.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["capacity"] != self.capacity:
+            raise ValueError(f"buffer capacity {state['capacity']} in the checkpoint, {self.capacity} configured")
+        used = next(iter(state["data"].values())).shape[1]
+        self._allocate(max(INITIAL_ALLOCATION, used) if used < self.capacity else self.capacity)
+        for k, v in state["data"].items():
+            self.data[k][:, :used] = v.to(self.device)
+        self.size, self.top = state["size"].clone(), state["top"].clone()
+
+
+def context_from_transitions(transitions: Transitions, use_next_obs: bool) -> Tensor:
+    """Rows :math:`(s, a, r[, s'])` of transitions shaped ``(..., ·)``, in order, as one tensor."""
+    parts = [transitions.obs, transitions.action, transitions.reward.unsqueeze(-1)]
+    if use_next_obs:
+        parts.append(transitions.next_obs)
+    return torch.cat(parts, dim=-1)

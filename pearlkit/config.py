@@ -1,0 +1,222 @@
+"""Run configuration: one frozen dataclass, validated on creation, and named presets.
+
+``PRESETS["sparse-point-robot-paper"]`` holds the reference code's values (oyster's
+``sparse-point-robot`` config merged with its defaults); ``PRESETS["sparse-point-robot"]``
+is the book's fast budget, which solves the task in minutes on a 2-core CPU.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pearlkit.envs import ENV_IDS
+
+
+@dataclass(frozen=True)
+class PearlConfig:
+    """Everything a PEARL run depends on. Field names follow the reference code."""
+
+    env_id: str = "pearlkit/SparsePointNav-v0"
+    """Gymnasium id of the task family."""
+    num_train_tasks: int = 80
+    """Tasks used for meta-training (the first ones of the family's task list)."""
+    num_test_tasks: int = 20
+    """Held-out tasks for meta-test (the next ones)."""
+    seed: int = 0
+    """Seed of every random number in the run."""
+    num_iterations: int = 500
+    """Meta-training iterations (collect, then train)."""
+
+    # ----- networks -----
+    latent_size: int = 5
+    """Dimension of the latent task variable z."""
+    hidden_sizes: tuple[int, ...] = (300, 300, 300)
+    """Hidden units of the Q, V and policy networks."""
+    encoder_hidden_sizes: tuple[int, ...] = (200, 200, 200)
+    """Hidden units of the context encoder."""
+    probabilistic_encoder: bool = True
+    """PEARL's Gaussian belief with a KL term (True) or the deterministic variant (False)."""
+    use_next_obs_in_context: bool = False
+    """Context rows are (s, a, r, s') instead of (s, a, r); needed when dynamics differ."""
+
+    # ----- data collection, per iteration -----
+    num_initial_steps: int = 200
+    """Steps collected with z from the prior in every training task before the first iteration."""
+    num_tasks_sample: int = 10
+    """Training tasks picked for collection each iteration."""
+    num_steps_prior: int = 100
+    """Steps per picked task with z from the prior (these go in both buffers)."""
+    num_steps_posterior: int = 900
+    """Steps per picked task with z from the posterior (both buffers)."""
+    num_extra_rl_steps_posterior: int = 0
+    """Steps per picked task with z from the posterior that go to the replay buffer only."""
+    update_post_train: int = 1
+    """Trajectories between posterior updates during posterior collection."""
+    max_path_length: int = 20
+    """Steps per trajectory."""
+    replay_buffer_size: int = 1_000_000
+    """Transitions kept per task (storage grows as needed)."""
+
+    # ----- optimisation -----
+    num_train_steps_per_itr: int = 1000
+    """Gradient steps per iteration."""
+    meta_batch: int = 16
+    """Tasks in one gradient step (drawn with replacement)."""
+    batch_size: int = 256
+    """Transitions per task in the actor-critic batch."""
+    embedding_batch_size: int = 1024
+    """Context transitions per task fed to the encoder in a gradient step, and sampled
+    from the context buffer for posterior collection."""
+    discount: float = 0.9
+    """Discount factor gamma."""
+    reward_scale: float = 100.0
+    """Multiplies rewards in the Q target; with the temperature fixed at 1 it sets how much
+    reward counts against entropy."""
+    kl_lambda: float = 1.0
+    """Weight of the KL term (the information bottleneck)."""
+    tau: float = 0.005
+    """Polyak rate of the target value network."""
+    policy_lr: float = 3e-4
+    """Adam learning rate of the policy."""
+    qf_lr: float = 3e-4
+    """Adam learning rate of Q1 and Q2."""
+    vf_lr: float = 3e-4
+    """Adam learning rate of V."""
+    context_lr: float = 3e-4
+    """Adam learning rate of the context encoder."""
+    policy_mean_reg: float = 1e-3
+    """Weight of the policy's mean-squared pre-tanh mean."""
+    policy_std_reg: float = 1e-3
+    """Weight of the policy's mean-squared log standard deviation."""
+
+    # ----- meta-test -----
+    num_exp_traj_eval: int = 5
+    """Exploration trajectories before the belief is inferred at meta-test."""
+    num_steps_per_eval: int = 400
+    """Steps per test task at meta-test (the adaptation curve's length in steps)."""
+    eval_every: int = 1
+    """Evaluate on the held-out tasks every this many iterations."""
+
+    def __post_init__(self) -> None:
+        _check_in(self.env_id, sorted(ENV_IDS), "env_id")
+        for name in ("num_train_tasks", "num_test_tasks", "num_iterations", "latent_size",
+                     "num_tasks_sample", "max_path_length", "replay_buffer_size", "meta_batch",
+                     "batch_size", "embedding_batch_size", "update_post_train", "num_steps_per_eval",
+                     "eval_every"):
+            _check_range(name, getattr(self, name), low=1)
+        for name in ("num_initial_steps", "num_steps_prior", "num_steps_posterior",
+                     "num_extra_rl_steps_posterior", "num_train_steps_per_itr", "num_exp_traj_eval",
+                     "reward_scale", "kl_lambda", "policy_mean_reg", "policy_std_reg"):
+            _check_range(name, getattr(self, name), low=0)
+        for name in ("policy_lr", "qf_lr", "vf_lr", "context_lr"):
+            _check_range(name, getattr(self, name), low=0, low_open=True)
+        _check_range("discount", self.discount, low=0, high=1)
+        _check_range("tau", self.tau, low=0, high=1, low_open=True)
+        for name in ("hidden_sizes", "encoder_hidden_sizes"):
+            sizes = getattr(self, name)
+            if not isinstance(sizes, tuple) or not sizes or any(not isinstance(h, int) or h < 1 for h in sizes):
+                raise ValueError(f"{name} must be a non-empty tuple of positive ints, got {sizes!r}")
+        if self.num_initial_steps + self.num_steps_prior + self.num_steps_posterior == 0:
+            raise ValueError("num_initial_steps, num_steps_prior and num_steps_posterior are all 0: "
+                             "the context buffers would stay empty")
+        if self.num_exp_traj_eval * self.max_path_length >= self.num_steps_per_eval:
+            raise ValueError(f"num_steps_per_eval ({self.num_steps_per_eval}) must leave room for at least one "
+                             f"trajectory after the {self.num_exp_traj_eval} exploration trajectories of "
+                             f"{self.max_path_length} steps")
+
+    # ----- conversion -----
+    def replace(self, **changes: Any) -> PearlConfig:
+        """A copy with ``changes`` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> PearlConfig:
+        """Build from a dict (e.g. ``config.json``); unknown keys are an error."""
+        unknown = sorted(set(values) - set(config_fields()))
+        if unknown:
+            raise ValueError(f"unknown config key(s) {unknown}; allowed: {sorted(config_fields())}")
+        fields = config_fields()
+        return cls(**{k: tuple(v) if fields[k] == "tuple[int, ...]" else v for k, v in values.items()})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def with_overrides(self, assignments: list[str]) -> PearlConfig:
+        """Apply ``key=value`` strings (as from ``--set``), parsing each value by its field's type."""
+        changes = {}
+        for assignment in assignments:
+            key, sep, raw = assignment.partition("=")
+            key = key.strip()
+            if not sep:
+                raise ValueError(f"--set expects key=value, got {assignment!r}")
+            if key not in config_fields():
+                raise ValueError(f"unknown config key {key!r}; allowed: {sorted(config_fields())}")
+            changes[key] = _parse_value(key, config_fields()[key], raw.strip())
+        return self.replace(**changes)
+
+
+def config_fields() -> dict[str, str]:
+    """Field name to its type annotation (as a string)."""
+    return {f.name: str(f.type) for f in dataclasses.fields(PearlConfig)}
+
+
+def _parse_value(key: str, type_name: str, raw: str) -> Any:
+    try:
+        if type_name == "bool":
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError
+            return raw.lower() in ("true", "1")
+        if type_name == "int":
+            return int(raw.replace("_", ""))
+        if type_name == "float":
+            return float(raw)
+        if type_name == "tuple[int, ...]":
+            return tuple(int(x) for x in raw.strip("()[] ").split(",") if x.strip())
+        return raw
+    except ValueError:
+        raise ValueError(f"cannot parse {key}={raw!r} as {type_name}") from None
+
+
+def _check_in(value: Any, allowed: list[Any], name: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+
+
+def _check_range(name: str, value: float, low: float | None = None, high: float | None = None,
+                 low_open: bool = False) -> None:
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and value > high
+    if too_low or too_high or value != value:
+        bound = f"{'>' if low_open else '>='} {low}" if high is None else f"in {'(' if low_open else '['}{low}, {high}]"
+        raise ValueError(f"{name} must be {bound}, got {value!r}")
+
+
+#: The reference code's sparse navigation settings (DESIGN §4).
+SPARSE_POINT_ROBOT_PAPER = PearlConfig()
+
+#: The book's budget for sparse navigation: see ``benchmarks/RESULTS.md`` for what it reaches.
+SPARSE_POINT_ROBOT = PearlConfig(
+    hidden_sizes=(128, 128),
+    encoder_hidden_sizes=(128, 128),
+    num_iterations=60,
+    num_train_steps_per_itr=300,
+    embedding_batch_size=128,
+    num_steps_posterior=400,
+    eval_every=2,
+)
+
+PRESETS: dict[str, PearlConfig] = {
+    "sparse-point-robot-paper": SPARSE_POINT_ROBOT_PAPER,
+    "sparse-point-robot": SPARSE_POINT_ROBOT,
+}
+
+
+def get_preset(name: str) -> PearlConfig:
+    """The named preset; raises ``ValueError`` listing the presets for an unknown name."""
+    _check_in(name, sorted(PRESETS), "preset")
+    return PRESETS[name]

@@ -1,0 +1,40 @@
+"""The task interface every pearlkit environment family implements, and env lookup."""
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+#: A task is a small dict of what defines it (``{"goal": array}`` for navigation).
+Task = dict[str, Any]
+
+#: Environment ids registered by ``import pearlkit``: entry point and episode length.
+ENV_IDS: dict[str, tuple[str, int]] = {
+    "pearlkit/PointNav-v0": ("pearlkit.envs.point_nav:PointNavEnv", 20),
+    "pearlkit/SparsePointNav-v0": ("pearlkit.envs.point_nav:SparsePointNavEnv", 20),
+}
+
+
+def check_task_keys(task: Task, keys: tuple[str, ...], env_name: str) -> None:
+    """Raise a clear error if ``task`` is not a dict holding ``keys``."""
+    if not isinstance(task, dict) or any(k not in task for k in keys):
+        raise ValueError(f"{env_name} tasks are dicts with keys {list(keys)}, got {task!r}")
+
+
+def register_envs() -> None:
+    """Register pearlkit's environments with Gymnasium (idempotent)."""
+    for env_id, (entry_point, horizon) in ENV_IDS.items():
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point=entry_point, max_episode_steps=horizon)
+
+
+def make_env(env_id: str) -> gym.Env:
+    """A bare environment (no Gymnasium wrappers) for the sampler.
+
+    Raises:
+        ValueError: ``env_id`` is not one of pearlkit's environments.
+    """
+    if env_id not in ENV_IDS:
+        raise ValueError(f"unknown env_id {env_id!r}; pearlkit provides {sorted(ENV_IDS)}")
+    register_envs()
+    return gym.make(env_id).unwrapped

@@ -1,0 +1,118 @@
+r"""Meta-test: adapt to held-out tasks by posterior sampling, with no gradient step.
+
+The protocol of the reference code, for every test task at once:
+
+1. start from the prior (no context);
+2. act deterministically (:math:`a = \tanh\mu`) for a whole trajectory with a sampled z,
+   and append every transition to the task's context;
+3. for the first ``num_exp_traj_eval`` (exploration) trajectories, z is drawn anew from
+   the prior; from then on, the belief is inferred from *all* the context gathered so far
+   and z is drawn from it before each trajectory.
+
+"Return after exploration" is the return of the first trajectory after exploration,
+averaged over tasks; for navigation, that trajectory succeeds when it enters the goal disc.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+import torch
+from torch import Tensor
+
+from pearlkit.buffers import context_from_transitions
+from pearlkit.envs import Task
+from pearlkit.inference import sample_z
+from pearlkit.sampler import EnvPool, Trajectories, rollout, valid_steps
+
+if TYPE_CHECKING:
+    from pearlkit.pearl import PearlAgent
+
+
+class MetaTestResult(NamedTuple):
+    """Everything meta-test saw, for metrics and for plots. ``K`` = trajectories per task."""
+
+    returns: Tensor  #: ``(num_tasks, K)`` return of each trajectory (the task's own reward)
+    successes: Tensor  #: ``(num_tasks, K)`` bool, the trajectory entered the goal (if reported)
+    z: Tensor  #: ``(num_tasks, K, latent_dim)`` the z each trajectory was run with
+    z_means: Tensor  #: ``(num_tasks, K, latent_dim)`` the belief that z was drawn from
+    z_vars: Tensor  #: same shape
+    trajectories: list[Trajectories]  #: one per trajectory index, arrays ``(num_tasks, horizon, ·)``
+    valid: Tensor  #: ``(num_tasks, K, horizon)`` bool, real (not padded) steps
+    reports_success: bool  #: the environment reports ``is_success`` (navigation)
+
+
+def infer_from_context(agent: PearlAgent, contexts: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """Belief per task from each task's whole context (lengths may differ after early
+    terminations; equal lengths go through the encoder in one batch)."""
+    if len({c.shape[0] for c in contexts}) == 1:
+        return agent.encoder(torch.stack(contexts))
+    beliefs = [agent.encoder(c.unsqueeze(0)) for c in contexts]
+    return torch.cat([b[0] for b in beliefs]), torch.cat([b[1] for b in beliefs])
+
+
+@torch.no_grad()
+def meta_test(agent: PearlAgent, tasks: list[Task], pool: EnvPool, max_path_length: int,
+              num_trajs: int, num_exp_traj_eval: int, use_next_obs: bool,
+              online_posterior: bool = False) -> MetaTestResult:
+    """Run the meta-test protocol on ``tasks`` (all in lockstep).
+
+    Args:
+        agent: the trained agent (encoder + policy).
+        tasks: held-out tasks.
+        pool: environments to run them in.
+        max_path_length: horizon of one trajectory.
+        num_trajs: trajectories per task (the reference: ``num_steps_per_eval / horizon``).
+        num_exp_traj_eval: exploration trajectories with z from the prior.
+        use_next_obs: context rows include s'.
+        online_posterior: infer the belief after *every* trajectory, exploration included
+            (the paper's Algorithm 2) instead of only after exploration (the reference code).
+    """
+    device = next(agent.parameters()).device
+    envs = pool.take(tasks)
+    n = len(tasks)
+    z_mean, z_var = agent.encoder.belief_without_context(n, device)
+    contexts = [torch.zeros(0, agent.context_dim, device=device) for _ in range(n)]
+    act = lambda obs, z: agent.policy(obs, z, deterministic=True).action
+    records: dict[str, list] = {k: [] for k in ("ret", "succ", "z", "mean", "var", "traj", "valid")}
+    for k in range(num_trajs):
+        # paper-vs-code: the reference samples exploration z from the prior and infers only
+        # once num_exp_traj_eval trajectories are in; `online_posterior` gives the paper's
+        # Algorithm 2, which updates the belief after each trajectory.
+        if k > 0 and (online_posterior or k >= num_exp_traj_eval):
+            z_mean, z_var = infer_from_context(agent, contexts)
+        z = sample_z(z_mean, z_var)
+        traj, valid, success = rollout(pool, envs, act, z, max_path_length)
+        for i in range(n):
+            steps = valid_steps(traj, valid, i)
+            contexts[i] = torch.cat([contexts[i], context_from_transitions(steps, use_next_obs).to(device)])
+        records["ret"].append((traj.reward * valid).sum(1))
+        records["succ"].append(success.any(1))
+        for key, value in (("z", z), ("mean", z_mean), ("var", z_var)):
+            records[key].append(value.cpu())
+        records["traj"].append(traj)
+        records["valid"].append(valid)
+    stack = lambda key: torch.stack(records[key], dim=1)
+    reports_success = bool(getattr(envs[0], "reports_success", False))
+    return MetaTestResult(stack("ret"), stack("succ"), stack("z"), stack("mean"), stack("var"),
+                          records["traj"], stack("valid"), reports_success)
+
+
+def summarize(result: MetaTestResult, num_exp_traj_eval: int) -> dict:
+    """The logged meta-test metrics.
+
+    Returns:
+        ``return_after_exploration`` (mean over tasks of the return of trajectory
+        ``num_exp_traj_eval + 1``), ``success_rate`` (share of tasks whose trajectory
+        ``num_exp_traj_eval + 1`` entered the goal; ``None`` if the environment does not
+        report success), ``adaptation_curve`` (mean return per trajectory index) and
+        ``num_tasks``.
+    """
+    after = num_exp_traj_eval
+    success = result.successes[:, after].float().mean().item() if result.reports_success else None
+    return {
+        "return_after_exploration": result.returns[:, after].mean().item(),
+        "success_rate": success,
+        "adaptation_curve": result.returns.mean(0).tolist(),
+        "success_curve": result.successes.float().mean(0).tolist() if result.reports_success else None,
+        "num_tasks": result.returns.shape[0],
+    }

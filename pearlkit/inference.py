@@ -1,0 +1,107 @@
+r"""The inference network :math:`q_\phi(z \mid c)`: from context transitions to a belief over z.
+
+Each context transition :math:`c_n` is mapped by one MLP to a Gaussian factor
+:math:`\mathcal N(\mu_n, \sigma_n^2)`; the belief is their product, which does not depend
+on the order of the transitions. A KL term pulls the belief toward the unit Gaussian
+prior. The deterministic variant replaces the product by a plain mean and drops the KL.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from pearlkit.networks import MLP
+
+# Factor variances are clamped from below so a single transition cannot claim certainty.
+MIN_FACTOR_VAR = 1e-7
+
+
+def product_of_gaussians(mu: Tensor, var: Tensor) -> tuple[Tensor, Tensor]:
+    r"""Multiply N Gaussian factors into one Gaussian, per task and latent dimension.
+
+    .. math:: \sigma^2 = \Big(\sum_{n=1}^N \sigma_n^{-2}\Big)^{-1}, \qquad
+              \mu = \sigma^2 \sum_{n=1}^N \frac{\mu_n}{\sigma_n^2}
+
+    Args:
+        mu: factor means, shape ``(num_tasks, N, latent_dim)``.
+        var: factor variances, same shape, positive (clamped at ``1e-7``).
+    Returns:
+        ``(z_mean, z_var)``, each ``(num_tasks, latent_dim)``. Book label: ``eq-product``.
+    """
+    var = var.clamp(min=MIN_FACTOR_VAR)
+    z_var = 1.0 / (1.0 / var).sum(dim=-2)
+    z_mean = z_var * (mu / var).sum(dim=-2)
+    return z_mean, z_var
+
+
+def kl_to_prior(z_mean: Tensor, z_var: Tensor) -> Tensor:
+    r"""KL divergence from the belief :math:`q(z|c)` to the prior :math:`\mathcal N(0, I)`, per task.
+
+    .. math:: D_{KL}\big(\mathcal N(\mu,\sigma^2)\,\|\,\mathcal N(0,I)\big)
+              = \tfrac12 \sum_{j} \big(\sigma_j^2 + \mu_j^2 - 1 - \log\sigma_j^2\big)
+
+    Args:
+        z_mean: belief means, shape ``(num_tasks, latent_dim)``.
+        z_var: belief variances, same shape, positive.
+    Returns:
+        Shape ``(num_tasks,)``, summed over latent dimensions. Book label: ``eq-kl``.
+    """
+    return 0.5 * (z_var + z_mean**2 - 1.0 - z_var.log()).sum(dim=-1)
+
+
+def sample_z(z_mean: Tensor, z_var: Tensor) -> Tensor:
+    r"""Reparameterised sample :math:`z = \mu + \sigma\,\epsilon`, :math:`\epsilon\sim\mathcal N(0,I)`.
+
+    Shapes ``(num_tasks, latent_dim)`` in and out; gradients flow to ``z_mean`` and ``z_var``.
+    """
+    return z_mean + z_var.sqrt() * torch.randn_like(z_mean)
+
+
+def prior(num_tasks: int, latent_dim: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
+    """The belief with no context: zero means and unit variances, each ``(num_tasks, latent_dim)``."""
+    return (torch.zeros(num_tasks, latent_dim, device=device),
+            torch.ones(num_tasks, latent_dim, device=device))
+
+
+class ContextEncoder(nn.Module):
+    r"""The inference network: context ``(num_tasks, N, context_dim)`` to a belief over z.
+
+    Probabilistic (PEARL): the MLP gives :math:`(\mu_n, \operatorname{softplus}(\cdot) = \sigma_n^2)`
+    per transition and :func:`product_of_gaussians` combines them. Deterministic: the MLP
+    gives a vector per transition and the belief is their mean, with zero variance.
+
+    Args:
+        context_dim: features of one transition, :math:`|s| + |a| + 1` (+ :math:`|s'|`).
+        latent_dim: dimension of z.
+        hidden_sizes: hidden units of the per-transition MLP.
+        probabilistic: PEARL's Gaussian belief (True) or the deterministic variant.
+    """
+
+    def __init__(self, context_dim: int, latent_dim: int, hidden_sizes: tuple[int, ...],
+                 probabilistic: bool = True) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.probabilistic = probabilistic
+        self.mlp = MLP(context_dim, hidden_sizes, 2 * latent_dim if probabilistic else latent_dim)
+
+    def factors(self, context: Tensor) -> tuple[Tensor, Tensor]:
+        r"""Per-transition factors :math:`(\mu_n, \sigma_n^2)`, each ``(num_tasks, N, latent_dim)``."""
+        if not self.probabilistic:
+            raise RuntimeError("the deterministic encoder has no Gaussian factors")
+        mu, pre_var = self.mlp(context).chunk(2, dim=-1)
+        return mu, nn.functional.softplus(pre_var)
+
+    def belief_without_context(self, num_tasks: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
+        """The unit Gaussian prior; for the deterministic variant z = 0 exactly (zero variance)."""
+        z_mean, z_var = prior(num_tasks, self.latent_dim, device)
+        return (z_mean, z_var) if self.probabilistic else (z_mean, torch.zeros_like(z_var))
+
+    def forward(self, context: Tensor) -> tuple[Tensor, Tensor]:
+        """Belief ``(z_mean, z_var)``, each ``(num_tasks, latent_dim)``; an empty context
+        (N = 0) gives :meth:`belief_without_context`."""
+        if context.shape[1] == 0:
+            return self.belief_without_context(context.shape[0], context.device)
+        if self.probabilistic:
+            return product_of_gaussians(*self.factors(context))
+        z_mean = self.mlp(context).mean(dim=1)
+        return z_mean, torch.zeros_like(z_mean)

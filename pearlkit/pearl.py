@@ -1,0 +1,166 @@
+r"""The PEARL agent and its meta-training loop.
+
+One iteration: pick training tasks and collect data in them (first with z from the prior,
+then with z from the posterior given the context collected so far), then take gradient
+steps on batches that span ``meta_batch`` tasks at once. The encoder is trained only by
+the critic's Bellman error and the KL term; the policy and V see z with its gradient cut.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+from typing import Iterator, NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from pearlkit.buffers import MultiTaskReplayBuffer
+from pearlkit.config import PearlConfig
+from pearlkit.envs import Task
+from pearlkit.inference import ContextEncoder, kl_to_prior, sample_z
+from pearlkit.networks import QNetwork, TanhGaussianPolicy, VNetwork
+from pearlkit.sac import TransitionBatch, polyak_update, policy_loss, q_loss, q_target, v_loss, v_target
+from pearlkit.sampler import EnvPool, rollout, valid_steps
+
+
+class PearlAgent(nn.Module):
+    """The inference network and the five SAC networks, conditioned on z.
+
+    Args:
+        obs_dim, action_dim: sizes of the environment's spaces.
+        config: the run's configuration (network sizes, latent size, context layout).
+    """
+
+    def __init__(self, obs_dim: int, action_dim: int, config: PearlConfig) -> None:
+        super().__init__()
+        self.obs_dim, self.action_dim, self.latent_dim = obs_dim, action_dim, config.latent_size
+        self.context_dim = obs_dim + action_dim + 1 + (obs_dim if config.use_next_obs_in_context else 0)
+        hidden, latent = config.hidden_sizes, config.latent_size
+        self.encoder = ContextEncoder(self.context_dim, latent, config.encoder_hidden_sizes,
+                                      config.probabilistic_encoder)
+        self.policy = TanhGaussianPolicy(obs_dim, latent, action_dim, hidden)
+        self.qf1 = QNetwork(obs_dim, action_dim, latent, hidden)
+        self.qf2 = QNetwork(obs_dim, action_dim, latent, hidden)
+        self.vf = VNetwork(obs_dim, latent, hidden)
+        self.target_vf = copy.deepcopy(self.vf).requires_grad_(False)
+
+
+class Optimizers(NamedTuple):
+    """Adam for the critic side (Q1, Q2, encoder) and for the actor side (policy, V)."""
+
+    critic: torch.optim.Optimizer
+    actor: torch.optim.Optimizer
+
+
+def make_optimizers(agent: PearlAgent, config: PearlConfig) -> Optimizers:
+    """One Adam per side, one parameter group per network (so each keeps its own rate)."""
+    group = lambda module, lr: {"params": list(module.parameters()), "lr": lr}
+    critic = torch.optim.Adam([group(agent.qf1, config.qf_lr), group(agent.qf2, config.qf_lr),
+                               group(agent.encoder, config.context_lr)])
+    actor = torch.optim.Adam([group(agent.policy, config.policy_lr), group(agent.vf, config.vf_lr)])
+    return Optimizers(critic, actor)
+
+
+@contextlib.contextmanager
+def frozen(*modules: nn.Module) -> Iterator[None]:
+    """Within the block, gradients flow *through* ``modules`` but not *into* their weights."""
+    flags = [(p, p.requires_grad) for m in modules for p in m.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatch, context: Tensor,
+                config: PearlConfig) -> dict[str, Tensor]:
+    r"""One gradient step on all networks, batched over the tasks of the meta-batch.
+
+    Args:
+        batch: ``num_tasks * batch_size`` transitions, task-major (see ``sample_batch``).
+        context: ``(num_tasks, embedding_batch_size, context_dim)``, same task order.
+    Returns:
+        The detached losses: ``q_loss``, ``kl``, ``v_loss``, ``policy_loss``, and the mean
+        belief variance ``z_var``.
+    """
+    num_tasks = context.shape[0]
+    z_mean, z_var = agent.encoder(context)
+    z = sample_z(z_mean, z_var).repeat_interleave(batch.obs.shape[0] // num_tasks, dim=0)
+
+    # Critic and encoder: the Bellman error of Q1, Q2 (through z) plus the KL to the prior.
+    with torch.no_grad():
+        target = q_target(batch.reward, batch.terminal, agent.target_vf(batch.next_obs, z),
+                          config.reward_scale, config.discount)
+    loss_q = q_loss(agent.qf1(batch.obs, batch.action, z), agent.qf2(batch.obs, batch.action, z), target)
+    # paper-vs-code: like the reference, the KL is summed over the tasks of the meta-batch.
+    kl = kl_to_prior(z_mean, z_var).sum() if config.probabilistic_encoder else torch.zeros(())
+    optimizers.critic.zero_grad(set_to_none=True)
+    (loss_q + config.kl_lambda * kl).backward()
+    optimizers.critic.step()
+
+    # Actor and value: z is detached, so neither trains the encoder. Q is the updated one.
+    z_bar = z.detach()
+    pi = agent.policy(batch.obs, z_bar)
+    with frozen(agent.qf1, agent.qf2):
+        min_q_new = torch.min(agent.qf1(batch.obs, pi.action, z_bar), agent.qf2(batch.obs, pi.action, z_bar))
+    loss_v = v_loss(agent.vf(batch.obs, z_bar), v_target(min_q_new, pi.log_pi))
+    loss_pi = policy_loss(pi.log_pi, min_q_new, pi.mean, pi.log_std, config.policy_mean_reg, config.policy_std_reg)
+    optimizers.actor.zero_grad(set_to_none=True)
+    (loss_v + loss_pi).backward()
+    optimizers.actor.step()
+    polyak_update(agent.target_vf, agent.vf, config.tau)
+    return {"q_loss": loss_q.detach(), "kl": kl.detach(), "v_loss": loss_v.detach(),
+            "policy_loss": loss_pi.detach(), "z_var": z_var.detach().mean()}
+
+
+@torch.no_grad()
+def collect_data(agent: PearlAgent, pool: EnvPool, tasks: list[Task], task_ids: list[int],
+                 replay: MultiTaskReplayBuffer, context_buffer: MultiTaskReplayBuffer, num_steps: int,
+                 config: PearlConfig, update_posterior: bool, add_to_context: bool = True) -> int:
+    """Collect whole trajectories in each of ``task_ids`` (in lockstep) until each has ``num_steps``.
+
+    Starts from the prior; z is resampled after every trajectory. With ``update_posterior``,
+    every ``update_post_train`` trajectories the belief is inferred from
+    ``embedding_batch_size`` transitions of each task's context buffer.
+
+    Returns:
+        Transitions collected, over all tasks.
+    """
+    if num_steps <= 0:
+        return 0
+    device = next(agent.parameters()).device
+    envs = pool.take([tasks[i] for i in task_ids])
+    ids = torch.as_tensor(task_ids)
+    z_mean, z_var = agent.encoder.belief_without_context(len(task_ids), device)
+    act = lambda obs, z: agent.policy(obs, z).action
+    collected = np.zeros(len(task_ids), dtype=int)
+    trajectories_done = 0
+    while (collected < num_steps).any():
+        traj, valid, _ = rollout(pool, envs, act, sample_z(z_mean, z_var), config.max_path_length)
+        for slot, task in enumerate(task_ids):
+            if collected[slot] >= num_steps:
+                continue  # this task has its share; its extra trajectory is dropped
+            steps = valid_steps(traj, valid, slot)
+            replay.add(task, steps)
+            if add_to_context:
+                context_buffer.add(task, steps)
+            collected[slot] += steps.obs.shape[0]
+        trajectories_done += 1
+        if update_posterior and trajectories_done % config.update_post_train == 0:
+            if (context_buffer.size[ids] > 0).all():
+                context = context_buffer.sample_context(ids, config.embedding_batch_size,
+                                                        config.use_next_obs_in_context)
+                z_mean, z_var = agent.encoder(context)
+    return int(collected.sum())
+
+
+def first_bad_loss(losses: dict[str, Tensor]) -> str | None:
+    """Name of the first non-finite loss, or None."""
+    values = torch.stack(list(losses.values()))
+    if torch.isfinite(values).all():
+        return None
+    return next(name for name, value in losses.items() if not math.isfinite(value.item()))

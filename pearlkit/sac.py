@@ -1,0 +1,91 @@
+r"""Soft Actor-Critic as PEARL uses it (the SAC paper's first version, with a V network).
+
+Five networks: :math:`Q_1, Q_2` (no target Qs), :math:`V` and its Polyak-averaged copy
+:math:`\bar V`, and the policy :math:`\pi`. The temperature is fixed at 1; the reward scale
+sets the balance between reward and entropy instead. All networks see the task through z;
+only the Q losses (and the KL) train the encoder.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+
+class TransitionBatch(NamedTuple):
+    """Transitions from the replay buffers, flattened over tasks: shapes ``(batch, ·)``."""
+
+    obs: Tensor  #: :math:`s`, ``(batch, obs_dim)``
+    action: Tensor  #: :math:`a`, ``(batch, action_dim)``
+    reward: Tensor  #: the critic's reward (dense for sparse tasks), ``(batch,)``
+    next_obs: Tensor  #: :math:`s'`, ``(batch, obs_dim)``
+    terminal: Tensor  #: :math:`d \in \{0, 1\}`, ``(batch,)``
+
+
+def q_target(reward: Tensor, terminal: Tensor, next_v: Tensor, reward_scale: float,
+             discount: float) -> Tensor:
+    r"""Bellman target of the Q functions, using the target value network.
+
+    .. math:: y = \text{scale}\cdot r + \gamma\,(1-d)\,\bar V(s', z)
+
+    Args:
+        reward, terminal, next_v: shape ``(batch,)`` each.
+    Returns:
+        Shape ``(batch,)``, no gradient. Book label: ``eq-q-target``.
+    """
+    return (reward_scale * reward + discount * (1.0 - terminal) * next_v).detach()
+
+
+def q_loss(q1_pred: Tensor, q2_pred: Tensor, target: Tensor) -> Tensor:
+    r"""Bellman error of both Q functions; the only RL loss that reaches the encoder.
+
+    .. math:: L_Q = \mathbb E\big[(Q_1(s,a,z) - y)^2\big] + \mathbb E\big[(Q_2(s,a,z) - y)^2\big]
+
+    Args:
+        q1_pred, q2_pred, target: shape ``(batch,)``.
+    Returns:
+        Scalar. Book label: ``eq-q-loss``.
+    """
+    return ((q1_pred - target) ** 2).mean() + ((q2_pred - target) ** 2).mean()
+
+
+def v_target(min_q_new: Tensor, log_pi: Tensor) -> Tensor:
+    r"""Soft value target: :math:`\min_i Q_i(s, \tilde a, \bar z) - \log\pi(\tilde a|s,\bar z)`,
+    :math:`\tilde a \sim \pi`. Shapes ``(batch,)``; no gradient. Book label: ``eq-v-target``."""
+    return (min_q_new - log_pi).detach()
+
+
+def v_loss(v_pred: Tensor, target: Tensor) -> Tensor:
+    r""":math:`L_V = \mathbb E\big[(V(s,\bar z) - \text{target})^2\big]`; scalar. Book label: ``eq-v-loss``."""
+    return ((v_pred - target) ** 2).mean()
+
+
+def policy_loss(log_pi: Tensor, min_q_new: Tensor, mean: Tensor, log_std: Tensor,
+                mean_reg: float = 1e-3, std_reg: float = 1e-3) -> Tensor:
+    r"""Reparameterised policy loss with the reference code's small regularisers.
+
+    .. math:: L_\pi = \mathbb E\big[\log\pi(\tilde a|s,\bar z) - \min_i Q_i(s,\tilde a,\bar z)\big]
+              + 10^{-3}\big(\overline{\mu^2} + \overline{\log\sigma^2}\big)
+
+    (:math:`\overline{\log\sigma^2}` is the mean of :math:`(\log\sigma)^2`.)
+
+    Args:
+        log_pi, min_q_new: shape ``(batch,)``; ``min_q_new`` must carry the gradient
+            through :math:`\tilde a` but not into the Q parameters.
+        mean, log_std: the policy's Gaussian, ``(batch, action_dim)``.
+    Returns:
+        Scalar. Book label: ``eq-policy-loss``.
+    """
+    return (log_pi - min_q_new).mean() + mean_reg * (mean**2).mean() + std_reg * (log_std**2).mean()
+
+
+@torch.no_grad()
+def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    r"""Soft target update, in place: :math:`\bar\theta \leftarrow \tau\,\theta + (1-\tau)\,\bar\theta`.
+
+    ``tau = 1`` copies ``source``; ``tau = 0`` leaves ``target`` unchanged.
+    """
+    target_params = list(target.parameters())
+    source_params = list(source.parameters())
+    torch._foreach_lerp_(target_params, source_params, tau)

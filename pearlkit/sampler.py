@@ -1,0 +1,116 @@
+r"""Rollouts: many environments stepped in lockstep, one policy pass per step for all of them.
+
+PEARL holds z fixed for a whole trajectory (that is what makes exploration *temporally
+extended*: a sampled hypothesis about the task is acted on for an episode, then revised).
+Each environment here runs one task; z has one row per environment.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import Tensor
+
+from pearlkit.buffers import Transitions
+from pearlkit.envs import Task, make_env
+
+#: ``policy(obs (num_envs, obs_dim), z (num_envs, latent_dim)) -> actions (num_envs, action_dim)``
+ActFn = Callable[[Tensor, Tensor], Tensor]
+
+
+class EnvPool:
+    """One environment per slot, created on demand and seeded once.
+
+    Args:
+        env_id: a pearlkit environment id.
+        seed: environment ``i`` is reset with seed ``seed + i`` the first time it is used.
+    """
+
+    def __init__(self, env_id: str, seed: int) -> None:
+        self.env_id, self.seed = env_id, seed
+        self.envs: list[gym.Env] = []
+        self._seeded: list[bool] = []
+
+    def take(self, tasks: list[Task]) -> list[gym.Env]:
+        """The first ``len(tasks)`` environments, each switched to its task."""
+        while len(self.envs) < len(tasks):
+            self.envs.append(make_env(self.env_id))
+            self._seeded.append(False)
+        for env, task in zip(self.envs, tasks):
+            env.set_task(task)
+        return self.envs[: len(tasks)]
+
+    def reset(self, envs: list[gym.Env]) -> np.ndarray:
+        observations = []
+        for i, env in enumerate(envs):
+            seed = None if self._seeded[i] else self.seed + i
+            self._seeded[i] = True
+            observations.append(env.reset(seed=seed)[0])
+        return np.stack(observations)
+
+
+class Trajectories(Transitions):
+    """One trajectory per environment, arrays ``(num_envs, horizon, ·)``.
+
+    ``valid`` marks real steps: an environment that terminated early pads the rest of the
+    horizon with invalid steps. ``success`` is ``info["is_success"]`` per step (False
+    where the environment does not report it).
+    """
+
+
+def _stack_info(infos: list[dict], key: str, default: float) -> np.ndarray:
+    return np.array([info.get(key, default) for info in infos], dtype=np.float64)
+
+
+@torch.no_grad()
+def rollout(pool: EnvPool, envs: list[gym.Env], act: ActFn, z: Tensor,
+            max_path_length: int) -> tuple[Trajectories, Tensor, Tensor]:
+    """Run one trajectory in each environment with its row of ``z`` held fixed.
+
+    Args:
+        pool: the pool the environments came from (it knows their seeds).
+        envs: ``num_envs`` environments, already set to their tasks.
+        act: the policy, called once per step for all environments together.
+        z: ``(num_envs, latent_dim)``, held for the whole trajectory.
+        max_path_length: the horizon.
+    Returns:
+        ``(trajectories, valid, success)``: trajectories ``(num_envs, max_path_length, ·)``,
+        then the valid-step mask and the per-step success flags, both
+        ``(num_envs, max_path_length)`` booleans.
+    """
+    n, device = len(envs), z.device
+    obs = pool.reset(envs)
+    alive = np.ones(n, dtype=bool)
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in
+                                            ("obs", "action", "reward", "dense", "next_obs", "terminal", "valid", "success")}
+    for _ in range(max_path_length):
+        action = act(torch.as_tensor(obs, dtype=torch.float32, device=device), z).cpu().numpy()
+        next_obs, reward, terminal, infos = obs.copy(), np.zeros(n), np.zeros(n), [{}] * n
+        for i in np.flatnonzero(alive):
+            next_obs[i], reward[i], terminal[i], _, infos[i] = envs[i].step(action[i])
+        columns["obs"].append(obs)
+        columns["action"].append(action)
+        columns["reward"].append(reward)
+        columns["dense"].append(np.where(alive, _stack_info(infos, "dense_reward", np.nan), 0.0))
+        columns["next_obs"].append(next_obs)
+        columns["terminal"].append(terminal)
+        columns["valid"].append(alive.copy())
+        columns["success"].append(alive & (_stack_info(infos, "is_success", 0.0) > 0))
+        alive = alive & (terminal == 0)
+        obs = next_obs
+    as_tensor = lambda key: torch.as_tensor(np.stack(columns[key], axis=1), dtype=torch.float32)
+    dense = as_tensor("dense")
+    reward = as_tensor("reward")
+    # Environments without a separate dense reward train the critic on their own reward.
+    dense = torch.where(dense.isnan(), reward, dense)
+    trajectories = Trajectories(as_tensor("obs"), as_tensor("action"), reward, dense,
+                                as_tensor("next_obs"), as_tensor("terminal"))
+    return trajectories, as_tensor("valid").bool(), as_tensor("success").bool()
+
+
+def valid_steps(trajectories: Trajectories, valid: Tensor, env_index: int) -> Transitions:
+    """The real steps of one environment's trajectory, as flat ``(n, ·)`` transitions."""
+    mask = valid[env_index]
+    return Transitions(*(field[env_index][mask] for field in trajectories))

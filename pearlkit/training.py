@@ -1,0 +1,225 @@
+"""Meta-training end to end: the run folder, the iteration loop, checkpoints and resume.
+
+A run folder holds ``config.json``, ``progress.csv`` (one row per iteration),
+``versions.json``, ``agent.pt`` (the weights evaluation needs) and ``checkpoint.pt``
+(everything needed to resume: weights, optimizers, buffers, random states). Both ``.pt``
+files are replaced atomically at the end of every iteration, so a run killed at any
+moment resumes from its last finished iteration.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import platform
+import random
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from pearlkit.buffers import MultiTaskReplayBuffer
+from pearlkit.checkpoint import CHECKPOINT_NAME, atomic_write_bytes, load_checkpoint, save_checkpoint
+from pearlkit.config import PearlConfig
+from pearlkit.evaluate import meta_test, summarize
+from pearlkit.pearl import PearlAgent, collect_data, first_bad_loss, make_optimizers, update_step
+from pearlkit.runtime import pick_device, seed_everything
+from pearlkit.sampler import EnvPool
+
+AGENT_NAME = "agent.pt"
+PROGRESS_COLUMNS = ["iteration", "env_steps", "grad_steps", "seconds", "eval/return_after_exploration",
+                    "eval/success_rate", "train/q_loss", "train/kl", "train/v_loss", "train/policy_loss",
+                    "train/z_var"]
+# Meta-test draws its randomness from its own stream, so evaluating more or less often
+# never changes what training does.
+EVAL_SEED_OFFSET = 1_000_003
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the message names the loss and the gradient step."""
+
+
+def split_tasks(config: PearlConfig) -> tuple[list, list]:
+    """The family's fixed task list, split into training and held-out test tasks."""
+    env_cls = type(gym.make(config.env_id).unwrapped)
+    tasks = env_cls.sample_tasks(config.num_train_tasks + config.num_test_tasks)
+    return tasks[: config.num_train_tasks], tasks[config.num_train_tasks:]
+
+
+def build_agent(config: PearlConfig, device: torch.device) -> PearlAgent:
+    env = gym.make(config.env_id).unwrapped
+    return PearlAgent(env.observation_space.shape[0], env.action_space.shape[0], config).to(device)
+
+
+def evaluate_agent(agent: PearlAgent, config: PearlConfig, tasks: list, pool: EnvPool, seed: int,
+                   online_posterior: bool = False) -> dict:
+    """Meta-test ``agent`` on ``tasks`` with the reference protocol and summarize it."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        result = meta_test(agent, tasks, pool, config.max_path_length,
+                           -(-config.num_steps_per_eval // config.max_path_length),
+                           config.num_exp_traj_eval, config.use_next_obs_in_context, online_posterior)
+    return summarize(result, config.num_exp_traj_eval)
+
+
+def versions() -> dict[str, str]:
+    import pearlkit
+    return {"pearlkit": pearlkit.__version__, "python": platform.python_version(), "torch": torch.__version__,
+            "gymnasium": gym.__version__, "numpy": np.__version__}
+
+
+def _write_progress(run_dir: Path, rows: list[dict]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=PROGRESS_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(run_dir / "progress.csv", lambda f: f.write(buffer.getvalue().encode()))
+
+
+def _rng_state(rng: np.random.Generator) -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": rng.bit_generator.state,
+            "numpy_global": np.random.get_state(), "python": random.getstate()}
+
+
+def _restore_rng(state: dict, rng: np.random.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    rng.bit_generator.state = state["numpy"]
+    np.random.set_state(state["numpy_global"])
+    random.setstate(state["python"])
+
+
+def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool = False,
+          device: str | None = None, progress: bool = True,
+          on_iteration: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    """Meta-train PEARL and return the last row of ``progress.csv`` (plus ``run_dir``).
+
+    Args:
+        config: the run's configuration.
+        run_dir: where to write the run folder (none is written if None).
+        resume: continue the run in ``run_dir`` from its last checkpoint.
+        device: ``"cpu"``, ``"cuda"``, or None to pick CUDA when available.
+        progress: show a progress bar.
+        on_iteration: called with each progress row (e.g. for live plots or benchmarks).
+    Raises:
+        TrainingDiverged: a loss became NaN/inf; the last good checkpoint is kept.
+    """
+    run_dir = Path(run_dir) if run_dir is not None else None
+    dev = pick_device(device)
+    rng = seed_everything(config.seed)
+    train_tasks, test_tasks = split_tasks(config)
+    agent = build_agent(config, dev)
+    optimizers = make_optimizers(agent, config)
+    buffer = lambda: MultiTaskReplayBuffer(config.num_train_tasks, agent.obs_dim, agent.action_dim,
+                                           config.replay_buffer_size, dev)
+    replay, context_buffer = buffer(), buffer()
+    pool, eval_pool = EnvPool(config.env_id, config.seed), EnvPool(config.env_id, config.seed + EVAL_SEED_OFFSET)
+    state = {"iteration": 0, "env_steps": 0, "grad_steps": 0, "seconds": 0.0, "rows": []}
+
+    if resume:
+        if run_dir is None:
+            raise ValueError("resume=True needs the run_dir to resume")
+        ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, dev)
+        if ckpt["config"] != config.to_dict():
+            raise ValueError(f"the config differs from the one {run_dir} was started with")
+        agent.load_state_dict(ckpt["agent"])
+        optimizers.critic.load_state_dict(ckpt["critic_optimizer"])
+        optimizers.actor.load_state_dict(ckpt["actor_optimizer"])
+        replay.load_state_dict(ckpt["replay"])
+        context_buffer.load_state_dict(ckpt["context_buffer"])
+        state = ckpt["state"]
+        _restore_rng(ckpt["rng"], rng)
+    elif run_dir is not None:
+        if (run_dir / CHECKPOINT_NAME).exists():
+            raise FileExistsError(f"{run_dir} already holds a run; resume it or choose another --out")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(config.to_json() + "\n")
+        (run_dir / "versions.json").write_text(json.dumps(versions(), indent=2) + "\n")
+
+    bar = tqdm(total=config.num_iterations, initial=state["iteration"], disable=not progress,
+               desc="meta-training", unit="it", dynamic_ncols=True)
+    last_eval: dict = {}
+    while state["iteration"] < config.num_iterations:
+        it, start = state["iteration"], time.perf_counter()
+        # ----- collect -----
+        if it == 0:
+            state["env_steps"] += collect_data(agent, pool, train_tasks, list(range(config.num_train_tasks)),
+                                               replay, context_buffer, config.num_initial_steps, config,
+                                               update_posterior=False)
+        # paper-vs-code: tasks are picked without replacement within an iteration (the reference
+        # draws with replacement), so all picked tasks can be collected in one lockstep batch.
+        picked = sorted(rng.choice(config.num_train_tasks, size=min(config.num_tasks_sample,
+                                   config.num_train_tasks), replace=False).tolist())
+        for task in picked:
+            context_buffer.clear(task)
+        for steps, posterior, to_context in ((config.num_steps_prior, False, True),
+                                             (config.num_steps_posterior, True, True),
+                                             (config.num_extra_rl_steps_posterior, True, False)):
+            state["env_steps"] += collect_data(agent, pool, train_tasks, picked, replay, context_buffer,
+                                               steps, config, posterior, to_context)
+        # ----- train -----
+        sums: dict[str, float] = {}
+        for _ in range(config.num_train_steps_per_itr):
+            tasks = torch.as_tensor(rng.integers(config.num_train_tasks, size=config.meta_batch))
+            batch = replay.sample_batch(tasks, config.batch_size)
+            context = context_buffer.sample_context(tasks, config.embedding_batch_size,
+                                                    config.use_next_obs_in_context)
+            losses = update_step(agent, optimizers, batch, context, config)
+            state["grad_steps"] += 1
+            bad = first_bad_loss(losses)
+            if bad is not None:
+                kept = f"the last good checkpoint (iteration {it}) is kept in {run_dir}" if run_dir and it else \
+                    "no checkpoint had been written yet"
+                raise TrainingDiverged(f"{bad} became {losses[bad].item()} at gradient step {state['grad_steps']} "
+                                       f"(iteration {it + 1}); {kept}")
+            for name, value in losses.items():
+                sums[name] = sums.get(name, 0.0) + value.item()
+        # ----- evaluate -----
+        row = {"iteration": it + 1}
+        if (it + 1) % config.eval_every == 0 or it + 1 == config.num_iterations:
+            last_eval = evaluate_agent(agent, config, test_tasks, eval_pool, config.seed + EVAL_SEED_OFFSET + it)
+            row["eval/return_after_exploration"] = round(last_eval["return_after_exploration"], 4)
+            if last_eval["success_rate"] is not None:
+                row["eval/success_rate"] = round(last_eval["success_rate"], 4)
+        state["iteration"] = it + 1
+        state["seconds"] += time.perf_counter() - start
+        row.update(env_steps=state["env_steps"], grad_steps=state["grad_steps"], seconds=round(state["seconds"], 2))
+        steps = max(1, config.num_train_steps_per_itr)
+        row.update({f"train/{k}": round(v / steps, 6) for k, v in sums.items()})
+        state["rows"].append(row)
+        if run_dir is not None:
+            _save_run(run_dir, config, agent, optimizers, replay, context_buffer, state, rng)
+        if on_iteration is not None:
+            on_iteration(row)
+        bar.update(1)
+        bar.set_postfix(steps=state["env_steps"], ret=row.get("eval/return_after_exploration", "-"),
+                        success=row.get("eval/success_rate", "-"), refresh=False)
+    bar.close()
+    return {**(state["rows"][-1] if state["rows"] else {}), "run_dir": str(run_dir) if run_dir else None,
+            "last_eval": last_eval, "agent": agent}
+
+
+def _save_run(run_dir: Path, config: PearlConfig, agent: PearlAgent, optimizers, replay, context_buffer,
+              state: dict, rng: np.random.Generator) -> None:
+    """Write the agent, the full checkpoint and progress.csv, each atomically."""
+    save_checkpoint(run_dir / AGENT_NAME, {"config": config.to_dict(), "agent": agent.state_dict(),
+                                           "iteration": state["iteration"]})
+    save_checkpoint(run_dir / CHECKPOINT_NAME, {
+        "config": config.to_dict(), "agent": agent.state_dict(),
+        "critic_optimizer": optimizers.critic.state_dict(), "actor_optimizer": optimizers.actor.state_dict(),
+        "replay": replay.state_dict(), "context_buffer": context_buffer.state_dict(),
+        "state": state, "rng": _rng_state(rng)})
+    _write_progress(run_dir, state["rows"])
+
+
+def load_agent(run_dir: str | Path, device: str | None = None) -> tuple[PearlAgent, PearlConfig]:
+    """The trained agent and config of a run folder (from ``agent.pt``)."""
+    dev = pick_device(device)
+    ckpt = load_checkpoint(Path(run_dir) / AGENT_NAME, dev)
+    config = PearlConfig.from_dict(ckpt["config"])
+    agent = build_agent(config, dev)
+    agent.load_state_dict(ckpt["agent"])
+    return agent.eval(), config
