@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -189,9 +190,11 @@ def _check_in(value: Any, allowed: list[Any], name: str) -> None:
 
 def _check_range(name: str, value: float, low: float | None = None, high: float | None = None,
                  low_open: bool = False) -> None:
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and value > high
-    if too_low or too_high or value != value:
+    if too_low or too_high:
         bound = f"{'>' if low_open else '>='} {low}" if high is None else f"in {'(' if low_open else '['}{low}, {high}]"
         raise ValueError(f"{name} must be {bound}, got {value!r}")
 

@@ -116,3 +116,18 @@ def summarize(result: MetaTestResult, num_exp_traj_eval: int) -> dict:
         "success_curve": result.successes.float().mean(0).tolist() if result.reports_success else None,
         "num_tasks": result.returns.shape[0],
     }
+
+
+def run_meta_test(run_dir, seed: int = 0, online_posterior: bool = False, device: str | None = None) -> dict:
+    """Load a run folder's agent and meta-test it on the held-out tasks of its config.
+
+    Returns:
+        :func:`summarize`'s metrics plus ``iteration`` (of the loaded weights) and ``seed``.
+    """
+    from pearlkit.training import load_agent, split_tasks, evaluate_agent
+
+    agent, config, iteration = load_agent(run_dir, device)
+    _, test_tasks = split_tasks(config)
+    pool = EnvPool(config.env_id, seed)
+    metrics = evaluate_agent(agent, config, test_tasks, pool, seed, online_posterior)
+    return {**metrics, "iteration": iteration, "seed": seed, "online_posterior": online_posterior}

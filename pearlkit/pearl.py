@@ -158,6 +158,28 @@ def collect_data(agent: PearlAgent, pool: EnvPool, tasks: list[Task], task_ids: 
     return int(collected.sum())
 
 
+def collect_iteration(agent: PearlAgent, pool: EnvPool, tasks: list[Task], picked: list[int],
+                      replay: MultiTaskReplayBuffer, context_buffer: MultiTaskReplayBuffer,
+                      config: PearlConfig) -> int:
+    """One iteration's data collection in the ``picked`` training tasks.
+
+    Each picked task's context buffer is cleared first, then filled with this round's
+    prior and posterior data only; the extra-RL data goes to the replay buffer alone.
+
+    Returns:
+        Transitions collected.
+    """
+    for task in picked:
+        context_buffer.clear(task)
+    collected = 0
+    for steps, posterior, to_context in ((config.num_steps_prior, False, True),
+                                         (config.num_steps_posterior, True, True),
+                                         (config.num_extra_rl_steps_posterior, True, False)):
+        collected += collect_data(agent, pool, tasks, picked, replay, context_buffer, steps, config,
+                                  update_posterior=posterior, add_to_context=to_context)
+    return collected
+
+
 def first_bad_loss(losses: dict[str, Tensor]) -> str | None:
     """Name of the first non-finite loss, or None."""
     values = torch.stack(list(losses.values()))

@@ -26,7 +26,8 @@ from pearlkit.buffers import MultiTaskReplayBuffer
 from pearlkit.checkpoint import CHECKPOINT_NAME, atomic_write_bytes, load_checkpoint, save_checkpoint
 from pearlkit.config import PearlConfig
 from pearlkit.evaluate import meta_test, summarize
-from pearlkit.pearl import PearlAgent, collect_data, first_bad_loss, make_optimizers, update_step
+from pearlkit.pearl import (PearlAgent, collect_data, collect_iteration, first_bad_loss, make_optimizers,
+                           update_step)
 from pearlkit.runtime import pick_device, seed_everything
 from pearlkit.sampler import EnvPool
 
@@ -122,9 +123,14 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
     if resume:
         if run_dir is None:
             raise ValueError("resume=True needs the run_dir to resume")
+        for stale in run_dir.glob(".*.tmp"):  # left by a process killed mid-write
+            stale.unlink()
         ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, dev)
-        if ckpt["config"] != config.to_dict():
-            raise ValueError(f"the config differs from the one {run_dir} was started with")
+        # A resumed run may be extended (more iterations); anything else must match.
+        started = {**ckpt["config"], "num_iterations": config.num_iterations, "eval_every": config.eval_every}
+        if started != config.to_dict():
+            diff = sorted(k for k, v in config.to_dict().items() if started[k] != v)
+            raise ValueError(f"cannot resume {run_dir}: config fields {diff} differ from the run's")
         agent.load_state_dict(ckpt["agent"])
         optimizers.critic.load_state_dict(ckpt["critic_optimizer"])
         optimizers.actor.load_state_dict(ckpt["actor_optimizer"])
@@ -136,8 +142,9 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
         if (run_dir / CHECKPOINT_NAME).exists():
             raise FileExistsError(f"{run_dir} already holds a run; resume it or choose another --out")
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(config.to_json() + "\n")
         (run_dir / "versions.json").write_text(json.dumps(versions(), indent=2) + "\n")
+    if run_dir is not None:  # a resumed run records its (possibly extended) config
+        atomic_write_bytes(run_dir / "config.json", lambda f: f.write((config.to_json() + "\n").encode()))
 
     bar = tqdm(total=config.num_iterations, initial=state["iteration"], disable=not progress,
                desc="meta-training", unit="it", dynamic_ncols=True)
@@ -153,13 +160,7 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
         # draws with replacement), so all picked tasks can be collected in one lockstep batch.
         picked = sorted(rng.choice(config.num_train_tasks, size=min(config.num_tasks_sample,
                                    config.num_train_tasks), replace=False).tolist())
-        for task in picked:
-            context_buffer.clear(task)
-        for steps, posterior, to_context in ((config.num_steps_prior, False, True),
-                                             (config.num_steps_posterior, True, True),
-                                             (config.num_extra_rl_steps_posterior, True, False)):
-            state["env_steps"] += collect_data(agent, pool, train_tasks, picked, replay, context_buffer,
-                                               steps, config, posterior, to_context)
+        state["env_steps"] += collect_iteration(agent, pool, train_tasks, picked, replay, context_buffer, config)
         # ----- train -----
         sums: dict[str, float] = {}
         for _ in range(config.num_train_steps_per_itr):
@@ -215,11 +216,11 @@ def _save_run(run_dir: Path, config: PearlConfig, agent: PearlAgent, optimizers,
     _write_progress(run_dir, state["rows"])
 
 
-def load_agent(run_dir: str | Path, device: str | None = None) -> tuple[PearlAgent, PearlConfig]:
-    """The trained agent and config of a run folder (from ``agent.pt``)."""
+def load_agent(run_dir: str | Path, device: str | None = None) -> tuple[PearlAgent, PearlConfig, int]:
+    """The trained agent (in eval mode), its config and its iteration, from ``agent.pt``."""
     dev = pick_device(device)
     ckpt = load_checkpoint(Path(run_dir) / AGENT_NAME, dev)
     config = PearlConfig.from_dict(ckpt["config"])
     agent = build_agent(config, dev)
     agent.load_state_dict(ckpt["agent"])
-    return agent.eval(), config
+    return agent.eval(), config, ckpt["iteration"]

@@ -1,0 +1,5 @@
+import sys
+
+from pearlkit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,97 @@
+"""Command line: ``python -m pearlkit train|evaluate ...``.
+
+    python -m pearlkit train sparse-point-robot --seed 0 --out runs/nav --set num_iterations=10
+    python -m pearlkit train --resume runs/nav
+    python -m pearlkit evaluate runs/nav --json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pearlkit.config import PRESETS, PearlConfig, get_preset
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pearlkit", description="Train and evaluate PEARL.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="meta-train from a preset, or resume a run")
+    train.add_argument("preset", nargs="?", help=f"one of {sorted(PRESETS)} (omit with --resume)")
+    train.add_argument("--seed", type=int, default=None, help="seed of the run (default: the preset's, 0)")
+    train.add_argument("--out", type=Path, default=None, help="run folder (default: runs/PRESET-seedN)")
+    train.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                       help="override config fields, e.g. --set num_iterations=20 kl_lambda=0.5")
+    train.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+                       help="continue this run from its last checkpoint (--set num_iterations=N extends it)")
+    train.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    evaluate = sub.add_parser("evaluate", help="meta-test a trained run on its held-out tasks")
+    evaluate.add_argument("run_dir", type=Path)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the evaluation's randomness")
+    evaluate.add_argument("--online-posterior", action="store_true",
+                          help="update the belief after every exploration trajectory (the paper's Algorithm 2)")
+    evaluate.add_argument("--device", default=None)
+    return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    from pearlkit.training import train
+
+    if args.resume is not None:
+        config_path = args.resume / "config.json"
+        if not config_path.exists():
+            raise SystemExit(f"error: {args.resume} is not a run folder (no config.json)")
+        if args.preset is not None or args.seed is not None:
+            raise SystemExit("error: --resume takes its preset and seed from the run folder; omit them")
+        base = PearlConfig.from_dict(json.loads(config_path.read_text()))
+        allowed = {"num_iterations", "eval_every"}
+        changed = {a.partition("=")[0].strip() for a in args.set} - allowed
+        if changed:
+            raise SystemExit(f"error: a resumed run can only change {sorted(allowed)}, not {sorted(changed)}")
+        config, out = base.with_overrides(args.set), args.resume
+    else:
+        if args.preset is None:
+            raise SystemExit(f"error: name a preset ({', '.join(sorted(PRESETS))}) or --resume RUN_DIR")
+        config = get_preset(args.preset).with_overrides(args.set)
+        if args.seed is not None:
+            config = config.replace(seed=args.seed)
+        out = args.out or Path("runs") / f"{args.preset}-seed{config.seed}"
+    result = train(config, out, resume=args.resume is not None, device=args.device, progress=not args.no_progress)
+    summary = {k: result.get(k) for k in ("iteration", "env_steps", "seconds", "eval/return_after_exploration",
+                                         "eval/success_rate")}
+    print(json.dumps({"run_dir": str(out), **summary}))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from pearlkit.evaluate import run_meta_test
+
+    metrics = run_meta_test(args.run_dir, seed=args.seed, online_posterior=args.online_posterior, device=args.device)
+    if args.json:
+        print(json.dumps(metrics))
+        return 0
+    print(f"run {args.run_dir}: iteration {metrics['iteration']}, {metrics['num_tasks']} held-out tasks")
+    print(f"  return after exploration: {metrics['return_after_exploration']:.2f}")
+    if metrics["success_rate"] is not None:
+        print(f"  success rate:             {metrics['success_rate']:.2f}")
+    curve = ", ".join(f"{r:.1f}" for r in metrics["adaptation_curve"])
+    print(f"  return per trajectory:    {curve}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _train(args) if args.command == "train" else _evaluate(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+import pearlkit
+from pearlkit.config import PearlConfig
+
+
+def tiny_config(**changes) -> PearlConfig:
+    """A sparse-navigation config small enough for a seconds-long run."""
+    base = pearlkit.get_preset("sparse-point-robot").replace(
+        num_train_tasks=6, num_test_tasks=3, num_iterations=2, hidden_sizes=(32, 32),
+        encoder_hidden_sizes=(32,), num_initial_steps=40, num_tasks_sample=2, num_steps_prior=20,
+        num_steps_posterior=40, num_train_steps_per_itr=5, meta_batch=4, batch_size=16,
+        embedding_batch_size=8, num_steps_per_eval=140, eval_every=1)
+    return base.replace(**changes)
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)

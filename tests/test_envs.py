@@ -1,0 +1,70 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import pearlkit
+from pearlkit.config import PearlConfig
+from pearlkit.envs import PointNavEnv, SparsePointNavEnv, make_env
+from pearlkit.envs.point_nav import goal_positions
+from pearlkit.training import split_tasks
+
+
+@pytest.mark.parametrize("env_id", ["pearlkit/PointNav-v0", "pearlkit/SparsePointNav-v0"])
+def test_registered_envs_pass_the_gymnasium_checker(env_id):
+    env = gym.make(env_id)
+    check_env(env.unwrapped, skip_render_check=True)
+    obs, _ = env.reset(seed=0)
+    steps = 0
+    while True:
+        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        steps += 1
+        if terminated or truncated:
+            break
+    assert steps == 20 and truncated  # the registered horizon
+
+
+def test_sparse_reward_by_hand():
+    env = SparsePointNavEnv()
+    env.set_task({"goal": np.array([0.0, 0.25])})
+    env.reset()
+    _, r, _, _, info = env.step(np.array([0.0, 1.0]))  # at (0, 0.1): 0.15 from the goal
+    assert r == pytest.approx(1 - 0.15) and info["dense_reward"] == pytest.approx(-0.15) and info["is_success"]
+    _, r, _, _, info = env.step(np.array([0.0, 1.0]))  # at (0, 0.2): 0.05 away
+    assert r == pytest.approx(0.95)
+    env.set_task({"goal": np.array([1.0, 0.0])})
+    env.reset()
+    _, r, _, _, info = env.step(np.array([-1.0, 0.0]))  # 1.1 away: outside the disc
+    assert r == 0 and info["dense_reward"] == pytest.approx(-1.1) and not info["is_success"]
+
+
+def test_dense_env_reward_and_clipped_actions():
+    env = PointNavEnv()
+    env.reset(options={"task": {"goal": np.array([0.0, 1.0])}})
+    obs, r, *_ = env.step(np.array([5.0, 5.0]))  # clipped to (1, 1): moves 0.1 per axis
+    np.testing.assert_allclose(obs, [0.1, 0.1], rtol=1e-6)
+    assert r == pytest.approx(-np.hypot(0.1, 0.9))
+
+
+def test_goal_split_is_80_20_on_the_upper_half_circle():
+    train, test = split_tasks(PearlConfig())
+    assert len(train) == 80 and len(test) == 20
+    goals = np.array([t["goal"] for t in train + test])
+    np.testing.assert_allclose(np.linalg.norm(goals, axis=1), 1.0)
+    assert (goals[:, 1] >= -1e-12).all()
+    # every one of the 100 goals exactly once: the split is disjoint and complete
+    expected = goal_positions(100)
+    order = np.lexsort(goals.T)
+    np.testing.assert_allclose(goals[order], expected[np.lexsort(expected.T)], atol=1e-12)
+    again_train, again_test = split_tasks(PearlConfig(seed=7))  # the split never depends on the run seed
+    np.testing.assert_array_equal([t["goal"] for t in test], [t["goal"] for t in again_test])
+
+
+def test_bad_task_and_unknown_env_errors():
+    env = SparsePointNavEnv()
+    with pytest.raises(ValueError, match="keys \\['goal'\\]"):
+        env.set_task({"target": [0, 1]})
+    with pytest.raises(ValueError, match="unknown env_id 'pearlkit/Nope-v0'.*SparsePointNav"):
+        make_env("pearlkit/Nope-v0")
+    assert "90 deg" in SparsePointNavEnv.describe_task({"goal": np.array([0.0, 1.0])})
+    assert pearlkit.__version__

@@ -1,0 +1,76 @@
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from pearlkit.inference import ContextEncoder, kl_to_prior, product_of_gaussians, sample_z
+
+
+def test_product_of_gaussians_matches_closed_form():
+    mu = torch.tensor([[[1.0], [3.0]]])  # one task, two factors, one latent dim
+    var = torch.tensor([[[1.0], [4.0]]])
+    z_mean, z_var = product_of_gaussians(mu, var)
+    # precisions add: 1 + 1/4; mean is the precision-weighted mean (1*1 + 3/4) / (5/4)
+    assert z_var.item() == pytest.approx(1 / 1.25)
+    assert z_mean.item() == pytest.approx((1.0 + 3.0 / 4.0) / 1.25)
+
+
+def test_product_of_gaussians_equals_folding_in_one_factor_at_a_time():
+    mu, var = torch.randn(3, 7, 5, dtype=torch.float64), torch.rand(3, 7, 5, dtype=torch.float64) + 0.1
+    z_mean, z_var = product_of_gaussians(mu, var)
+    m, v = mu[:, 0], var[:, 0]
+    for n in range(1, 7):  # Bayes update of a Gaussian by one Gaussian factor
+        m, v = (m * var[:, n] + mu[:, n] * v) / (v + var[:, n]), v * var[:, n] / (v + var[:, n])
+    torch.testing.assert_close(z_mean, m)
+    torch.testing.assert_close(z_var, v)
+
+
+def test_product_clamps_tiny_variances():
+    z_mean, z_var = product_of_gaussians(torch.zeros(1, 2, 1), torch.zeros(1, 2, 1))
+    assert torch.isfinite(z_mean).all() and z_var.item() == pytest.approx(0.5e-7)
+
+
+def test_kl_matches_torch_distributions():
+    z_mean, z_var = torch.randn(4, 5), torch.rand(4, 5) + 0.05
+    expected = kl_divergence(Normal(z_mean, z_var.sqrt()), Normal(0.0, 1.0)).sum(-1)
+    torch.testing.assert_close(kl_to_prior(z_mean, z_var), expected)
+    assert kl_to_prior(torch.zeros(2, 5), torch.ones(2, 5)).abs().max() == 0
+
+
+def test_posterior_is_permutation_invariant():
+    encoder = ContextEncoder(context_dim=5, latent_dim=3, hidden_sizes=(16, 16))
+    context = torch.randn(2, 9, 5)
+    permuted = context[:, torch.randperm(9)]
+    for a, b in zip(encoder(context), encoder(permuted)):
+        torch.testing.assert_close(a, b)
+    assert not torch.allclose(encoder(context)[0], encoder(context[:, :4])[0])  # but it does depend on the set
+
+
+def test_more_context_narrows_the_belief():
+    encoder = ContextEncoder(context_dim=5, latent_dim=3, hidden_sizes=(16,))
+    context = torch.randn(1, 20, 5)
+    variances = [encoder(context[:, :n])[1] for n in (1, 5, 20)]
+    assert (variances[0] > variances[1]).all() and (variances[1] > variances[2]).all()
+
+
+def test_empty_context_gives_the_prior_and_deterministic_gives_zero():
+    probabilistic = ContextEncoder(5, 3, (8,))
+    z_mean, z_var = probabilistic(torch.zeros(4, 0, 5))
+    assert z_mean.shape == (4, 3) and (z_mean == 0).all() and (z_var == 1).all()
+    deterministic = ContextEncoder(5, 3, (8,), probabilistic=False)
+    z_mean, z_var = deterministic(torch.zeros(4, 0, 5))
+    assert (z_mean == 0).all() and (z_var == 0).all()
+
+
+def test_deterministic_encoder_is_the_mean_of_its_outputs():
+    encoder = ContextEncoder(5, 3, (8,), probabilistic=False)
+    context = torch.randn(2, 6, 5)
+    z_mean, z_var = encoder(context)
+    torch.testing.assert_close(z_mean, encoder.mlp(context).mean(1))
+    torch.testing.assert_close(sample_z(z_mean, z_var), z_mean)  # no noise without variance
+
+
+def test_sample_z_is_reparameterised():
+    z_mean = torch.zeros(2, 3, requires_grad=True)
+    z_var = torch.ones(2, 3, requires_grad=True)
+    sample_z(z_mean, z_var).sum().backward()
+    assert z_mean.grad is not None and z_var.grad is not None

@@ -1,0 +1,133 @@
+"""The agent's update, data collection and meta-test, checked piece by piece."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+import pearlkit.pearl as pearl
+from pearlkit.buffers import MultiTaskReplayBuffer
+from pearlkit.envs.point_nav import dense_reward, sparse_reward
+from pearlkit.evaluate import meta_test
+from pearlkit.inference import kl_to_prior, sample_z
+from pearlkit.pearl import collect_data, collect_iteration, make_optimizers, update_step
+from pearlkit.sac import q_loss, q_target
+from pearlkit.sampler import EnvPool
+from pearlkit.training import build_agent, split_tasks
+from tests.conftest import tiny_config
+
+
+@pytest.fixture
+def setup():
+    config = tiny_config()
+    agent = build_agent(config, torch.device("cpu"))
+    train_tasks, test_tasks = split_tasks(config)
+    buffers = [MultiTaskReplayBuffer(config.num_train_tasks, 2, 2, 10_000) for _ in range(2)]
+    pool = EnvPool(config.env_id, seed=0)
+    collect_data(agent, pool, train_tasks, list(range(config.num_train_tasks)), *buffers,
+                 config.num_initial_steps, config, update_posterior=False)
+    return config, agent, train_tasks, test_tasks, buffers, pool
+
+
+def sample_inputs(config, replay, context_buffer):
+    tasks = torch.tensor([0, 3, 3, 5])
+    return (replay.sample_batch(tasks, config.batch_size),
+            context_buffer.sample_context(tasks, config.embedding_batch_size, False))
+
+
+def critic_gradients(agent, batch, context, config, seed):
+    """Gradients of L_Q + kl_lambda * KL alone, recomputed independently of update_step."""
+    torch.manual_seed(seed)
+    z_mean, z_var = agent.encoder(context)
+    z = sample_z(z_mean, z_var).repeat_interleave(config.batch_size, dim=0)
+    target = q_target(batch.reward, batch.terminal, agent.target_vf(batch.next_obs, z).detach(),
+                      config.reward_scale, config.discount)
+    loss = q_loss(agent.qf1(batch.obs, batch.action, z), agent.qf2(batch.obs, batch.action, z), target)
+    loss = loss + config.kl_lambda * kl_to_prior(z_mean, z_var).sum()
+    modules = (agent.encoder, agent.qf1)
+    grads = torch.autograd.grad(loss, [p for m in modules for p in m.parameters()])
+    return grads
+
+
+def test_encoder_gets_gradients_only_from_the_q_losses_and_the_kl(setup):
+    config, agent, _, _, (replay, context_buffer), _ = setup
+    batch, context = sample_inputs(config, replay, context_buffer)
+    before = copy.deepcopy(agent)
+    expected = critic_gradients(before, batch, context, config, seed=123)
+    torch.manual_seed(123)
+    update_step(agent, make_optimizers(agent, config), batch, context, config)
+    # After the step, .grad holds what the optimizers used. V and the policy also ran
+    # backward (through z-bar and Q), yet the encoder's and Q's gradients are exactly the
+    # critic loss + KL gradients: nothing else reached them.
+    actual = [p.grad for m in (agent.encoder, agent.qf1) for p in m.parameters()]
+    for a, e in zip(actual, expected):
+        torch.testing.assert_close(a, e)
+    assert all(p.grad is None for p in agent.target_vf.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for m in (agent.policy, agent.vf)
+               for p in m.parameters() if p.dim() > 1)
+
+
+def test_every_network_moves_except_the_target_by_polyak_only(setup):
+    config, agent, _, _, (replay, context_buffer), _ = setup
+    batch, context = sample_inputs(config, replay, context_buffer)
+    before = copy.deepcopy(agent)
+    update_step(agent, make_optimizers(agent, config), batch, context, config)
+    for name in ("encoder", "policy", "qf1", "qf2", "vf"):
+        moved = [not torch.equal(a, b) for a, b in zip(getattr(agent, name).parameters(),
+                                                        getattr(before, name).parameters())]
+        assert all(moved), name
+    for t, b, v in zip(agent.target_vf.parameters(), before.target_vf.parameters(), agent.vf.parameters()):
+        torch.testing.assert_close(t, (1 - config.tau) * b + config.tau * v)
+
+
+def test_critic_learns_from_dense_rewards_in_the_sparse_task(setup, monkeypatch):
+    config, agent, train_tasks, _, (replay, context_buffer), _ = setup
+    # what the buffers stored: the dense reward next to the sparse one, both by hand
+    for task in range(config.num_train_tasks):
+        n, goal = int(replay.size[task]), train_tasks[task]["goal"]
+        next_pos = replay.data["next_obs"][task, :n].double().numpy()
+        np.testing.assert_allclose(replay.data["dense_reward"][task, :n, 0], dense_reward(next_pos, goal), atol=1e-5)
+        np.testing.assert_allclose(replay.data["reward"][task, :n, 0], sparse_reward(next_pos, goal), atol=1e-5)
+    # what the Q target was built from inside the real update
+    seen = []
+    monkeypatch.setattr(pearl, "q_target", lambda reward, *a: seen.append(reward) or q_target(reward, *a))
+    batch, context = sample_inputs(config, replay, context_buffer)
+    update_step(agent, make_optimizers(agent, config), batch, context, config)
+    goals = torch.tensor(np.array([train_tasks[t]["goal"] for t in (0, 3, 3, 5)])).repeat_interleave(
+        config.batch_size, 0)
+    dense = -(batch.next_obs.double() - goals).norm(dim=-1)
+    torch.testing.assert_close(seen[0].double(), dense, atol=1e-5, rtol=0)
+    assert (seen[0] < 0).all()  # dense: never the sparse reward's 0-or-positive values
+
+
+def test_context_buffer_is_cleared_when_its_task_is_collected_again(setup):
+    config, agent, train_tasks, _, (replay, context_buffer), pool = setup
+    context_before = context_buffer.size.clone()
+    replay_before = replay.size.clone()
+    collect_iteration(agent, pool, train_tasks, [1, 4], replay, context_buffer,
+                      config.replace(num_extra_rl_steps_posterior=20))
+    fresh = config.num_steps_prior + config.num_steps_posterior  # extra-RL data is not context
+    assert context_buffer.size[[1, 4]].tolist() == [fresh, fresh]
+    assert context_buffer.size[[0, 2, 3, 5]].tolist() == context_before[[0, 2, 3, 5]].tolist()
+    assert (replay.size[[1, 4]] == replay_before[[1, 4]] + fresh + 20).all()
+    # and the context now holds only new transitions: the replay buffer's newest ones
+    newest = replay.data["obs"][1, int(replay_before[1]):int(replay_before[1]) + fresh]
+    torch.testing.assert_close(context_buffer.data["obs"][1, :fresh], newest)
+
+
+@pytest.mark.parametrize("online", [False, True])
+def test_meta_test_starts_from_the_prior_and_infers_from_all_gathered_context(setup, online):
+    config, agent, _, test_tasks, _, _ = setup
+    result = meta_test(agent, test_tasks, EnvPool(config.env_id, 1), config.max_path_length, num_trajs=6,
+                       num_exp_traj_eval=3, use_next_obs=False, online_posterior=online)
+    assert result.returns.shape == (3, 6) and result.z.shape == (3, 6, config.latent_size)
+    first_inferred = 1 if online else 3
+    assert (result.z_means[:, :first_inferred] == 0).all() and (result.z_vars[:, :first_inferred] == 1).all()
+    for k in range(first_inferred, 6):  # belief of trajectory k = encoder(all transitions of 0..k-1)
+        context = torch.cat([torch.cat([t.obs, t.action, t.reward.unsqueeze(-1)], -1)
+                             for t in result.trajectories[:k]], dim=1)
+        z_mean, z_var = agent.encoder(context)
+        torch.testing.assert_close(result.z_means[:, k], z_mean)
+        torch.testing.assert_close(result.z_vars[:, k], z_var)
+    # the context carries the sparse reward, and the returns are sparse returns
+    assert all((t.reward >= 0).all() for t in result.trajectories)

@@ -1,0 +1,35 @@
+import copy
+
+import pytest
+import torch
+
+from pearlkit.networks import VNetwork
+from pearlkit.sac import policy_loss, polyak_update, q_loss, q_target, v_target
+
+
+def test_q_target_is_the_scaled_bellman_backup():
+    reward, terminal, next_v = torch.tensor([1.0, 2.0]), torch.tensor([0.0, 1.0]), torch.tensor([10.0, 10.0])
+    y = q_target(reward, terminal, next_v, reward_scale=5.0, discount=0.9)
+    torch.testing.assert_close(y, torch.tensor([5.0 + 9.0, 10.0]))  # no bootstrap after a terminal
+
+
+def test_losses_by_hand():
+    assert q_loss(torch.tensor([1.0, 2.0]), torch.tensor([0.0, 0.0]), torch.tensor([0.0, 0.0])).item() == \
+        pytest.approx(2.5 + 0.0 + 0.0 + 0.0)  # (1+4)/2 + 0
+    torch.testing.assert_close(v_target(torch.tensor([3.0]), torch.tensor([1.0])), torch.tensor([2.0]))
+    loss = policy_loss(torch.tensor([1.0]), torch.tensor([3.0]), torch.full((1, 2), 2.0), torch.full((1, 2), 1.0))
+    assert loss.item() == pytest.approx(-2.0 + 1e-3 * 4.0 + 1e-3 * 1.0)
+
+
+def test_polyak_endpoints_and_midpoint():
+    source, target = VNetwork(2, 1, (4,)), VNetwork(2, 1, (4,))
+    before = copy.deepcopy(target)
+    polyak_update(target, source, tau=0.0)
+    for a, b in zip(target.parameters(), before.parameters()):
+        torch.testing.assert_close(a, b)
+    polyak_update(target, source, tau=0.25)
+    for t, s, b in zip(target.parameters(), source.parameters(), before.parameters()):
+        torch.testing.assert_close(t, 0.25 * s + 0.75 * b)
+    polyak_update(target, source, tau=1.0)
+    for t, s in zip(target.parameters(), source.parameters()):
+        torch.testing.assert_close(t, s)

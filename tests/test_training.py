@@ -1,0 +1,147 @@
+"""Runs as a whole: the run folder, determinism, resume after SIGKILL, divergence, errors, CLI."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import pearlkit
+import pearlkit.training as training
+from pearlkit.checkpoint import load_checkpoint
+from pearlkit.cli import main as cli_main
+from pearlkit.config import PearlConfig
+from tests.conftest import tiny_config
+
+TINY_SET = [f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
+            for k, v in tiny_config().to_dict().items() if k != "env_id"]
+
+
+def rows(run_dir):
+    return list(csv.DictReader(open(Path(run_dir) / "progress.csv")))
+
+
+def without_time(progress_rows):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in progress_rows]
+
+
+def test_run_folder_contents(tmp_path):
+    result = pearlkit.train(tiny_config(), tmp_path / "run", progress=False)
+    names = {p.name for p in (tmp_path / "run").iterdir()}
+    assert names == {"config.json", "progress.csv", "versions.json", "agent.pt", "checkpoint.pt"}
+    assert PearlConfig.from_dict(json.loads((tmp_path / "run" / "config.json").read_text())) == tiny_config()
+    progress = rows(tmp_path / "run")
+    assert [r["iteration"] for r in progress] == ["1", "2"]
+    for key in ("env_steps", "seconds", "eval/return_after_exploration", "eval/success_rate", "train/q_loss"):
+        assert progress[-1][key] != "", key
+    assert result["iteration"] == 2 and 0 <= result["eval/success_rate"] <= 1
+
+
+def test_same_seed_same_numbers_and_another_seed_differs():
+    first = training.train(tiny_config(), progress=False)
+    second = training.train(tiny_config(), progress=False)
+    other = training.train(tiny_config(seed=1), progress=False)
+    strip = lambda r: {k: v for k, v in r.items() if k not in ("seconds", "agent", "last_eval")}
+    assert strip(first) == strip(second)
+    assert first["last_eval"] == second["last_eval"]
+    for a, b in zip(first["agent"].parameters(), second["agent"].parameters()):
+        assert torch.equal(a, b)
+    assert strip(first) != strip(other)
+
+
+def test_resume_gives_the_same_run_as_no_interruption(tmp_path):
+    straight = pearlkit.train(tiny_config(num_iterations=3), tmp_path / "a", progress=False)
+    pearlkit.train(tiny_config(num_iterations=2), tmp_path / "b", progress=False)
+    resumed = pearlkit.train(tiny_config(num_iterations=3), tmp_path / "b", resume=True, progress=False)
+    assert without_time(rows(tmp_path / "a")) == without_time(rows(tmp_path / "b"))
+    for a, b in zip(straight["agent"].parameters(), resumed["agent"].parameters()):
+        assert torch.equal(a, b)
+
+
+def test_sigkill_mid_training_resumes_losing_at_most_one_iteration(tmp_path):
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "pearlkit", "train", "sparse-point-robot", "--out", str(run_dir), "--no-progress",
+           "--set", *TINY_SET, "num_iterations=40", "num_train_steps_per_itr=30"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if (run_dir / "progress.csv").exists() and len(rows(run_dir)) >= 3:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, process.stderr.read().decode()
+    time.sleep(0.13)  # land somewhere inside an iteration
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished_before_kill = len(rows(run_dir))
+    checkpoint = load_checkpoint(run_dir / "checkpoint.pt")  # loads: never half-written
+    assert checkpoint["state"]["iteration"] >= finished_before_kill - 1
+    assert cli_main(["train", "--resume", str(run_dir), "--no-progress"]) == 0
+    progress = rows(run_dir)
+    assert [int(r["iteration"]) for r in progress] == list(range(1, 41))
+    assert not list(run_dir.glob(".*.tmp"))
+
+
+def test_nan_loss_stops_training_names_it_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    real_update = training.update_step
+    calls = {"n": 0}
+
+    def poisoned_update(agent, *args):
+        calls["n"] += 1
+        if calls["n"] == 8:  # during iteration 2 (5 gradient steps per iteration)
+            with torch.no_grad():
+                agent.qf2.last.weight.fill_(float("nan"))
+        return real_update(agent, *args)
+
+    monkeypatch.setattr(training, "update_step", poisoned_update)
+    with pytest.raises(training.TrainingDiverged, match=r"q_loss became nan at gradient step 8 \(iteration 2\)"):
+        pearlkit.train(tiny_config(), tmp_path / "run", progress=False)
+    checkpoint = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert checkpoint["state"]["iteration"] == 1
+    assert all(torch.isfinite(v).all() for v in checkpoint["agent"].values())
+    agent, _, iteration = pearlkit.load_agent(tmp_path / "run")
+    assert iteration == 1
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: pearlkit.get_preset("sparse-robot"), r"preset must be one of \['sparse-point-robot'"),
+    (lambda: PearlConfig(env_id="pearlkit/Maze-v0"), r"env_id must be one of \['pearlkit/PointNav-v0'"),
+    (lambda: PearlConfig().with_overrides(["kl_weight=1"]), r"unknown config key 'kl_weight'; allowed: \[.*'kl_lambda'"),
+    (lambda: PearlConfig.from_dict({"lr": 1}), r"unknown config key\(s\) \['lr'\]"),
+    (lambda: PearlConfig(discount=1.5), r"discount must be in \[0, 1\], got 1.5"),
+    (lambda: PearlConfig(meta_batch=0), r"meta_batch must be >= 1, got 0"),
+    (lambda: PearlConfig(kl_lambda=float("nan")), r"kl_lambda must be a finite number, got nan"),
+    (lambda: PearlConfig(hidden_sizes=(64, 0)), r"hidden_sizes must be a non-empty tuple of positive ints"),
+    (lambda: PearlConfig().with_overrides(["meta_batch=lots"]), r"cannot parse meta_batch='lots' as int"),
+])
+def test_bad_input_gets_an_error_that_names_it(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_cli_errors_name_the_bad_value(tmp_path, capsys):
+    assert cli_main(["train", "no-such-preset", "--out", str(tmp_path / "x")]) == 2
+    assert "no-such-preset" in capsys.readouterr().err
+    assert cli_main(["train", "sparse-point-robot", "--out", str(tmp_path / "x"), "--set", "gamma=0.9"]) == 2
+    assert "unknown config key 'gamma'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # nothing written for a bad command
+    assert cli_main(["evaluate", str(tmp_path / "missing")]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_cli_train_then_evaluate_json(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert cli_main(["train", "sparse-point-robot", "--out", str(run_dir), "--no-progress", "--set", *TINY_SET]) == 0
+    capsys.readouterr()
+    assert cli_main(["evaluate", str(run_dir), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["num_tasks"] == 3 and len(metrics["adaptation_curve"]) == 7
+    assert 0 <= metrics["success_rate"] <= 1 and metrics["iteration"] == 2
+    assert metrics["return_after_exploration"] == pytest.approx(metrics["adaptation_curve"][5])
+    assert cli_main(["train", "sparse-point-robot", "--out", str(run_dir), "--set", *TINY_SET]) == 2  # exists
+    assert "already holds a run" in capsys.readouterr().err
