@@ -97,6 +97,8 @@ class PearlConfig:
     """Exploration trajectories before the belief is inferred at meta-test."""
     num_steps_per_eval: int = 400
     """Steps per test task at meta-test (the adaptation curve's length in steps)."""
+    num_evals: int = 2
+    """Independent meta-test runs per test task, averaged (they run side by side)."""
     eval_every: int = 1
     """Evaluate on the held-out tasks every this many iterations."""
 
@@ -105,7 +107,7 @@ class PearlConfig:
         for name in ("num_train_tasks", "num_test_tasks", "num_iterations", "latent_size",
                      "num_tasks_sample", "max_path_length", "replay_buffer_size", "meta_batch",
                      "batch_size", "embedding_batch_size", "update_post_train", "num_steps_per_eval",
-                     "eval_every"):
+                     "num_evals", "eval_every"):
             _check_range(name, getattr(self, name), low=1)
         for name in ("num_initial_steps", "num_steps_prior", "num_steps_posterior",
                      "num_extra_rl_steps_posterior", "num_train_steps_per_itr", "num_exp_traj_eval",

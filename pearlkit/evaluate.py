@@ -104,14 +104,19 @@ def summarize(result: MetaTestResult, num_exp_traj_eval: int) -> dict:
         ``return_after_exploration`` (mean over tasks of the return of trajectory
         ``num_exp_traj_eval + 1``), ``success_rate`` (share of tasks whose trajectory
         ``num_exp_traj_eval + 1`` entered the goal; ``None`` if the environment does not
-        report success), ``adaptation_curve`` (mean return per trajectory index) and
+        report success), ``found_during_exploration`` (share of tasks where an exploration
+        trajectory entered the goal: success after exploration needs it), ``adaptation_curve`` (mean return per trajectory index) and
         ``num_tasks``.
     """
     after = num_exp_traj_eval
-    success = result.successes[:, after].float().mean().item() if result.reports_success else None
+    success = found = None
+    if result.reports_success:
+        success = result.successes[:, after].float().mean().item()
+        found = result.successes[:, :after].any(1).float().mean().item()
     return {
         "return_after_exploration": result.returns[:, after].mean().item(),
         "success_rate": success,
+        "found_during_exploration": found,
         "adaptation_curve": result.returns.mean(0).tolist(),
         "success_curve": result.successes.float().mean(0).tolist() if result.reports_success else None,
         "num_tasks": result.returns.shape[0],

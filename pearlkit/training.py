@@ -33,7 +33,7 @@ from pearlkit.sampler import EnvPool
 
 AGENT_NAME = "agent.pt"
 PROGRESS_COLUMNS = ["iteration", "env_steps", "grad_steps", "seconds", "eval/return_after_exploration",
-                    "eval/success_rate", "train/q_loss", "train/kl", "train/v_loss", "train/policy_loss",
+                    "eval/success_rate", "eval/found_during_exploration", "train/q_loss", "train/kl", "train/v_loss", "train/policy_loss",
                     "train/z_var"]
 # Meta-test draws its randomness from its own stream, so evaluating more or less often
 # never changes what training does.
@@ -58,13 +58,17 @@ def build_agent(config: PearlConfig, device: torch.device) -> PearlAgent:
 
 def evaluate_agent(agent: PearlAgent, config: PearlConfig, tasks: list, pool: EnvPool, seed: int,
                    online_posterior: bool = False) -> dict:
-    """Meta-test ``agent`` on ``tasks`` with the reference protocol and summarize it."""
-    with torch.random.fork_rng(devices=[]):
+    """Meta-test ``agent`` on ``tasks`` (``num_evals`` runs each, side by side) and summarize it."""
+    repeated = [task for task in tasks for _ in range(config.num_evals)]
+    device = next(agent.parameters()).device
+    cuda_devices = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda_devices):
         torch.manual_seed(seed)
-        result = meta_test(agent, tasks, pool, config.max_path_length,
+        result = meta_test(agent, repeated, pool, config.max_path_length,
                            -(-config.num_steps_per_eval // config.max_path_length),
                            config.num_exp_traj_eval, config.use_next_obs_in_context, online_posterior)
-    return summarize(result, config.num_exp_traj_eval)
+    return {**summarize(result, config.num_exp_traj_eval), "num_tasks": len(tasks), "num_evals": config.num_evals}
 
 
 def versions() -> dict[str, str]:
@@ -185,6 +189,7 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
             row["eval/return_after_exploration"] = round(last_eval["return_after_exploration"], 4)
             if last_eval["success_rate"] is not None:
                 row["eval/success_rate"] = round(last_eval["success_rate"], 4)
+                row["eval/found_during_exploration"] = round(last_eval["found_during_exploration"], 4)
         state["iteration"] = it + 1
         state["seconds"] += time.perf_counter() - start
         row.update(env_steps=state["env_steps"], grad_steps=state["grad_steps"], seconds=round(state["seconds"], 2))

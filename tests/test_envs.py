@@ -68,3 +68,20 @@ def test_bad_task_and_unknown_env_errors():
         make_env("pearlkit/Nope-v0")
     assert "90 deg" in SparsePointNavEnv.describe_task({"goal": np.array([0.0, 1.0])})
     assert pearlkit.__version__
+
+
+def test_oracle_in_the_simulator_matches_its_closed_form_and_scores_about_13():
+    from pearlkit.envs.point_nav import oracle_action, oracle_path, sparse_reward
+    _, test = split_tasks(PearlConfig())
+    env = SparsePointNavEnv()
+    returns = []
+    for task in test:
+        obs, _ = env.reset(options={"task": task})
+        total = 0.0
+        for _ in range(20):
+            obs, reward, *_ = env.step(oracle_action(obs.astype(np.float64), task["goal"]))
+            total += reward
+        closed_form = sparse_reward(oracle_path(task["goal"]), task["goal"]).sum()
+        assert total == pytest.approx(closed_form, abs=1e-4)
+        returns.append(total)
+    assert 12.5 < np.mean(returns) < 13.5  # the ceiling for one episode (DESIGN: about 13.4)

@@ -45,6 +45,23 @@ def sparse_reward(next_position: np.ndarray, goal: np.ndarray,
     return np.where(distance <= goal_radius, 1.0 - distance, 0.0)
 
 
+def oracle_action(position: np.ndarray, goal: np.ndarray) -> np.ndarray:
+    """The action that heads straight for ``goal`` as fast as the action box allows,
+    without overshooting: the controller that knows the task."""
+    delta = np.asarray(goal, dtype=np.float64) - position
+    largest = np.abs(delta).max()
+    return delta / largest if largest > STEP_SIZE else delta / STEP_SIZE
+
+
+def oracle_path(goal: np.ndarray, horizon: int = HORIZON) -> np.ndarray:
+    """Positions ``(horizon, 2)`` after each step of :func:`oracle_action` from the origin."""
+    position, path = np.zeros(2), []
+    for _ in range(horizon):
+        position = position + STEP_SIZE * oracle_action(position, goal)
+        path.append(position)
+    return np.array(path)
+
+
 class PointNavEnv(gym.Env):
     """Point robot that must reach a goal; the dense-reward variant.
 
