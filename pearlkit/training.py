@@ -14,6 +14,7 @@ import json
 import platform
 import random
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,8 +27,8 @@ from pearlkit.buffers import MultiTaskReplayBuffer
 from pearlkit.checkpoint import CHECKPOINT_NAME, atomic_write_bytes, load_checkpoint, save_checkpoint
 from pearlkit.config import PearlConfig
 from pearlkit.evaluate import meta_test, summarize
-from pearlkit.pearl import (PearlAgent, collect_data, collect_iteration, first_bad_loss, make_optimizers,
-                           update_step)
+from pearlkit.pearl import (Optimizers, PearlAgent, collect_data, collect_iteration, first_bad_loss,
+                           make_optimizers, update_step)
 from pearlkit.runtime import pick_device, seed_everything
 from pearlkit.sampler import EnvPool
 
@@ -97,10 +98,100 @@ def _restore_rng(state: dict, rng: np.random.Generator) -> None:
     random.setstate(state["python"])
 
 
+@dataclass
+class Run:
+    """Everything a meta-training run holds in memory (what ``checkpoint.pt`` saves)."""
+
+    config: PearlConfig
+    agent: PearlAgent
+    optimizers: Optimizers
+    replay: MultiTaskReplayBuffer
+    context_buffer: MultiTaskReplayBuffer
+    train_tasks: list
+    test_tasks: list
+    pool: EnvPool
+    eval_pool: EnvPool
+    rng: np.random.Generator
+    state: dict = field(default_factory=lambda: {"iteration": 0, "env_steps": 0, "grad_steps": 0,
+                                                 "seconds": 0.0, "rows": []})
+
+
+def new_run(config: PearlConfig, device: torch.device) -> Run:
+    """A fresh run: seeded, networks initialised, buffers empty."""
+    rng = seed_everything(config.seed)
+    train_tasks, test_tasks = split_tasks(config)
+    agent = build_agent(config, device)
+    buffer = lambda: MultiTaskReplayBuffer(config.num_train_tasks, agent.obs_dim, agent.action_dim,
+                                           config.replay_buffer_size, device)
+    return Run(config, agent, make_optimizers(agent, config), buffer(), buffer(), train_tasks, test_tasks,
+               EnvPool(config.env_id, config.seed), EnvPool(config.env_id, config.seed + EVAL_SEED_OFFSET), rng)
+
+
+def restore_run(run: Run, run_dir: Path) -> None:
+    """Load ``run_dir``'s checkpoint into ``run``; only the iteration budget may have changed."""
+    for stale in run_dir.glob(".*.tmp"):  # left by a process killed mid-write
+        stale.unlink()
+    ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, next(run.agent.parameters()).device)
+    config = run.config.to_dict()
+    started = {**ckpt["config"], "num_iterations": config["num_iterations"], "eval_every": config["eval_every"]}
+    if started != config:
+        diff = sorted(k for k, v in config.items() if started[k] != v)
+        raise ValueError(f"cannot resume {run_dir}: config fields {diff} differ from the run's")
+    run.agent.load_state_dict(ckpt["agent"])
+    run.optimizers.critic.load_state_dict(ckpt["critic_optimizer"])
+    run.optimizers.actor.load_state_dict(ckpt["actor_optimizer"])
+    run.replay.load_state_dict(ckpt["replay"])
+    run.context_buffer.load_state_dict(ckpt["context_buffer"])
+    run.state = ckpt["state"]
+    _restore_rng(ckpt["rng"], run.rng)
+
+
+def collect(run: Run) -> None:
+    """This iteration's data: the initial pool at iteration 0, then the picked tasks."""
+    config, state = run.config, run.state
+    if state["iteration"] == 0:
+        state["env_steps"] += collect_data(run.agent, run.pool, run.train_tasks, list(range(config.num_train_tasks)),
+                                           run.replay, run.context_buffer, config.num_initial_steps, config,
+                                           update_posterior=False)
+    # paper-vs-code: tasks are picked without replacement within an iteration (the reference
+    # draws with replacement), so all picked tasks can be collected in one lockstep batch.
+    picked = run.rng.choice(config.num_train_tasks, size=min(config.num_tasks_sample, config.num_train_tasks),
+                            replace=False)
+    state["env_steps"] += collect_iteration(run.agent, run.pool, run.train_tasks, sorted(picked.tolist()),
+                                            run.replay, run.context_buffer, config)
+
+
+def train_steps(run: Run, run_dir: Path | None) -> dict[str, float]:
+    """``num_train_steps_per_itr`` gradient steps; returns the mean of each logged loss.
+
+    Raises:
+        TrainingDiverged: a loss is NaN or infinite (named, with the gradient step).
+    """
+    config, state = run.config, run.state
+    sums: dict[str, float] = {}
+    for _ in range(config.num_train_steps_per_itr):
+        tasks = torch.as_tensor(run.rng.integers(config.num_train_tasks, size=config.meta_batch))
+        batch = run.replay.sample_batch(tasks, config.batch_size)
+        context = run.context_buffer.sample_context(tasks, config.embedding_batch_size,
+                                                    config.use_next_obs_in_context)
+        losses = update_step(run.agent, run.optimizers, batch, context, config)
+        state["grad_steps"] += 1
+        bad = first_bad_loss(losses)
+        if bad is not None:
+            it = state["iteration"]
+            kept = (f"the last good checkpoint (iteration {it}) is kept in {run_dir}" if run_dir and it
+                    else "no checkpoint had been written yet")
+            raise TrainingDiverged(f"{bad} became {losses[bad].item()} at gradient step {state['grad_steps']} "
+                                   f"(iteration {it + 1}); {kept}")
+        for name, value in losses.items():
+            sums[name] = sums.get(name, 0.0) + value.item()
+    return {f"train/{k}": round(v / config.num_train_steps_per_itr, 6) for k, v in sums.items()}
+
+
 def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool = False,
           device: str | None = None, progress: bool = True,
           on_iteration: Callable[[dict], None] | None = None) -> dict[str, Any]:
-    """Meta-train PEARL and return the last row of ``progress.csv`` (plus ``run_dir``).
+    """Meta-train PEARL: collect, train, evaluate, checkpoint, once per iteration.
 
     Args:
         config: the run's configuration.
@@ -109,39 +200,18 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
         device: ``"cpu"``, ``"cuda"``, or None to pick CUDA when available.
         progress: show a progress bar.
         on_iteration: called with each progress row (e.g. for live plots or benchmarks).
+    Returns:
+        The last progress row, plus ``run_dir``, ``last_eval`` (the last meta-test's metrics)
+        and ``agent``.
     Raises:
         TrainingDiverged: a loss became NaN/inf; the last good checkpoint is kept.
     """
     run_dir = Path(run_dir) if run_dir is not None else None
-    dev = pick_device(device)
-    rng = seed_everything(config.seed)
-    train_tasks, test_tasks = split_tasks(config)
-    agent = build_agent(config, dev)
-    optimizers = make_optimizers(agent, config)
-    buffer = lambda: MultiTaskReplayBuffer(config.num_train_tasks, agent.obs_dim, agent.action_dim,
-                                           config.replay_buffer_size, dev)
-    replay, context_buffer = buffer(), buffer()
-    pool, eval_pool = EnvPool(config.env_id, config.seed), EnvPool(config.env_id, config.seed + EVAL_SEED_OFFSET)
-    state = {"iteration": 0, "env_steps": 0, "grad_steps": 0, "seconds": 0.0, "rows": []}
-
+    run = new_run(config, pick_device(device))
     if resume:
         if run_dir is None:
             raise ValueError("resume=True needs the run_dir to resume")
-        for stale in run_dir.glob(".*.tmp"):  # left by a process killed mid-write
-            stale.unlink()
-        ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, dev)
-        # A resumed run may be extended (more iterations); anything else must match.
-        started = {**ckpt["config"], "num_iterations": config.num_iterations, "eval_every": config.eval_every}
-        if started != config.to_dict():
-            diff = sorted(k for k, v in config.to_dict().items() if started[k] != v)
-            raise ValueError(f"cannot resume {run_dir}: config fields {diff} differ from the run's")
-        agent.load_state_dict(ckpt["agent"])
-        optimizers.critic.load_state_dict(ckpt["critic_optimizer"])
-        optimizers.actor.load_state_dict(ckpt["actor_optimizer"])
-        replay.load_state_dict(ckpt["replay"])
-        context_buffer.load_state_dict(ckpt["context_buffer"])
-        state = ckpt["state"]
-        _restore_rng(ckpt["rng"], rng)
+        restore_run(run, run_dir)
     elif run_dir is not None:
         if (run_dir / CHECKPOINT_NAME).exists():
             raise FileExistsError(f"{run_dir} already holds a run; resume it or choose another --out")
@@ -150,54 +220,23 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
     if run_dir is not None:  # a resumed run records its (possibly extended) config
         atomic_write_bytes(run_dir / "config.json", lambda f: f.write((config.to_json() + "\n").encode()))
 
+    state, last_eval = run.state, {}
     bar = tqdm(total=config.num_iterations, initial=state["iteration"], disable=not progress,
                desc="meta-training", unit="it", dynamic_ncols=True)
-    last_eval: dict = {}
     while state["iteration"] < config.num_iterations:
-        it, start = state["iteration"], time.perf_counter()
-        # ----- collect -----
-        if it == 0:
-            state["env_steps"] += collect_data(agent, pool, train_tasks, list(range(config.num_train_tasks)),
-                                               replay, context_buffer, config.num_initial_steps, config,
-                                               update_posterior=False)
-        # paper-vs-code: tasks are picked without replacement within an iteration (the reference
-        # draws with replacement), so all picked tasks can be collected in one lockstep batch.
-        picked = sorted(rng.choice(config.num_train_tasks, size=min(config.num_tasks_sample,
-                                   config.num_train_tasks), replace=False).tolist())
-        state["env_steps"] += collect_iteration(agent, pool, train_tasks, picked, replay, context_buffer, config)
-        # ----- train -----
-        sums: dict[str, float] = {}
-        for _ in range(config.num_train_steps_per_itr):
-            tasks = torch.as_tensor(rng.integers(config.num_train_tasks, size=config.meta_batch))
-            batch = replay.sample_batch(tasks, config.batch_size)
-            context = context_buffer.sample_context(tasks, config.embedding_batch_size,
-                                                    config.use_next_obs_in_context)
-            losses = update_step(agent, optimizers, batch, context, config)
-            state["grad_steps"] += 1
-            bad = first_bad_loss(losses)
-            if bad is not None:
-                kept = f"the last good checkpoint (iteration {it}) is kept in {run_dir}" if run_dir and it else \
-                    "no checkpoint had been written yet"
-                raise TrainingDiverged(f"{bad} became {losses[bad].item()} at gradient step {state['grad_steps']} "
-                                       f"(iteration {it + 1}); {kept}")
-            for name, value in losses.items():
-                sums[name] = sums.get(name, 0.0) + value.item()
-        # ----- evaluate -----
-        row = {"iteration": it + 1}
-        if (it + 1) % config.eval_every == 0 or it + 1 == config.num_iterations:
-            last_eval = evaluate_agent(agent, config, test_tasks, eval_pool, config.seed + EVAL_SEED_OFFSET + it)
-            row["eval/return_after_exploration"] = round(last_eval["return_after_exploration"], 4)
-            if last_eval["success_rate"] is not None:
-                row["eval/success_rate"] = round(last_eval["success_rate"], 4)
-                row["eval/found_during_exploration"] = round(last_eval["found_during_exploration"], 4)
-        state["iteration"] = it + 1
+        start = time.perf_counter()
+        collect(run)
+        row = {"iteration": state["iteration"] + 1, **train_steps(run, run_dir)}
+        if row["iteration"] % config.eval_every == 0 or row["iteration"] == config.num_iterations:
+            last_eval = evaluate_agent(run.agent, config, run.test_tasks, run.eval_pool,
+                                       config.seed + EVAL_SEED_OFFSET + state["iteration"])
+            row.update(_eval_columns(last_eval))
+        state["iteration"] += 1
         state["seconds"] += time.perf_counter() - start
         row.update(env_steps=state["env_steps"], grad_steps=state["grad_steps"], seconds=round(state["seconds"], 2))
-        steps = max(1, config.num_train_steps_per_itr)
-        row.update({f"train/{k}": round(v / steps, 6) for k, v in sums.items()})
         state["rows"].append(row)
         if run_dir is not None:
-            _save_run(run_dir, config, agent, optimizers, replay, context_buffer, state, rng)
+            _save_run(run_dir, run)
         if on_iteration is not None:
             on_iteration(row)
         bar.update(1)
@@ -205,19 +244,25 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
                         success=row.get("eval/success_rate", "-"), refresh=False)
     bar.close()
     return {**(state["rows"][-1] if state["rows"] else {}), "run_dir": str(run_dir) if run_dir else None,
-            "last_eval": last_eval, "agent": agent}
+            "last_eval": last_eval, "agent": run.agent}
 
 
-def _save_run(run_dir: Path, config: PearlConfig, agent: PearlAgent, optimizers, replay, context_buffer,
-              state: dict, rng: np.random.Generator) -> None:
+def _eval_columns(metrics: dict) -> dict[str, float]:
+    columns = {"eval/return_after_exploration": round(metrics["return_after_exploration"], 4)}
+    if metrics["success_rate"] is not None:
+        columns["eval/success_rate"] = round(metrics["success_rate"], 4)
+        columns["eval/found_during_exploration"] = round(metrics["found_during_exploration"], 4)
+    return columns
+
+
+def _save_run(run_dir: Path, run: Run) -> None:
     """Write the agent, the full checkpoint and progress.csv, each atomically."""
-    save_checkpoint(run_dir / AGENT_NAME, {"config": config.to_dict(), "agent": agent.state_dict(),
-                                           "iteration": state["iteration"]})
+    config, agent, state = run.config.to_dict(), run.agent.state_dict(), run.state
+    save_checkpoint(run_dir / AGENT_NAME, {"config": config, "agent": agent, "iteration": state["iteration"]})
     save_checkpoint(run_dir / CHECKPOINT_NAME, {
-        "config": config.to_dict(), "agent": agent.state_dict(),
-        "critic_optimizer": optimizers.critic.state_dict(), "actor_optimizer": optimizers.actor.state_dict(),
-        "replay": replay.state_dict(), "context_buffer": context_buffer.state_dict(),
-        "state": state, "rng": _rng_state(rng)})
+        "config": config, "agent": agent, "critic_optimizer": run.optimizers.critic.state_dict(),
+        "actor_optimizer": run.optimizers.actor.state_dict(), "replay": run.replay.state_dict(),
+        "context_buffer": run.context_buffer.state_dict(), "state": state, "rng": _rng_state(run.rng)})
     _write_progress(run_dir, state["rows"])
 
 
