@@ -40,28 +40,37 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from pearlkit.training import train
+    from pearlkit.training import TrainingDiverged, train
 
     if args.resume is not None:
         config_path = args.resume / "config.json"
         if not config_path.exists():
-            raise SystemExit(f"error: {args.resume} is not a run folder (no config.json)")
+            raise ValueError(f"{args.resume} is not a run folder (no config.json)")
         if args.preset is not None or args.seed is not None:
-            raise SystemExit("error: --resume takes its preset and seed from the run folder; omit them")
+            raise ValueError("--resume takes its preset and seed from the run folder; omit them")
         base = PearlConfig.from_dict(json.loads(config_path.read_text()))
         allowed = {"num_iterations", "eval_every"}
         changed = {a.partition("=")[0].strip() for a in args.set} - allowed
         if changed:
-            raise SystemExit(f"error: a resumed run can only change {sorted(allowed)}, not {sorted(changed)}")
+            raise ValueError(f"a resumed run can only change {sorted(allowed)}, not {sorted(changed)}")
         config, out = base.with_overrides(args.set), args.resume
     else:
         if args.preset is None:
-            raise SystemExit(f"error: name a preset ({', '.join(sorted(PRESETS))}) or --resume RUN_DIR")
+            raise ValueError(f"name a preset ({', '.join(sorted(PRESETS))}) or --resume RUN_DIR")
         config = get_preset(args.preset).with_overrides(args.set)
         if args.seed is not None:
             config = config.replace(seed=args.seed)
         out = args.out or Path("runs") / f"{args.preset}-seed{config.seed}"
-    result = train(config, out, resume=args.resume is not None, device=args.device, progress=not args.no_progress)
+    try:
+        result = train(config, out, resume=args.resume is not None, device=args.device,
+                       progress=not args.no_progress)
+    except TrainingDiverged as error:
+        print(f"error: training diverged: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; the last finished iteration is saved: python -m pearlkit train --resume {out}",
+              file=sys.stderr)
+        return 130
     summary = {k: result.get(k) for k in ("iteration", "env_steps", "seconds", "eval/return_after_exploration",
                                          "eval/success_rate")}
     print(json.dumps({"run_dir": str(out), **summary}))

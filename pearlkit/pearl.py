@@ -97,7 +97,8 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
                           config.reward_scale, config.discount)
     loss_q = q_loss(agent.qf1(batch.obs, batch.action, z), agent.qf2(batch.obs, batch.action, z), target)
     # paper-vs-code: like the reference, the KL is summed over the tasks of the meta-batch.
-    kl = kl_to_prior(z_mean, z_var).sum() if config.probabilistic_encoder else torch.zeros(())
+    no_kl = torch.zeros((), device=z_mean.device)  # the deterministic variant has no KL term
+    kl = kl_to_prior(z_mean, z_var).sum() if config.probabilistic_encoder else no_kl
     optimizers.critic.zero_grad(set_to_none=True)
     (loss_q + config.kl_lambda * kl).backward()
     optimizers.critic.step()

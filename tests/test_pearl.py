@@ -131,3 +131,17 @@ def test_meta_test_starts_from_the_prior_and_infers_from_all_gathered_context(se
         torch.testing.assert_close(result.z_vars[:, k], z_var)
     # the context carries the sparse reward, and the returns are sparse returns
     assert all((t.reward >= 0).all() for t in result.trajectories)
+
+
+def test_deterministic_variant_trains_its_encoder_through_q_without_kl():
+    config = tiny_config(probabilistic_encoder=False)
+    agent = build_agent(config, torch.device("cpu"))
+    train_tasks, _ = split_tasks(config)
+    buffers = [MultiTaskReplayBuffer(config.num_train_tasks, 2, 2, 10_000) for _ in range(2)]
+    collect_data(agent, EnvPool(config.env_id, 0), train_tasks, list(range(config.num_train_tasks)), *buffers,
+                 config.num_initial_steps, config, update_posterior=False)
+    batch, context = sample_inputs(config, *buffers)
+    before = copy.deepcopy(agent.encoder)
+    losses = update_step(agent, make_optimizers(agent, config), batch, context, config)
+    assert losses["kl"] == 0 and losses["z_var"] == 0
+    assert all(not torch.equal(a, b) for a, b in zip(agent.encoder.parameters(), before.parameters()))

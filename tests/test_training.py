@@ -145,3 +145,13 @@ def test_cli_train_then_evaluate_json(tmp_path, capsys):
     assert metrics["return_after_exploration"] == pytest.approx(metrics["adaptation_curve"][5])
     assert cli_main(["train", "sparse-point-robot", "--out", str(run_dir), "--set", *TINY_SET]) == 2  # exists
     assert "already holds a run" in capsys.readouterr().err
+
+
+def test_cli_resume_errors(tmp_path, capsys):
+    assert cli_main(["train", "--resume", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+    assert cli_main(["train"]) == 2
+    assert "name a preset" in capsys.readouterr().err
+    (tmp_path / "config.json").write_text(tiny_config().to_json())
+    assert cli_main(["train", "--resume", str(tmp_path), "--set", "kl_lambda=2"]) == 2
+    assert "can only change ['eval_every', 'num_iterations'], not ['kl_lambda']" in capsys.readouterr().err

@@ -1,0 +1,24 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import torch  # noqa: E402
+
+from pearlkit.evaluate import meta_test  # noqa: E402
+from pearlkit.plots import plot_navigation_meta_test  # noqa: E402
+from pearlkit.sampler import EnvPool  # noqa: E402
+from pearlkit.training import build_agent, split_tasks  # noqa: E402
+from tests.conftest import tiny_config  # noqa: E402
+
+
+def test_meta_test_figure_draws_every_trajectory_of_each_task():
+    config = tiny_config()
+    agent = build_agent(config, torch.device("cpu"))
+    _, tasks = split_tasks(config)
+    result = meta_test(agent, tasks, EnvPool(config.env_id, 0), 20, num_trajs=7, num_exp_traj_eval=5,
+                       use_next_obs=False)
+    fig = plot_navigation_meta_test(result, tasks, num_exp_traj_eval=5, columns=2)
+    drawn = [ax for ax in fig.axes if ax.get_visible() and ax.lines]
+    assert len(drawn) == 3
+    assert all(len(ax.lines) == 1 + 7 for ax in drawn)  # the arc, then one line per trajectory
+    assert all(len(ax.patches) == 1 for ax in drawn)  # the goal disc
