@@ -11,6 +11,7 @@ last evaluation), ``env_steps``, ``seconds_total``.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import tempfile
 import time
@@ -45,12 +46,10 @@ def main() -> None:
             if args.stop_when_solved:
                 raise StopIteration
 
-    result: dict = {}
     try:
-        result = pearlkit.train(config, out, progress=False, on_iteration=on_iteration)
+        pearlkit.train(config, out, progress=False, on_iteration=on_iteration)
     except StopIteration:
         pass
-    import csv
     rows = list(csv.DictReader(open(f"{out}/progress.csv")))
     evaluated = [r for r in rows if r["eval/success_rate"] != ""]
     last = evaluated[-1] if evaluated else {}

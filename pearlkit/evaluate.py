@@ -105,18 +105,26 @@ def summarize(result: MetaTestResult, num_exp_traj_eval: int) -> dict:
         ``num_exp_traj_eval + 1``), ``success_rate`` (share of tasks whose trajectory
         ``num_exp_traj_eval + 1`` entered the goal; ``None`` if the environment does not
         report success), ``found_during_exploration`` (share of tasks where an exploration
-        trajectory entered the goal: success after exploration needs it), ``adaptation_curve`` (mean return per trajectory index) and
+        trajectory entered the goal), ``success_given_found`` and ``success_given_not_found``
+        (the success rate within each of those two groups of runs), ``adaptation_curve`` (mean return per trajectory index) and
         ``num_tasks``.
     """
     after = num_exp_traj_eval
-    success = found = None
+    success = found = given_found = given_not_found = None
     if result.reports_success:
-        success = result.successes[:, after].float().mean().item()
-        found = result.successes[:, :after].any(1).float().mean().item()
+        succeeded = result.successes[:, after].float()
+        was_found = result.successes[:, :after].any(1)
+        success, found = succeeded.mean().item(), was_found.float().mean().item()
+        # Exploitation vs exploration: how often the trajectory after exploration succeeds
+        # when exploration did (or did not) find the goal. None where no run falls in the group.
+        given_found = succeeded[was_found].mean().item() if was_found.any() else None
+        given_not_found = succeeded[~was_found].mean().item() if not was_found.all() else None
     return {
         "return_after_exploration": result.returns[:, after].mean().item(),
         "success_rate": success,
         "found_during_exploration": found,
+        "success_given_found": given_found,
+        "success_given_not_found": given_not_found,
         "adaptation_curve": result.returns.mean(0).tolist(),
         "success_curve": result.successes.float().mean(0).tolist() if result.reports_success else None,
         "num_tasks": result.returns.shape[0],

@@ -17,9 +17,8 @@ from pearlkit.training import build_agent, split_tasks
 from tests.conftest import tiny_config
 
 
-@pytest.fixture
-def setup():
-    config = tiny_config()
+def agent_with_data(config):
+    """An untrained agent and its two buffers after the initial collection in every task."""
     agent = build_agent(config, torch.device("cpu"))
     train_tasks, test_tasks = split_tasks(config)
     buffers = [MultiTaskReplayBuffer(config.num_train_tasks, 2, 2, 10_000) for _ in range(2)]
@@ -27,6 +26,11 @@ def setup():
     collect_data(agent, pool, train_tasks, list(range(config.num_train_tasks)), *buffers,
                  config.num_initial_steps, config, update_posterior=False)
     return config, agent, train_tasks, test_tasks, buffers, pool
+
+
+@pytest.fixture
+def setup():
+    return agent_with_data(tiny_config())
 
 
 def sample_inputs(config, replay, context_buffer):
@@ -134,14 +138,21 @@ def test_meta_test_starts_from_the_prior_and_infers_from_all_gathered_context(se
 
 
 def test_deterministic_variant_trains_its_encoder_through_q_without_kl():
-    config = tiny_config(probabilistic_encoder=False)
-    agent = build_agent(config, torch.device("cpu"))
-    train_tasks, _ = split_tasks(config)
-    buffers = [MultiTaskReplayBuffer(config.num_train_tasks, 2, 2, 10_000) for _ in range(2)]
-    collect_data(agent, EnvPool(config.env_id, 0), train_tasks, list(range(config.num_train_tasks)), *buffers,
-                 config.num_initial_steps, config, update_posterior=False)
+    config, agent, _, _, buffers, _ = agent_with_data(tiny_config(probabilistic_encoder=False))
     batch, context = sample_inputs(config, *buffers)
     before = copy.deepcopy(agent.encoder)
     losses = update_step(agent, make_optimizers(agent, config), batch, context, config)
     assert losses["kl"] == 0 and losses["z_var"] == 0
     assert all(not torch.equal(a, b) for a, b in zip(agent.encoder.parameters(), before.parameters()))
+
+
+def test_summary_splits_success_by_whether_exploration_found_the_goal():
+    from pearlkit.evaluate import MetaTestResult, summarize
+    successes = torch.tensor([[0, 1, 1], [0, 0, 0], [1, 0, 0], [0, 0, 1]], dtype=torch.bool)  # 2 exploration trajs
+    returns = torch.tensor([[0.0, 5, 8], [0, 0, 0], [3, 0, 0], [0, 0, 4]])
+    result = MetaTestResult(returns, successes, *(torch.zeros(4, 3, 1),) * 3, [], torch.ones(4, 3, 20).bool(), True)
+    metrics = summarize(result, num_exp_traj_eval=2)
+    assert metrics["found_during_exploration"] == 0.5  # runs 0 and 2
+    assert metrics["success_rate"] == 0.5 and metrics["return_after_exploration"] == 3.0
+    assert metrics["success_given_found"] == 0.5 and metrics["success_given_not_found"] == 0.5
+    assert metrics["adaptation_curve"] == [0.75, 1.25, 3.0]
