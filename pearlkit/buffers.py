@@ -104,8 +104,7 @@ class MultiTaskReplayBuffer:
         """Context: ``n`` transitions per task as ``(len(tasks), n, context_dim)``, each row
         :math:`(s, a, r)` or :math:`(s, a, r, s')` with the task's own (sparse) reward."""
         rows, slots = self._sample_slots(tasks, n)
-        keys = ("obs", "action", "reward", "next_obs") if use_next_obs else ("obs", "action", "reward")
-        return torch.cat([self.data[k][rows, slots] for k in keys], dim=-1)
+        return torch.cat([self.data[k][rows, slots] for k in context_fields(use_next_obs)], dim=-1)
 
     def state_dict(self) -> dict:
         used = int(self.size.max()) if self.num_tasks else 0
@@ -122,9 +121,12 @@ class MultiTaskReplayBuffer:
         self.size, self.top = state["size"].clone(), state["top"].clone()
 
 
+def context_fields(use_next_obs: bool) -> tuple[str, ...]:
+    """The layout of one context row, used everywhere a context is built: (s, a, r[, s'])."""
+    return ("obs", "action", "reward", "next_obs") if use_next_obs else ("obs", "action", "reward")
+
+
 def context_from_transitions(transitions: Transitions, use_next_obs: bool) -> Tensor:
-    """Rows :math:`(s, a, r[, s'])` of transitions shaped ``(..., ·)``, in order, as one tensor."""
-    parts = [transitions.obs, transitions.action, transitions.reward.unsqueeze(-1)]
-    if use_next_obs:
-        parts.append(transitions.next_obs)
-    return torch.cat(parts, dim=-1)
+    """Context rows of transitions shaped ``(..., ·)`` (rewards ``(...,)``), in order."""
+    lead = transitions.obs.shape[:-1]
+    return torch.cat([getattr(transitions, k).reshape(*lead, -1) for k in context_fields(use_next_obs)], dim=-1)
