@@ -106,8 +106,8 @@ def summarize(result: MetaTestResult, num_exp_traj_eval: int) -> dict:
         ``num_exp_traj_eval + 1`` entered the goal; ``None`` if the environment does not
         report success), ``found_during_exploration`` (share of tasks where an exploration
         trajectory entered the goal), ``success_given_found`` and ``success_given_not_found``
-        (the success rate within each of those two groups of runs), ``adaptation_curve`` (mean return per trajectory index) and
-        ``num_tasks``.
+        (the success rate within each of those two groups of runs), ``adaptation_curve``
+        (mean return per trajectory index), ``success_curve`` and ``num_tasks``.
     """
     after = num_exp_traj_eval
     success = found = given_found = given_not_found = None

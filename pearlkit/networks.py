@@ -48,7 +48,10 @@ class MLP(nn.Module):
 
 
 class QNetwork(MLP):
-    r""":math:`Q(s, a, z)`: inputs ``(batch, obs_dim)``, ``(batch, action_dim)``, ``(batch, latent_dim)``; output ``(batch,)``."""
+    r""":math:`Q(s, a, z)`.
+
+    Inputs ``(batch, obs_dim)``, ``(batch, action_dim)``, ``(batch, latent_dim)``; output ``(batch,)``.
+    """
 
     def __init__(self, obs_dim: int, action_dim: int, latent_dim: int,
                  hidden_sizes: tuple[int, ...]) -> None:

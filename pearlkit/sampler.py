@@ -83,8 +83,8 @@ def rollout(pool: EnvPool, envs: list[gym.Env], act: ActFn, z: Tensor,
     n, device = len(envs), z.device
     obs = pool.reset(envs)
     alive = np.ones(n, dtype=bool)
-    columns: dict[str, list[np.ndarray]] = {k: [] for k in
-                                            ("obs", "action", "reward", "dense", "next_obs", "terminal", "valid", "success")}
+    names = ("obs", "action", "reward", "dense", "next_obs", "terminal", "valid", "success")
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in names}
     for _ in range(max_path_length):
         action = act(torch.as_tensor(obs, dtype=torch.float32, device=device), z).cpu().numpy()
         next_obs, reward, terminal, infos = obs.copy(), np.zeros(n), np.zeros(n), [{}] * n

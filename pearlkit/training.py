@@ -33,9 +33,9 @@ from pearlkit.runtime import pick_device, seed_everything
 from pearlkit.sampler import EnvPool
 
 AGENT_NAME = "agent.pt"
-PROGRESS_COLUMNS = ["iteration", "env_steps", "grad_steps", "seconds", "eval/return_after_exploration",
-                    "eval/success_rate", "eval/found_during_exploration", "train/q_loss", "train/kl", "train/v_loss", "train/policy_loss",
-                    "train/z_var"]
+PROGRESS_COLUMNS = ["iteration", "env_steps", "grad_steps", "seconds",
+                    "eval/return_after_exploration", "eval/success_rate", "eval/found_during_exploration",
+                    "train/q_loss", "train/kl", "train/v_loss", "train/policy_loss", "train/z_var"]
 # Meta-test draws its randomness from its own stream, so evaluating more or less often
 # never changes what training does.
 EVAL_SEED_OFFSET = 1_000_003
@@ -53,6 +53,7 @@ def split_tasks(config: PearlConfig) -> tuple[list, list]:
 
 
 def build_agent(config: PearlConfig, device: torch.device) -> PearlAgent:
+    """A freshly initialised agent sized for ``config.env_id``'s spaces, on ``device``."""
     env = gym.make(config.env_id).unwrapped
     return PearlAgent(env.observation_space.shape[0], env.action_space.shape[0], config).to(device)
 
