@@ -67,6 +67,8 @@ class PearlConfig:
     """Tasks in one gradient step (drawn with replacement)."""
     batch_size: int = 256
     """Transitions per task in the actor-critic batch."""
+    # paper-vs-code: the reference also has embedding_mini_batch_size, for truncated backprop
+    # through its recurrent encoder; with the permutation-invariant encoder it equals this.
     embedding_batch_size: int = 1024
     """Context transitions per task fed to the encoder in a gradient step, and sampled
     from the context buffer for posterior collection."""
@@ -204,6 +206,8 @@ def _check_range(name: str, value: float, low: float | None = None, high: float 
 #: The reference code's sparse navigation settings (DESIGN §4).
 SPARSE_POINT_ROBOT_PAPER = PearlConfig()
 
+# paper-vs-code: the book's preset departs from the reference values as listed here; the
+# `-paper` preset keeps them.
 #: The book's budget for sparse navigation (about 20 minutes on 2 CPU cores; measured in
 #: ``benchmarks/RESULTS.md``). What changes from the reference, and why:
 #: smaller networks and batches (16 tasks x 64 transitions, 64 context transitions) make a

@@ -56,6 +56,8 @@ class Optimizers(NamedTuple):
 
 def make_optimizers(agent: PearlAgent, config: PearlConfig) -> Optimizers:
     """One Adam per side, one parameter group per network (so each keeps its own rate)."""
+    # paper-vs-code: the reference has one Adam per network; Adam treats every parameter
+    # separately, so grouping them changes no arithmetic, only the number of calls.
     group = lambda module, lr: {"params": list(module.parameters()), "lr": lr}
     critic = torch.optim.Adam([group(agent.qf1, config.qf_lr), group(agent.qf2, config.qf_lr),
                                group(agent.encoder, config.context_lr)])
