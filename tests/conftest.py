@@ -4,7 +4,11 @@ import pytest
 import torch
 
 import pearlkit
+from pearlkit.buffers import MultiTaskReplayBuffer
 from pearlkit.config import PearlConfig
+from pearlkit.pearl import collect_data
+from pearlkit.sampler import EnvPool
+from pearlkit.training import build_agent, split_tasks
 
 
 def tiny_config(**changes) -> PearlConfig:
@@ -20,3 +24,14 @@ def tiny_config(**changes) -> PearlConfig:
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+def agent_with_data(config):
+    """An untrained agent and its two buffers after the initial collection in every task."""
+    agent = build_agent(config, torch.device("cpu"))
+    train_tasks, test_tasks = split_tasks(config)
+    buffers = [MultiTaskReplayBuffer(config.num_train_tasks, 2, 2, 10_000) for _ in range(2)]
+    pool = EnvPool(config.env_id, seed=0)
+    collect_data(agent, pool, train_tasks, list(range(config.num_train_tasks)), *buffers,
+                 config.num_initial_steps, config, update_posterior=False)
+    return config, agent, train_tasks, test_tasks, buffers, pool

@@ -4,22 +4,17 @@ import pytest
 import torch
 
 import pearlkit
-from pearlkit.buffers import MultiTaskReplayBuffer
-from pearlkit.pearl import collect_data, make_optimizers, update_step
+from pearlkit.pearl import make_optimizers, update_step
 from pearlkit.sampler import EnvPool
 from pearlkit.training import build_agent, evaluate_agent, split_tasks
-from tests.conftest import tiny_config
+from tests.conftest import agent_with_data, tiny_config
 
 pytestmark = pytest.mark.learning
 
 
 def test_losses_fall_on_fixed_data():
-    config = tiny_config(hidden_sizes=(64, 64), batch_size=64, embedding_batch_size=32)
-    agent = build_agent(config, torch.device("cpu"))
-    train_tasks, _ = split_tasks(config)
-    buffers = [MultiTaskReplayBuffer(config.num_train_tasks, 2, 2, 10_000) for _ in range(2)]
-    collect_data(agent, EnvPool(config.env_id, 0), train_tasks, list(range(config.num_train_tasks)), *buffers,
-                 200, config, update_posterior=False)
+    config, agent, _, _, buffers, _ = agent_with_data(
+        tiny_config(hidden_sizes=(64, 64), batch_size=64, embedding_batch_size=32, num_initial_steps=200))
     optimizers = make_optimizers(agent, config)
     history = []
     for _ in range(400):

@@ -6,26 +6,13 @@ import pytest
 import torch
 
 import pearlkit.pearl as pearl
-from pearlkit.buffers import MultiTaskReplayBuffer
 from pearlkit.envs.point_nav import dense_reward, sparse_reward
 from pearlkit.evaluate import meta_test
 from pearlkit.inference import kl_to_prior, sample_z
-from pearlkit.pearl import collect_data, collect_iteration, make_optimizers, update_step
+from pearlkit.pearl import collect_iteration, make_optimizers, update_step
 from pearlkit.sac import q_loss, q_target
 from pearlkit.sampler import EnvPool
-from pearlkit.training import build_agent, split_tasks
-from tests.conftest import tiny_config
-
-
-def agent_with_data(config):
-    """An untrained agent and its two buffers after the initial collection in every task."""
-    agent = build_agent(config, torch.device("cpu"))
-    train_tasks, test_tasks = split_tasks(config)
-    buffers = [MultiTaskReplayBuffer(config.num_train_tasks, 2, 2, 10_000) for _ in range(2)]
-    pool = EnvPool(config.env_id, seed=0)
-    collect_data(agent, pool, train_tasks, list(range(config.num_train_tasks)), *buffers,
-                 config.num_initial_steps, config, update_posterior=False)
-    return config, agent, train_tasks, test_tasks, buffers, pool
+from tests.conftest import agent_with_data, tiny_config
 
 
 @pytest.fixture
