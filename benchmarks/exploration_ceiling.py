@@ -20,7 +20,7 @@ import numpy as np
 
 from pearlkit.config import PearlConfig
 from pearlkit.envs.point_nav import GOAL_RADIUS, oracle_path, sparse_reward
-from pearlkit.training import split_tasks
+from pearlkit.envs.tasks import split_tasks
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from pearlkit.inference import sample_z
 from pearlkit.sampler import EnvPool, Trajectories, rollout, valid_steps
 
 if TYPE_CHECKING:
+    from pearlkit.config import PearlConfig
     from pearlkit.pearl import PearlAgent
 
 
@@ -131,13 +132,29 @@ def summarize(result: MetaTestResult, num_exp_traj_eval: int) -> dict:
     }
 
 
+def evaluate_agent(agent: PearlAgent, config: PearlConfig, tasks: list, pool: EnvPool, seed: int,
+                   online_posterior: bool = False) -> dict:
+    """Meta-test ``agent`` on ``tasks`` (``num_evals`` runs each, side by side) and summarize it."""
+    repeated = [task for task in tasks for _ in range(config.num_evals)]
+    device = next(agent.parameters()).device
+    cuda_devices = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda_devices):
+        torch.manual_seed(seed)
+        result = meta_test(agent, repeated, pool, config.max_path_length,
+                           -(-config.num_steps_per_eval // config.max_path_length),
+                           config.num_exp_traj_eval, config.use_next_obs_in_context, online_posterior)
+    return {**summarize(result, config.num_exp_traj_eval), "num_tasks": len(tasks), "num_evals": config.num_evals}
+
+
 def run_meta_test(run_dir, seed: int = 0, online_posterior: bool = False, device: str | None = None) -> dict:
     """Load a run folder's agent and meta-test it on the held-out tasks of its config.
 
     Returns:
         :func:`summarize`'s metrics plus ``iteration`` (of the loaded weights) and ``seed``.
     """
-    from pearlkit.training import load_agent, split_tasks, evaluate_agent
+    from pearlkit.envs.tasks import split_tasks
+    from pearlkit.training import load_agent
 
     agent, config, iteration = load_agent(run_dir, device)
     _, test_tasks = split_tasks(config)

@@ -12,6 +12,7 @@ import copy
 import math
 from typing import Iterator, NamedTuple
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -21,7 +22,15 @@ from pearlkit.config import PearlConfig
 from pearlkit.envs import Task
 from pearlkit.inference import ContextEncoder, kl_to_prior, sample_z
 from pearlkit.networks import QNetwork, TanhGaussianPolicy, VNetwork
-from pearlkit.sac import TransitionBatch, polyak_update, policy_loss, q_loss, q_target, v_loss, v_target
+from pearlkit.sac import (
+    TransitionBatch,
+    policy_loss,
+    polyak_update,
+    q_loss,
+    q_target,
+    v_loss,
+    v_target,
+)
 from pearlkit.sampler import EnvPool, rollout, valid_steps
 
 
@@ -45,6 +54,12 @@ class PearlAgent(nn.Module):
         self.qf2 = QNetwork(obs_dim, action_dim, latent, hidden)
         self.vf = VNetwork(obs_dim, latent, hidden)
         self.target_vf = copy.deepcopy(self.vf).requires_grad_(False)
+
+
+def build_agent(config: PearlConfig, device: torch.device) -> PearlAgent:
+    """A freshly initialised agent sized for ``config.env_id``'s spaces, on ``device``."""
+    env = gym.make(config.env_id).unwrapped
+    return PearlAgent(env.observation_space.shape[0], env.action_space.shape[0], config).to(device)
 
 
 class Optimizers(NamedTuple):

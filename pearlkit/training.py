@@ -24,11 +24,25 @@ import torch
 from tqdm.auto import tqdm
 
 from pearlkit.buffers import MultiTaskReplayBuffer
-from pearlkit.checkpoint import CHECKPOINT_NAME, atomic_write_bytes, load_checkpoint, save_checkpoint
+from pearlkit.checkpoint import (
+    CHECKPOINT_NAME,
+    atomic_write_bytes,
+    load_checkpoint,
+    save_checkpoint,
+)
 from pearlkit.config import PearlConfig
-from pearlkit.evaluate import meta_test, summarize
-from pearlkit.pearl import (Optimizers, PearlAgent, collect_data, collect_iteration, first_bad_loss,
-                           make_optimizers, update_step)
+from pearlkit.envs.tasks import split_tasks
+from pearlkit.evaluate import evaluate_agent
+from pearlkit.pearl import (
+    Optimizers,
+    PearlAgent,
+    build_agent,
+    collect_data,
+    collect_iteration,
+    first_bad_loss,
+    make_optimizers,
+    update_step,
+)
 from pearlkit.runtime import pick_device, seed_everything
 from pearlkit.sampler import EnvPool
 
@@ -43,34 +57,6 @@ EVAL_SEED_OFFSET = 1_000_003
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the message names the loss and the gradient step."""
-
-
-def split_tasks(config: PearlConfig) -> tuple[list, list]:
-    """The family's fixed task list, split into training and held-out test tasks."""
-    env_cls = type(gym.make(config.env_id).unwrapped)
-    tasks = env_cls.sample_tasks(config.num_train_tasks + config.num_test_tasks)
-    return tasks[: config.num_train_tasks], tasks[config.num_train_tasks:]
-
-
-def build_agent(config: PearlConfig, device: torch.device) -> PearlAgent:
-    """A freshly initialised agent sized for ``config.env_id``'s spaces, on ``device``."""
-    env = gym.make(config.env_id).unwrapped
-    return PearlAgent(env.observation_space.shape[0], env.action_space.shape[0], config).to(device)
-
-
-def evaluate_agent(agent: PearlAgent, config: PearlConfig, tasks: list, pool: EnvPool, seed: int,
-                   online_posterior: bool = False) -> dict:
-    """Meta-test ``agent`` on ``tasks`` (``num_evals`` runs each, side by side) and summarize it."""
-    repeated = [task for task in tasks for _ in range(config.num_evals)]
-    device = next(agent.parameters()).device
-    cuda_devices = [device.index if device.index is not None else torch.cuda.current_device()] \
-        if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda_devices):
-        torch.manual_seed(seed)
-        result = meta_test(agent, repeated, pool, config.max_path_length,
-                           -(-config.num_steps_per_eval // config.max_path_length),
-                           config.num_exp_traj_eval, config.use_next_obs_in_context, online_posterior)
-    return {**summarize(result, config.num_exp_traj_eval), "num_tasks": len(tasks), "num_evals": config.num_evals}
 
 
 def versions() -> dict[str, str]:

@@ -6,9 +6,9 @@ import torch
 import pearlkit
 from pearlkit.buffers import MultiTaskReplayBuffer
 from pearlkit.config import PearlConfig
-from pearlkit.pearl import collect_data
+from pearlkit.envs.tasks import split_tasks
+from pearlkit.pearl import build_agent, collect_data
 from pearlkit.sampler import EnvPool
-from pearlkit.training import build_agent, split_tasks
 
 
 def tiny_config(**changes) -> PearlConfig:

@@ -7,7 +7,7 @@ import pearlkit
 from pearlkit.config import PearlConfig
 from pearlkit.envs import PointNavEnv, SparsePointNavEnv, make_env
 from pearlkit.envs.point_nav import goal_positions
-from pearlkit.training import split_tasks
+from pearlkit.envs.tasks import split_tasks
 
 
 @pytest.mark.parametrize("env_id", ["pearlkit/PointNav-v0", "pearlkit/SparsePointNav-v0"])

@@ -2,7 +2,12 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from pearlkit.inference import ContextEncoder, kl_to_prior, product_of_gaussians, sample_z
+from pearlkit.inference import (
+    ContextEncoder,
+    kl_to_prior,
+    product_of_gaussians,
+    sample_z,
+)
 
 
 def test_product_of_gaussians_matches_closed_form():

@@ -4,9 +4,10 @@ import pytest
 import torch
 
 import pearlkit
-from pearlkit.pearl import make_optimizers, update_step
+from pearlkit.envs.tasks import split_tasks
+from pearlkit.evaluate import evaluate_agent
+from pearlkit.pearl import build_agent, make_optimizers, update_step
 from pearlkit.sampler import EnvPool
-from pearlkit.training import build_agent, evaluate_agent, split_tasks
 from tests.conftest import agent_with_data, tiny_config
 
 pytestmark = pytest.mark.learning

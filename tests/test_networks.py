@@ -1,7 +1,13 @@
 import torch
 from torch.distributions import Normal, TanhTransform, TransformedDistribution
 
-from pearlkit.networks import LOG_STD_MAX, QNetwork, TanhGaussianPolicy, VNetwork, tanh_gaussian_log_prob
+from pearlkit.networks import (
+    LOG_STD_MAX,
+    QNetwork,
+    TanhGaussianPolicy,
+    VNetwork,
+    tanh_gaussian_log_prob,
+)
 
 
 def test_tanh_gaussian_log_prob_matches_transformed_distribution():

@@ -4,10 +4,11 @@ matplotlib.use("Agg")
 
 import torch  # noqa: E402
 
+from pearlkit.envs.tasks import split_tasks  # noqa: E402
 from pearlkit.evaluate import meta_test  # noqa: E402
+from pearlkit.pearl import build_agent  # noqa: E402
 from pearlkit.plots import plot_navigation_meta_test  # noqa: E402
 from pearlkit.sampler import EnvPool  # noqa: E402
-from pearlkit.training import build_agent, split_tasks  # noqa: E402
 from tests.conftest import tiny_config  # noqa: E402
 
 

@@ -1,9 +1,12 @@
 """The task interface every pearlkit environment family implements, and env lookup."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
+
+if TYPE_CHECKING:
+    from pearlkit.config import PearlConfig
 
 #: A task is a small dict of what defines it (``{"goal": array}`` for navigation).
 Task = dict[str, Any]
@@ -38,3 +41,10 @@ def make_env(env_id: str) -> gym.Env:
         raise ValueError(f"unknown env_id {env_id!r}; pearlkit provides {sorted(ENV_IDS)}")
     register_envs()
     return gym.make(env_id).unwrapped
+
+
+def split_tasks(config: PearlConfig) -> tuple[list, list]:
+    """The family's fixed task list, split into training and held-out test tasks."""
+    env_cls = type(gym.make(config.env_id).unwrapped)
+    tasks = env_cls.sample_tasks(config.num_train_tasks + config.num_test_tasks)
+    return tasks[: config.num_train_tasks], tasks[config.num_train_tasks:]
