@@ -22,6 +22,7 @@ from torch import Tensor
 from pearlkit.buffers import context_from_transitions
 from pearlkit.envs import Task
 from pearlkit.inference import sample_z
+from pearlkit.runtime import seeded_stream
 from pearlkit.sampler import EnvPool, Trajectories, rollout, valid_steps
 
 if TYPE_CHECKING:
@@ -136,11 +137,7 @@ def evaluate_agent(agent: PearlAgent, config: PearlConfig, tasks: list, pool: En
                    online_posterior: bool = False) -> dict:
     """Meta-test ``agent`` on ``tasks`` (``num_evals`` runs each, side by side) and summarize it."""
     repeated = [task for task in tasks for _ in range(config.num_evals)]
-    device = next(agent.parameters()).device
-    cuda_devices = [device.index if device.index is not None else torch.cuda.current_device()] \
-        if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda_devices):
-        torch.manual_seed(seed)
+    with seeded_stream(seed, next(agent.parameters()).device):
         result = meta_test(agent, repeated, pool, config.max_path_length,
                            -(-config.num_steps_per_eval // config.max_path_length),
                            config.num_exp_traj_eval, config.use_next_obs_in_context, online_posterior)

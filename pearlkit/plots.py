@@ -1,18 +1,194 @@
-"""Figures of what a PEARL agent does (matplotlib, imported lazily: install the ``book`` extra)."""
+"""Figures of what a PEARL agent does (matplotlib, imported lazily: install the ``book`` extra).
+
+Drawing functions take the axes to draw on, so the same code draws a static figure, a frame
+of a JavaScript animation (:func:`animation_html`) and the image of a live widget
+(:mod:`pearlkit.widgets`). Figures are built with ``matplotlib.figure.Figure`` rather than
+``pyplot``, so nothing is shown unless the caller displays it.
+"""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, NamedTuple, Sequence
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from pearlkit.envs import Task
 from pearlkit.envs.point_nav import GOAL_RADIUS
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from pearlkit.evaluate import MetaTestResult
+
+EXPLORE, EXPLOIT, LATER = "tab:blue", "tab:red", "tab:orange"
+
+
+def new_figure(width: float, height: float, columns: int = 1, rows: int = 1) -> tuple[Figure, np.ndarray]:
+    """A figure (not registered with pyplot) and its grid of axes, ``(rows, columns)``."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    return fig, np.array(fig.subplots(rows, columns, squeeze=False))
+
+
+def draw_plane(ax: Axes, goals: Sequence[np.ndarray] = (), goal_color: str = "tab:green") -> None:
+    """The navigation plane: the half circle of goals (dotted), goal discs, the start."""
+    arc = np.linspace(0, np.pi, 100)
+    ax.plot(np.cos(arc), np.sin(arc), ":", color="gray", lw=0.8)
+    for goal in goals:
+        ax.add_patch(_disc(goal, goal_color))
+    ax.plot([0], [0], "k+", ms=6)
+    ax.set(xlim=(-1.35, 1.35), ylim=(-0.35, 1.35), aspect="equal", xticks=[], yticks=[])
+
+
+def _disc(center: np.ndarray, color: str):
+    from matplotlib.patches import Circle
+
+    return Circle(tuple(center), GOAL_RADIUS, color=color, alpha=0.3, lw=0)
+
+
+def trajectory_path(result: MetaTestResult, k: int, task_index: int) -> np.ndarray:
+    """Positions of trajectory ``k`` of one task, start included, ``(steps + 1, 2)``."""
+    trajectory, valid = result.trajectories[k], result.valid[task_index, k]
+    return torch.cat([trajectory.obs[task_index, :1], trajectory.next_obs[task_index][valid]]).numpy()
+
+
+def plot_tasks(train_tasks: list[Task], test_tasks: list[Task]) -> Figure:
+    """The goals of sparse navigation: training goals and held-out goals, with one goal disc."""
+    fig, axes = new_figure(6, 3.4)
+    ax = axes[0, 0]
+    draw_plane(ax, [test_tasks[0]["goal"]])
+    for tasks, color, label in ((train_tasks, "tab:gray", "training goals"), (test_tasks, "tab:purple", "held-out goals")):
+        goals = np.array([t["goal"] for t in tasks])
+        ax.scatter(goals[:, 0], goals[:, 1], s=10, color=color, label=f"{len(tasks)} {label}", zorder=3)
+    ax.legend(loc="lower center", fontsize=8, ncol=2, frameon=False)
+    return fig
+
+
+def plot_reward_maps(goal: np.ndarray) -> Figure:
+    """The dense reward and the sparse reward of one goal over the plane, side by side."""
+    from pearlkit.envs.point_nav import dense_reward, sparse_reward
+
+    xs, ys = np.meshgrid(np.linspace(-1.35, 1.35, 271), np.linspace(-0.35, 1.35, 171))
+    grid = np.stack([xs, ys], axis=-1)
+    fig, axes = new_figure(10, 3.0, columns=2)
+    for ax, reward, title in ((axes[0, 0], dense_reward(grid, goal), "dense reward  -||s' - g||"),
+                              (axes[0, 1], sparse_reward(grid, goal), "sparse reward  (0 outside the disc)")):
+        image = ax.pcolormesh(xs, ys, reward, cmap="viridis", shading="auto")
+        draw_plane(ax)
+        ax.set_title(title, fontsize=10)
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    return fig
+
+
+def plot_paths(ax: Axes, paths: np.ndarray | Tensor, color: str = EXPLORE, alpha: float = 0.6,
+               lw: float = 1.0, ends: bool = True) -> None:
+    """Paths in the plane, ``(num_paths, steps, 2)``, each ending in a dot."""
+    paths = np.asarray(paths)
+    for path in paths:
+        ax.plot(path[:, 0], path[:, 1], color=color, alpha=alpha, lw=lw)
+    if ends:
+        ax.scatter(paths[:, -1, 0], paths[:, -1, 1], s=8, color=color, alpha=min(1.0, alpha + 0.3), zorder=3)
+
+
+def draw_belief(ax: Axes, z_mean: Tensor, z_var: Tensor, title: str = "belief q(z|c)") -> None:
+    """One Gaussian belief, a bar per latent dimension: the mean and ±2 standard deviations.
+
+    The grey band is the prior's ±2. A belief that has learned something has moved its means
+    or narrowed its bars; the deterministic variant has no width at all.
+    """
+    mean, std = np.asarray(z_mean, dtype=float), np.sqrt(np.asarray(z_var, dtype=float))
+    dims = np.arange(len(mean))
+    ax.axvspan(-2, 2, color="0.9", lw=0)
+    ax.errorbar(mean, dims, xerr=2 * std, fmt="o", color="tab:purple", capsize=3, ms=4)
+    reach = max(4.0, float(np.max(np.abs(mean) + 2 * std)) + 0.5)
+    ax.set(yticks=dims, yticklabels=[f"z{d + 1}" for d in dims], xlim=(-reach, reach),
+           ylim=(len(mean) - 0.5, -0.5), title=title)
+    ax.axvline(0, color="0.6", lw=0.5)
+
+
+class BeliefFrame(NamedTuple):
+    """What one frame of the belief figure shows (see :func:`draw_belief_frame`)."""
+
+    goal: np.ndarray  #: ``(2,)``
+    positions: np.ndarray  #: ``(n, 2)`` where each context transition ended (s')
+    rewards: np.ndarray  #: ``(n,)`` its sparse reward
+    z_mean: Tensor  #: ``(latent_dim,)`` the belief after those n transitions
+    z_var: Tensor
+    paths: np.ndarray  #: ``(num_samples, steps, 2)`` paths of z sampled from that belief
+
+
+def draw_belief_frame(axes: Sequence[Axes], frame: BeliefFrame) -> None:
+    """Left: the context so far (grey: no reward, gold: reward) and where z sampled from the
+    belief would take the agent (blue paths). Right: the belief itself."""
+    plane, latent = axes
+    plane.clear()
+    latent.clear()
+    draw_plane(plane, [frame.goal])
+    plot_paths(plane, frame.paths, alpha=0.35)
+    rewarded = frame.rewards > 0
+    plane.scatter(*frame.positions[~rewarded].T, s=6, color="0.45", zorder=4)
+    plane.scatter(*frame.positions[rewarded].T, s=18, color="gold", edgecolor="k", lw=0.4, zorder=5)
+    plane.set_title(f"{len(frame.rewards)} context transitions, {int(rewarded.sum())} with reward", fontsize=10)
+    draw_belief(latent, frame.z_mean, frame.z_var)
+
+
+def draw_exploration_frame(axes: Sequence[Axes], result: MetaTestResult, task_index: int, goal: np.ndarray,
+                           k: int, num_exp_traj_eval: int) -> None:
+    """Meta-test in one task after trajectory ``k``: the trajectories so far (the latest bold),
+    the belief the latest one's z was drawn from, and the return of each trajectory so far."""
+    plane, latent, bars = axes
+    for ax in axes:
+        ax.clear()
+    draw_plane(plane, [goal])
+    for j in range(k + 1):
+        path = trajectory_path(result, j, task_index)
+        color = EXPLORE if j < num_exp_traj_eval else EXPLOIT
+        plane.plot(path[:, 0], path[:, 1], color=color, lw=2.2 if j == k else 0.8, alpha=1.0 if j == k else 0.35)
+        hits = result.trajectories[j].reward[task_index] > 0
+        plane.scatter(*result.trajectories[j].next_obs[task_index][hits].numpy().T, s=14, color="gold",
+                      edgecolor="k", lw=0.3, zorder=5)
+    phase = "exploring, z from the prior" if k < num_exp_traj_eval else "after exploration, z from the posterior"
+    plane.set_title(f"trajectory {k + 1}: {phase}", fontsize=10)
+    draw_belief(latent, result.z_means[task_index, k], result.z_vars[task_index, k],
+                title=f"belief z{k + 1} was drawn from")
+    returns = result.returns[task_index].numpy()
+    colors = [EXPLORE if j < num_exp_traj_eval else EXPLOIT for j in range(len(returns))]
+    bars.bar(np.arange(1, k + 2), returns[: k + 1], color=colors[: k + 1])
+    for j in range(k + 1):
+        bars.text(j + 1, returns[j] + 0.2, f"{returns[j]:.1f}", ha="center", fontsize=8)
+    bars.set(xlim=(0.4, len(returns) + 0.6), ylim=(0, max(14.0, float(returns.max()) + 0.5)),
+             xlabel="trajectory", ylabel="sparse return", title="return per trajectory")
+
+
+def animation_html(fig: Figure, draw: Callable[[int], None], num_frames: int, interval_ms: int = 700) -> str:
+    """A scrubbable JavaScript animation (``to_jshtml``): frame ``i`` is drawn by ``draw(i)``.
+
+    It needs no kernel, so it plays on the static site.
+    """
+    import matplotlib as mpl
+    from matplotlib.animation import FuncAnimation
+
+    with mpl.rc_context({"animation.embed_limit": 60.0}):  # MB; the default 20 MB is tight for ~40 frames
+        animation = FuncAnimation(fig, lambda i: draw(i), frames=num_frames, interval=interval_ms)
+        return animation.to_jshtml(default_mode="once")
+
+
+def plot_learning_curves(progress: dict[str, list[dict]], columns: Sequence[tuple[str, str]],
+                         x: str = "env_steps") -> Figure:
+    """One panel per ``(column, label)``, one line per run: ``progress`` maps a run's name to
+    its ``progress.csv`` rows (dicts). Rows without a value in a column are skipped."""
+    fig, axes = new_figure(3.6 * len(columns), 3.0, columns=len(columns))
+    for ax, (column, label) in zip(axes.flat, columns):
+        for name, rows in progress.items():
+            points = [(float(r[x]), float(r[column])) for r in rows if r.get(column) not in (None, "")]
+            if points:
+                ax.plot(*zip(*points), label=name)
+        ax.set(xlabel=x.replace("_", " "), title=label)
+    axes.flat[0].legend(fontsize=8)
+    return fig
 
 
 def plot_navigation_meta_test(result: MetaTestResult, tasks: list[Task], num_exp_traj_eval: int,
@@ -26,26 +202,58 @@ def plot_navigation_meta_test(result: MetaTestResult, tasks: list[Task], num_exp
         num_exp_traj_eval: exploration trajectories in ``result``.
         task_indices: which tasks to draw (default: the first 8).
     """
-    import matplotlib.pyplot as plt
-
     task_indices = list(range(min(8, len(tasks)))) if task_indices is None else task_indices
     rows = -(-len(task_indices) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False)
-    arc = np.linspace(0, np.pi, 100)
+    fig, axes = new_figure(3.2 * columns, 2.4 * rows, columns=columns, rows=rows)
     for ax, i in zip(axes.flat, task_indices):
-        goal = tasks[i]["goal"]
-        ax.add_patch(plt.Circle(goal, GOAL_RADIUS, color="tab:green", alpha=0.3))
-        ax.plot(np.cos(arc), np.sin(arc), ":", color="gray", lw=0.8)
-        for k, trajectory in enumerate(result.trajectories):
-            path = torch.cat([trajectory.obs[i, :1], trajectory.next_obs[i]]).numpy()
-            style = ("tab:blue", 1.0, 0.7) if k < num_exp_traj_eval else \
-                ("tab:red", 2.0, 1.0) if k == num_exp_traj_eval else ("tab:orange", 1.0, 0.5)
+        draw_plane(ax, [tasks[i]["goal"]])
+        for k in range(len(result.trajectories)):
+            path = trajectory_path(result, k, i)
+            style = (EXPLORE, 1.0, 0.7) if k < num_exp_traj_eval else \
+                (EXPLOIT, 2.0, 1.0) if k == num_exp_traj_eval else (LATER, 1.0, 0.5)
             ax.plot(path[:, 0], path[:, 1], color=style[0], lw=style[1], alpha=style[2])
         found = bool(result.successes[i, :num_exp_traj_eval].any())
         ax.set_title(f"found: {'yes' if found else 'no'}, return after: "
                      f"{result.returns[i, num_exp_traj_eval]:.1f}", fontsize=9)
-        ax.set(xlim=(-1.4, 1.4), ylim=(-0.4, 1.4), aspect="equal", xticks=[], yticks=[])
     for ax in axes.flat[len(task_indices):]:
         ax.axis("off")
-    fig.tight_layout()
+    return fig
+
+
+def plot_pearl_overview() -> Figure:
+    """PEARL in one picture: context -> per-transition factors -> product -> belief -> z, which
+    conditions the actor and the critic; the critic's Bellman error and the KL train the encoder."""
+    from matplotlib.patches import FancyBboxPatch
+
+    fig, axes = new_figure(10, 3.6)
+    ax = axes[0, 0]
+    ax.set(xlim=(0, 9.8), ylim=(0, 3.75))
+    ax.axis("off")
+    boxes = (  # x, y, text, colour; every box is 1.9 x 0.9
+        (0.1, 1.5, "context c\n(s, a, r) x N", "0.92"),
+        (2.5, 1.5, "encoder: one Gaussian\nfactor per transition", "#dbe9f6"),
+        (4.9, 1.5, "their product:\nthe belief q(z|c)", "#dbe9f6"),
+        (2.5, 0.1, "prior N(0, I)", "0.92"),
+        (7.6, 2.5, "actor pi(a|s, z):\none z per episode", "#fde3c8"),
+        (7.6, 0.5, "critic Q(s, a, z)", "#f8d5d5"),
+    )
+    for x, y, text, color in boxes:
+        ax.add_patch(FancyBboxPatch((x, y), 1.9, 0.9, boxstyle="round,pad=0.05", fc=color, ec="0.4"))
+        ax.text(x + 0.95, y + 0.45, text, ha="center", va="center", fontsize=8.5)
+    arrow = lambda start, end, color="0.2", rad=0.0: ax.annotate(
+        "", xy=end, xytext=start, arrowprops=dict(arrowstyle="-|>", color=color, lw=1.3,
+                                                  connectionstyle=f"arc3,rad={rad}"))
+    arrow((2.05, 1.95), (2.45, 1.95))
+    arrow((4.45, 1.95), (4.85, 1.95))
+    arrow((6.85, 2.2), (7.55, 2.9))
+    arrow((6.85, 1.7), (7.55, 1.0))
+    ax.text(7.0, 2.65, "z", fontsize=9)
+    ax.text(7.0, 1.15, "z", fontsize=9)
+    arrow((7.55, 0.75), (4.4, 1.45), color="tab:red")
+    ax.text(6.0, 0.62, "Bellman error trains the encoder", fontsize=8, color="tab:red", ha="center")
+    arrow((3.45, 1.05), (3.45, 1.45), color="tab:red")
+    ax.text(3.55, 1.18, "KL", fontsize=8, color="tab:red")
+    arrow((8.55, 3.45), (1.05, 2.45), color="tab:blue", rad=0.1)
+    ax.text(4.9, 3.45, "acting adds transitions to the context, and the belief narrows",
+            fontsize=8.5, color="tab:blue", ha="center")
     return fig

@@ -1,7 +1,9 @@
 """Where a run executes (device, threads) and how it is seeded."""
 from __future__ import annotations
 
+import contextlib
 import random
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -23,3 +25,14 @@ def seed_everything(seed: int) -> np.random.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return np.random.default_rng(seed)
+
+
+@contextlib.contextmanager
+def seeded_stream(seed: int, device: torch.device) -> Iterator[None]:
+    """Draw torch's randomness (on CPU and on ``device``) from ``seed`` inside the block, then put
+    the global random state back, so the block never shifts what the caller draws afterwards."""
+    cuda_devices = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda_devices):
+        torch.manual_seed(seed)
+        yield

@@ -21,5 +21,5 @@ def test_meta_test_figure_draws_every_trajectory_of_each_task():
     fig = plot_navigation_meta_test(result, tasks, num_exp_traj_eval=5, columns=2)
     drawn = [ax for ax in fig.axes if ax.get_visible() and ax.lines]
     assert len(drawn) == 3
-    assert all(len(ax.lines) == 1 + 7 for ax in drawn)  # the arc, then one line per trajectory
+    assert all(len(ax.lines) == 2 + 7 for ax in drawn)  # the arc, the start, one line per trajectory
     assert all(len(ax.patches) == 1 for ax in drawn)  # the goal disc

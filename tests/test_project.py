@@ -1,9 +1,12 @@
-"""The project's promises about itself: README commands, CI, notebooks."""
+"""The project's promises about itself: README commands, CI, the book's notebooks."""
 import json
 import re
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).parents[1]
+NOTEBOOKS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
 
 
 def readme_commands() -> list[str]:
@@ -11,15 +14,46 @@ def readme_commands() -> list[str]:
     return [b.strip() for b in blocks]
 
 
+def cells(notebook: Path) -> list[dict]:
+    return json.loads(notebook.read_text())["cells"]
+
+
 def test_readme_gives_the_two_fresh_machine_commands_and_ci_runs_the_test_one():
-    install_and_train, install_and_test = readme_commands()[:2]
-    assert "torch==2.13.0" in install_and_train and "pearlkit train" in install_and_train
+    build_book, install_and_test = readme_commands()[:2]
+    assert "torch==2.13.0" in build_book and build_book.endswith("jupyter-book build .")
     assert install_and_test.endswith("python -m pytest")
     ci = (ROOT / ".ci" / "run").read_text()
     assert install_and_test in ci
+    assert "jupyter-book build . --warningiserror" in ci and "pytest -m browser" in ci
 
 
 def test_committed_notebooks_have_no_outputs():
-    for notebook in ROOT.glob("chapters/**/*.ipynb"):
-        cells = json.loads(notebook.read_text())["cells"]
-        assert not any(c.get("outputs") for c in cells), notebook
+    assert NOTEBOOKS
+    for notebook in NOTEBOOKS:
+        for cell in cells(notebook):
+            assert not cell.get("outputs") and not cell.get("execution_count"), notebook.name
+
+
+def test_the_table_of_contents_lists_every_chapter_in_order():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    listed = [toc["root"]] + [entry["file"] for entry in toc["chapters"]]
+    assert listed == [f"chapters/{n.stem}" for n in NOTEBOOKS]
+
+
+def test_each_chapter_installs_from_the_books_repository_on_colab_and_picks_its_device():
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    for notebook in NOTEBOOKS:
+        setup = "".join(next(c for c in cells(notebook) if c["cell_type"] == "code")["source"])
+        assert '"google.colab" in sys.modules' in setup and f"git+{url}" in setup, notebook.name
+        assert 'os.environ["MUJOCO_GL"] = "egl"' in setup and "pick_device()" in setup, notebook.name
+
+
+def test_each_chapter_follows_the_books_skeleton():
+    for notebook in NOTEBOOKS:
+        text = "\n".join("".join(c["source"]) for c in cells(notebook) if c["cell_type"] == "markdown")
+        assert re.match(r"\(ch-[a-z-]+\)=\n# ", text), f"{notebook.name}: label and title first"
+        for part in ("At a glance", "## Overview" if notebook.stem != "00_introduction" else "## Why",
+                     "## References", "{bibliography}"):
+            assert part in text, f"{notebook.name} lacks {part!r}"
+        if notebook.stem != "00_introduction":
+            assert "## Exercises" in text and "{solution-start}" in text and "## Summary" in text, notebook.name

@@ -1,0 +1,91 @@
+r"""What a belief means: how q(z|c) changes as context arrives, and where it sends the agent.
+
+These are the computations behind the book's belief and exploration figures. They use the
+agent's own encoder and policy (nothing is re-implemented here):
+
+* :func:`beliefs_along` gives the belief after each prefix of a context, c_{1:n} for
+  n = 0..N, so a figure can show the posterior narrowing transition by transition;
+* :func:`imagined_paths` samples z from a belief and rolls the policy out with each sample,
+  which shows what the belief *means* in the plane: where the agent would go if it acted
+  on it;
+* :func:`task_context` gathers, in time order, the transitions a meta-test run collected in
+  one task (the context the agent accumulated there).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+import torch
+from torch import Tensor
+
+from pearlkit.buffers import Transitions, context_from_transitions
+from pearlkit.envs import Task
+from pearlkit.inference import sample_z
+from pearlkit.runtime import seeded_stream
+from pearlkit.sampler import EnvPool, rollout, valid_steps
+
+if TYPE_CHECKING:
+    from pearlkit.evaluate import MetaTestResult
+    from pearlkit.pearl import PearlAgent
+
+
+class BeliefPath(NamedTuple):
+    """The belief after each prefix of one task's context: row ``n`` has seen ``n`` transitions."""
+
+    z_mean: Tensor  #: ``(N + 1, latent_dim)``
+    z_var: Tensor  #: ``(N + 1, latent_dim)``
+
+
+def task_context(result: MetaTestResult, task_index: int, num_trajs: int | None = None) -> Transitions:
+    """The transitions a meta-test run collected in one task, in time order, flat ``(n, ·)``.
+
+    Args:
+        result: :func:`pearlkit.evaluate.meta_test`'s result.
+        task_index: which task of that run.
+        num_trajs: keep only the first ``num_trajs`` trajectories (default: all).
+    """
+    kept = result.trajectories[:num_trajs]
+    pieces = [valid_steps(traj, result.valid[:, k], task_index) for k, traj in enumerate(kept)]
+    return Transitions(*(torch.cat(field) for field in zip(*pieces)))
+
+
+@torch.no_grad()
+def beliefs_along(agent: PearlAgent, transitions: Transitions, use_next_obs: bool = False) -> BeliefPath:
+    r"""The belief :math:`q(z \mid c_{1:n})` for every n = 0..N, with the agent's encoder.
+
+    Row 0 is the belief without context (the prior). The N prefixes go through the encoder
+    as N separate contexts, so each row is exactly what the agent would infer from it.
+    """
+    device = next(agent.parameters()).device
+    context = context_from_transitions(transitions, use_next_obs).to(device)
+    means, variances = agent.encoder.belief_without_context(1, device)
+    rows_mean, rows_var = [means], [variances]
+    for n in range(1, context.shape[0] + 1):
+        z_mean, z_var = agent.encoder(context[None, :n])
+        rows_mean.append(z_mean)
+        rows_var.append(z_var)
+    return BeliefPath(torch.cat(rows_mean).cpu(), torch.cat(rows_var).cpu())
+
+
+@torch.no_grad()
+def imagined_paths(agent: PearlAgent, task: Task, z_mean: Tensor, z_var: Tensor, num_samples: int,
+                   env_id: str, horizon: int, seed: int = 0) -> Tensor:
+    r"""Where the agent goes when it acts on samples of one belief.
+
+    Draws ``num_samples`` z from :math:`\mathcal N(\mu, \sigma^2)` and runs one deterministic
+    trajectory (``a = tanh(mean)``) per sample in ``task``, as meta-test does.
+
+    Args:
+        z_mean, z_var: one belief, shape ``(latent_dim,)``.
+        env_id: the environment family (navigation: positions are the observations).
+    Returns:
+        Observations along each path, ``(num_samples, horizon + 1, obs_dim)``, start included.
+    """
+    device = next(agent.parameters()).device
+    with seeded_stream(seed, device):  # the same draws for every frame: only the belief moves
+        z = sample_z(z_mean.expand(num_samples, -1).to(device), z_var.expand(num_samples, -1).to(device))
+    pool = EnvPool(env_id, seed)
+    envs = pool.take([task] * num_samples)
+    act = lambda obs, z_rows: agent.policy(obs, z_rows, deterministic=True).action
+    traj, _, _ = rollout(pool, envs, act, z, horizon)
+    return torch.cat([traj.obs[:, :1], traj.next_obs], dim=1)

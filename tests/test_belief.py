@@ -1,0 +1,57 @@
+"""The belief views' computations: beliefs along a context, imagined paths, a task's context."""
+import torch
+
+from pearlkit.belief import beliefs_along, imagined_paths, task_context
+from pearlkit.buffers import context_from_transitions
+from pearlkit.evaluate import meta_test
+from tests.conftest import agent_with_data, tiny_config
+
+
+def _meta_test(agent, config, tasks, num_trajs=3):
+    from pearlkit.sampler import EnvPool
+
+    return meta_test(agent, tasks, EnvPool(config.env_id, 0), config.max_path_length, num_trajs,
+                     num_exp_traj_eval=2, use_next_obs=False)
+
+
+def test_task_context_is_the_tasks_transitions_in_time_order():
+    config, agent, _, tasks, _, _ = agent_with_data(tiny_config())
+    result = _meta_test(agent, config, tasks)
+    context = task_context(result, 1, num_trajs=2)
+    assert context.obs.shape == (2 * config.max_path_length, 2)
+    assert torch.equal(context.obs[:20], result.trajectories[0].obs[1])
+    assert torch.equal(context.next_obs[20:], result.trajectories[1].next_obs[1])
+
+
+def test_beliefs_along_a_context_match_the_encoder_on_each_prefix():
+    config, agent, _, tasks, _, _ = agent_with_data(tiny_config())
+    context = task_context(_meta_test(agent, config, tasks), 0)
+    path = beliefs_along(agent, context)
+    n = context.obs.shape[0]
+    assert path.z_mean.shape == (n + 1, config.latent_size)
+    assert torch.equal(path.z_mean[0], torch.zeros(config.latent_size))  # no context: the prior
+    assert torch.equal(path.z_var[0], torch.ones(config.latent_size))
+    rows = context_from_transitions(context, False)
+    with torch.no_grad():
+        for k in (1, 7, n):
+            mean, var = agent.encoder(rows[None, :k])
+            torch.testing.assert_close(path.z_mean[k], mean[0])
+            torch.testing.assert_close(path.z_var[k], var[0])
+
+
+def test_imagined_paths_start_at_the_origin_and_leave_the_callers_randomness_alone():
+    config, agent, _, tasks, _, _ = agent_with_data(tiny_config())
+    torch.manual_seed(3)
+    expected_next = torch.rand(1)
+    torch.manual_seed(3)
+    wide = imagined_paths(agent, tasks[0], torch.zeros(5), torch.ones(5), 6, config.env_id, 20, seed=1)
+    assert torch.equal(torch.rand(1), expected_next)
+    assert wide.shape == (6, 21, 2)
+    assert torch.equal(wide[:, 0], torch.zeros(6, 2))
+    again = imagined_paths(agent, tasks[0], torch.zeros(5), torch.ones(5), 6, config.env_id, 20, seed=1)
+    assert torch.equal(wide, again)
+    # A belief with no width sends every sample down the same path; the prior does not.
+    narrow = imagined_paths(agent, tasks[0], torch.zeros(5), torch.zeros(5), 6, config.env_id, 20, seed=1)
+    # (equal up to rounding: rows of one batched matmul may round differently)
+    torch.testing.assert_close(narrow, narrow[:1].expand_as(narrow), rtol=0, atol=1e-6)
+    assert (wide - wide[:1]).abs().max() > 1e-3  # an untrained policy moves little, but z matters

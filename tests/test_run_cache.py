@@ -1,0 +1,48 @@
+"""Run folders trained on first use with the CLI, found afterwards, resumed when interrupted."""
+import json
+
+import pytest
+
+import pearlkit
+from pearlkit.run_cache import book_run, cached_run, finished_iterations
+from tests.conftest import tiny_config
+
+PRESET = "sparse-point-robot"
+# tiny_config as overrides of the preset (what `--set` would receive)
+TINY = {k: v for k, v in tiny_config().to_dict().items() if v != pearlkit.get_preset(PRESET).to_dict()[k]}
+
+
+def test_first_call_trains_with_the_cli_and_later_calls_reuse_the_folder(tmp_path, capsys):
+    run_dir = cached_run(PRESET, TINY, root=tmp_path, name="nav")
+    assert "python -m pearlkit train" in capsys.readouterr().out
+    assert finished_iterations(run_dir) == TINY["num_iterations"]
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["num_train_tasks"] == TINY["num_train_tasks"] and saved["seed"] == 0
+    stamp = (run_dir / "agent.pt").stat().st_mtime_ns
+    assert cached_run(PRESET, TINY, root=tmp_path, name="nav") == run_dir
+    assert "using the trained run" in capsys.readouterr().out
+    assert (run_dir / "agent.pt").stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match="different config.*kl_lambda"):
+        cached_run(PRESET, {**TINY, "kl_lambda": 0.5}, root=tmp_path, name="nav")
+
+
+def test_an_interrupted_run_is_resumed(tmp_path):
+    config = pearlkit.get_preset(PRESET).with_overrides([f"{k}={v}" for k, v in TINY.items()])
+    config = config.replace(num_iterations=3)
+
+    def stop_after_first(row):
+        if row["iteration"] == 1:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        pearlkit.train(config, tmp_path / "nav", progress=False, on_iteration=stop_after_first)
+    assert finished_iterations(tmp_path / "nav") == 1
+    cached_run(PRESET, {**TINY, "num_iterations": 3}, root=tmp_path, name="nav")
+    assert finished_iterations(tmp_path / "nav") == 3
+
+
+def test_unknown_names_and_bad_overrides_are_refused_before_training(tmp_path):
+    with pytest.raises(ValueError, match="unknown book run 'nope'.*deterministic"):
+        book_run("nope", root=tmp_path)
+    with pytest.raises(ValueError, match="unknown config key 'nope'"):
+        cached_run(PRESET, {"nope": 1}, root=tmp_path)
+    assert not any(tmp_path.iterdir())
