@@ -66,7 +66,8 @@ def test_chapter_page_renders_offline(chapter):
              if not re.match(r"[a-z]+:", u)]
     missing = [u for u in local if not (page.parent / u).exists()]
     assert not missing, f"{chapter} links to files that are not in the build: {missing}"
-    assert "cdn.jsdelivr.net/npm/@jupyter-widgets" not in source, "widgets must load from the book itself"
+    for package in ("@jupyter-widgets", "mathjax"):  # served from the book itself (scripts/fetch_widget_js.sh)
+        assert f"cdn.jsdelivr.net/npm/{package}" not in source, f"{chapter} loads {package} from a CDN"
 
     run = _chromium("--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri())
     dom = run.stdout
@@ -86,5 +87,5 @@ def test_chapter_page_renders_offline(chapter):
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shot = SCREENSHOTS / f"{chapter}.png"
-    _chromium("--window-size=1280,4000", f"--screenshot={shot}", page.as_uri())
+    _chromium("--window-size=1280,16000", f"--screenshot={shot}", page.as_uri())
     assert shot.exists() and shot.stat().st_size > 10_000

@@ -37,7 +37,7 @@ def test_committed_notebooks_have_no_outputs():
 def test_the_table_of_contents_lists_every_chapter_in_order():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     listed = [toc["root"]] + [entry["file"] for entry in toc["chapters"]]
-    assert listed == [f"chapters/{n.stem}" for n in NOTEBOOKS]
+    assert listed == [f"chapters/{n.stem}" for n in NOTEBOOKS] + ["chapters/references"]
 
 
 def test_each_chapter_installs_from_the_books_repository_on_colab_and_picks_its_device():
@@ -53,7 +53,7 @@ def test_each_chapter_follows_the_books_skeleton():
         text = "\n".join("".join(c["source"]) for c in cells(notebook) if c["cell_type"] == "markdown")
         assert re.match(r"\(ch-[a-z-]+\)=\n# ", text), f"{notebook.name}: label and title first"
         for part in ("At a glance", "## Overview" if notebook.stem != "00_introduction" else "## Why",
-                     "## References", "{bibliography}"):
+                     "## References", "{ref}`references`"):
             assert part in text, f"{notebook.name} lacks {part!r}"
         if notebook.stem != "00_introduction":
             assert "## Exercises" in text and "{solution-start}" in text and "## Summary" in text, notebook.name
