@@ -20,7 +20,13 @@ import numpy as np
 from pearlkit.belief import BeliefPath, beliefs_along, imagined_paths, task_context
 from pearlkit.buffers import Transitions
 from pearlkit.envs import Task
-from pearlkit.plots import BeliefFrame, animation_html, draw_belief_frame, draw_exploration_frame, new_figure
+from pearlkit.plots import (
+    BeliefFrame,
+    animation_html,
+    draw_belief_frame,
+    draw_exploration_frame,
+    new_figure,
+)
 
 if TYPE_CHECKING:
     from IPython.display import Markdown

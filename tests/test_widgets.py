@@ -3,10 +3,15 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from pearlkit.sampler import EnvPool  # noqa: E402
 from pearlkit.evaluate import meta_test  # noqa: E402
-from pearlkit.widgets import (BeliefView, ExplorationView, belief_animation, exploration_animation,  # noqa: E402
-                              show_source)
+from pearlkit.sampler import EnvPool  # noqa: E402
+from pearlkit.widgets import (  # noqa: E402
+    BeliefView,
+    ExplorationView,
+    belief_animation,
+    exploration_animation,
+    show_source,
+)
 from tests.conftest import agent_with_data, tiny_config  # noqa: E402
 
 PNG = b"\x89PNG"
