@@ -21,6 +21,7 @@ from torch import Tensor
 
 from pearlkit.buffers import context_from_transitions
 from pearlkit.envs import Task
+from pearlkit.envs.tasks import split_tasks
 from pearlkit.inference import sample_z
 from pearlkit.runtime import seeded_stream
 from pearlkit.sampler import EnvPool, Trajectories, rollout, valid_steps
@@ -150,8 +151,7 @@ def run_meta_test(run_dir, seed: int = 0, online_posterior: bool = False, device
     Returns:
         :func:`summarize`'s metrics plus ``iteration`` (of the loaded weights) and ``seed``.
     """
-    from pearlkit.envs.tasks import split_tasks
-    from pearlkit.training import load_agent
+    from pearlkit.training import load_agent  # here: training imports this module
 
     agent, config, iteration = load_agent(run_dir, device)
     _, test_tasks = split_tasks(config)
