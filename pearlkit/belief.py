@@ -22,7 +22,7 @@ from pearlkit.buffers import Transitions, context_from_transitions
 from pearlkit.envs import Task
 from pearlkit.inference import sample_z
 from pearlkit.runtime import seeded_stream
-from pearlkit.sampler import EnvPool, rollout, valid_steps
+from pearlkit.sampler import EnvPool, rollout, valid_steps, visited_states
 
 if TYPE_CHECKING:
     from pearlkit.evaluate import MetaTestResult
@@ -88,4 +88,4 @@ def imagined_paths(agent: PearlAgent, task: Task, z_mean: Tensor, z_var: Tensor,
     envs = pool.take([task] * num_samples)
     act = lambda obs, z_rows: agent.policy(obs, z_rows, deterministic=True).action
     traj, _, _ = rollout(pool, envs, act, z, horizon)
-    return torch.cat([traj.obs[:, :1], traj.next_obs], dim=1)
+    return visited_states(traj)

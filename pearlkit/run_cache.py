@@ -55,8 +55,9 @@ def cached_run(preset: str, overrides: dict[str, object] | None = None, seed: in
     done = finished_iterations(run_dir)
     if (run_dir / "config.json").exists():
         existing = json.loads((run_dir / "config.json").read_text())
-        if existing != json.loads(config.to_json()):
-            differ = sorted(k for k in existing if existing[k] != json.loads(config.to_json()).get(k))
+        wanted = json.loads(config.to_json())  # as config.json stores it (tuples become lists)
+        if existing != wanted:
+            differ = sorted(k for k in existing if existing[k] != wanted.get(k))
             raise ValueError(f"{run_dir} holds a run with a different config (fields {differ}); "
                              f"pass another name= or delete the folder")
     if done >= config.num_iterations:

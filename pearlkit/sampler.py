@@ -110,6 +110,11 @@ def rollout(pool: EnvPool, envs: list[gym.Env], act: ActFn, z: Tensor,
     return trajectories, as_tensor("valid").bool(), as_tensor("success").bool()
 
 
+def visited_states(trajectories: Trajectories) -> Tensor:
+    """The states along each trajectory, start included: ``(num_envs, horizon + 1, obs_dim)``."""
+    return torch.cat([trajectories.obs[:, :1], trajectories.next_obs], dim=1)
+
+
 def valid_steps(trajectories: Trajectories, valid: Tensor, env_index: int) -> Transitions:
     """The real steps of one environment's trajectory, as flat ``(n, ·)`` transitions."""
     mask = valid[env_index]
