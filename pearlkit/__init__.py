@@ -1,9 +1,14 @@
 """pearlkit: PEARL (Rakelly, Zhou et al., ICLR 2019), small, tested and fast enough to learn from.
 
 Importing pearlkit registers its environments with Gymnasium
-(``gymnasium.make("pearlkit/SparsePointNav-v0")``).
+(``gymnasium.make("pearlkit/SparsePointNav-v0")``) and, on a Linux machine with no display,
+picks MuJoCo's offscreen renderer (``MUJOCO_GL``; see :func:`pearlkit.runtime.default_mujoco_gl`).
 """
-from pearlkit.envs import register_envs
+from pearlkit.runtime import default_mujoco_gl
+
+default_mujoco_gl()  # before anything imports MuJoCo
+
+from pearlkit.envs import register_envs  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -229,9 +229,60 @@ SPARSE_POINT_ROBOT = PearlConfig(
     eval_every=2,
 )
 
+# ----- the MuJoCo families (DESIGN §4) -----
+#: What every locomotion family shares in the reference code: 200-step trajectories,
+#: gamma 0.99, reward scale 5, 2000 initial steps per task, 5 tasks picked per iteration
+#: with 400 prior steps and 600 extra-RL steps each (no posterior steps into the context),
+#: and meta-test with 2 exploration trajectories in 600 steps.
+_LOCOMOTION_PAPER = PearlConfig(
+    max_path_length=200, discount=0.99, reward_scale=5.0, kl_lambda=0.1,
+    num_initial_steps=2000, num_tasks_sample=5, num_steps_prior=400, num_steps_posterior=0,
+    num_extra_rl_steps_posterior=600, num_train_steps_per_itr=4000, embedding_batch_size=256,
+    num_exp_traj_eval=2, num_steps_per_eval=600,
+)
+
+#: The reference code's values, one preset per family (oyster's configs merged with its defaults).
+LOCOMOTION_PAPER: dict[str, PearlConfig] = {
+    "cheetah-vel": _LOCOMOTION_PAPER.replace(
+        env_id="pearlkit/HalfCheetahVel-v0", num_train_tasks=100, num_test_tasks=30, meta_batch=16,
+        num_train_steps_per_itr=2000, embedding_batch_size=100),
+    "cheetah-fwd-back": _LOCOMOTION_PAPER.replace(
+        env_id="pearlkit/HalfCheetahFwdBack-v0", num_train_tasks=2, num_test_tasks=2, meta_batch=4,
+        num_steps_prior=1000, num_extra_rl_steps_posterior=1000, num_train_steps_per_itr=2000),
+    "ant-fwd-back": _LOCOMOTION_PAPER.replace(
+        env_id="pearlkit/AntFwdBack-v0", num_train_tasks=2, num_test_tasks=2, meta_batch=4),
+    "ant-goal-2d": _LOCOMOTION_PAPER.replace(
+        env_id="pearlkit/AntGoal2D-v0", num_train_tasks=150, num_test_tasks=30, meta_batch=10, kl_lambda=1.0),
+    "humanoid-dir-2d": _LOCOMOTION_PAPER.replace(
+        env_id="pearlkit/HumanoidDir2D-v0", num_train_tasks=100, num_test_tasks=30, meta_batch=16),
+    "walker-2d-params": _LOCOMOTION_PAPER.replace(
+        env_id="pearlkit/Walker2DParams-v0", num_train_tasks=40, num_test_tasks=10, meta_batch=10,
+        embedding_batch_size=100, use_next_obs_in_context=True),
+}
+
+# paper-vs-code: the fast locomotion presets depart from the reference as listed here.
+#: What this 2-core CPU can train (measured in ``benchmarks/RESULTS.md``). On a CPU the
+#: gradient step is the cost (295 ms at the reference size on one core, 60 ms at 2x256
+#: with 16 tasks x 128), while MuJoCo steps are cheap (about 16,000 a second with the policy,
+#: batched over 100 environments). So these presets take fewer, cheaper gradient steps per
+#: environment step: 2x256 networks instead of 3x300, 128 transitions per task instead of
+#: 256, and 500 gradient steps per iteration instead of 2000-4000 (the same data collection).
+#: The two-task families (Fwd-Back) batch only 4 tasks per step, so they keep the
+#: reference's 256 transitions per task and take 1000 gradient steps per iteration.
+_FAST_CHANGES = dict(hidden_sizes=(256, 256), batch_size=128, num_train_steps_per_itr=500,
+                     num_iterations=300, eval_every=5)
+_FAST_TWO_TASK_CHANGES = dict(_FAST_CHANGES, batch_size=256, num_train_steps_per_itr=1000)
+
+LOCOMOTION_FAST: dict[str, PearlConfig] = {
+    family: paper.replace(**(_FAST_TWO_TASK_CHANGES if paper.num_train_tasks == 2 else _FAST_CHANGES))
+    for family, paper in LOCOMOTION_PAPER.items()
+}
+
 PRESETS: dict[str, PearlConfig] = {
     "sparse-point-robot-paper": SPARSE_POINT_ROBOT_PAPER,
     "sparse-point-robot": SPARSE_POINT_ROBOT,
+    **{f"{family}-paper": config for family, config in LOCOMOTION_PAPER.items()},
+    **LOCOMOTION_FAST,
 }
 
 

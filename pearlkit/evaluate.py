@@ -24,7 +24,7 @@ from pearlkit.envs import Task
 from pearlkit.envs.tasks import split_tasks
 from pearlkit.inference import sample_z
 from pearlkit.runtime import seeded_stream
-from pearlkit.sampler import EnvPool, Trajectories, rollout, valid_steps
+from pearlkit.sampler import EnvPool, StepHook, Trajectories, rollout, valid_steps
 
 if TYPE_CHECKING:
     from pearlkit.config import PearlConfig
@@ -56,7 +56,7 @@ def infer_from_context(agent: PearlAgent, contexts: list[Tensor]) -> tuple[Tenso
 @torch.no_grad()
 def meta_test(agent: PearlAgent, tasks: list[Task], pool: EnvPool, max_path_length: int,
               num_trajs: int, num_exp_traj_eval: int, use_next_obs: bool,
-              online_posterior: bool = False) -> MetaTestResult:
+              online_posterior: bool = False, on_step: StepHook | None = None) -> MetaTestResult:
     """Run the meta-test protocol on ``tasks`` (all in lockstep).
 
     Args:
@@ -69,6 +69,7 @@ def meta_test(agent: PearlAgent, tasks: list[Task], pool: EnvPool, max_path_leng
         use_next_obs: context rows include s'.
         online_posterior: infer the belief after *every* trajectory, exploration included
             (the paper's Algorithm 2) instead of only after exploration (the reference code).
+        on_step: passed to :func:`~pearlkit.sampler.rollout` (e.g. to render frames).
     """
     device = next(agent.parameters()).device
     envs = pool.take(tasks)
@@ -84,7 +85,7 @@ def meta_test(agent: PearlAgent, tasks: list[Task], pool: EnvPool, max_path_leng
         if k > 0 and (online_posterior or k >= num_exp_traj_eval):
             z_mean, z_var = infer_from_context(agent, contexts)
         z = sample_z(z_mean, z_var)
-        traj, valid, success = rollout(pool, envs, act, z, max_path_length)
+        traj, valid, success = rollout(pool, envs, act, z, max_path_length, on_step)
         for i in range(n):
             steps = valid_steps(traj, valid, i)
             contexts[i] = torch.cat([contexts[i], context_from_transitions(steps, use_next_obs).to(device)])

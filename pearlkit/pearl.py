@@ -12,14 +12,13 @@ import copy
 import math
 from typing import Iterator, NamedTuple
 
-import gymnasium as gym
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from pearlkit.buffers import MultiTaskReplayBuffer
 from pearlkit.config import PearlConfig
-from pearlkit.envs import Task
+from pearlkit.envs import Task, make_env
 from pearlkit.inference import ContextEncoder, kl_to_prior, sample_z
 from pearlkit.networks import QNetwork, TanhGaussianPolicy, VNetwork
 from pearlkit.sac import (
@@ -58,7 +57,7 @@ class PearlAgent(nn.Module):
 
 def build_agent(config: PearlConfig, device: torch.device) -> PearlAgent:
     """A freshly initialised agent sized for ``config.env_id``'s spaces, on ``device``."""
-    env = gym.make(config.env_id).unwrapped
+    env = make_env(config.env_id)
     return PearlAgent(env.observation_space.shape[0], env.action_space.shape[0], config).to(device)
 
 

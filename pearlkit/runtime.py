@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import random
+import sys
 from typing import Iterator
 
 import numpy as np
@@ -36,3 +38,19 @@ def seeded_stream(seed: int, device: torch.device) -> Iterator[None]:
     with torch.random.fork_rng(devices=cuda_devices):
         torch.manual_seed(seed)
         yield
+
+
+def default_mujoco_gl() -> str | None:
+    """Pick MuJoCo's offscreen OpenGL backend where nothing else can render, before MuJoCo loads.
+
+    MuJoCo reads ``MUJOCO_GL`` once, when it is first imported. On a Linux machine with no
+    display, its default (GLFW) cannot open a window, so set ``egl`` (GPU machines such as
+    Colab) or ``osmesa`` (software rendering; Debian's ``libosmesa6``). A value already set,
+    or a machine with a display, is left alone. Returns the backend chosen, if any.
+    """
+    if "MUJOCO_GL" in os.environ or not sys.platform.startswith("linux"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    os.environ["MUJOCO_GL"] = "egl" if torch.cuda.is_available() else "osmesa"
+    return os.environ["MUJOCO_GL"]

@@ -18,6 +18,9 @@ from pearlkit.envs import Task, make_env
 
 #: ``policy(obs (num_envs, obs_dim), z (num_envs, latent_dim)) -> actions (num_envs, action_dim)``
 ActFn = Callable[[Tensor, Tensor], Tensor]
+#: ``on_step(envs, running)``: called after each lockstep step; ``running`` marks the
+#: environments that had not terminated before this step.
+StepHook = Callable[[list[gym.Env], np.ndarray], None]
 
 
 class EnvPool:
@@ -65,8 +68,9 @@ def _stack_info(infos: list[dict], key: str, default: float) -> np.ndarray:
 
 
 @torch.no_grad()
-def rollout(pool: EnvPool, envs: list[gym.Env], act: ActFn, z: Tensor,
-            max_path_length: int) -> tuple[Trajectories, Tensor, Tensor]:
+def rollout(pool: EnvPool, envs: list[gym.Env], act: ActFn, z: Tensor, max_path_length: int,
+            on_step: StepHook | None = None
+            ) -> tuple[Trajectories, Tensor, Tensor]:
     """Run one trajectory in each environment with its row of ``z`` held fixed.
 
     Args:
@@ -75,6 +79,8 @@ def rollout(pool: EnvPool, envs: list[gym.Env], act: ActFn, z: Tensor,
         act: the policy, called once per step for all environments together.
         z: ``(num_envs, latent_dim)``, held for the whole trajectory.
         max_path_length: the horizon.
+        on_step: called after every step with the environments and which of them were
+            still running (e.g. to render frames); ``None`` to skip.
     Returns:
         ``(trajectories, valid, success)``: trajectories ``(num_envs, max_path_length, ·)``,
         then the valid-step mask and the per-step success flags, both
@@ -98,6 +104,8 @@ def rollout(pool: EnvPool, envs: list[gym.Env], act: ActFn, z: Tensor,
         columns["terminal"].append(terminal)
         columns["valid"].append(alive.copy())
         columns["success"].append(alive & (_stack_info(infos, "is_success", 0.0) > 0))
+        if on_step is not None:
+            on_step(envs, alive.copy())
         alive = alive & (terminal == 0)
         obs = next_obs
     as_tensor = lambda key: torch.as_tensor(np.stack(columns[key], axis=1), dtype=torch.float32)

@@ -109,8 +109,8 @@ def test_nan_loss_stops_training_names_it_and_keeps_the_last_good_checkpoint(tmp
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: pearlkit.get_preset("sparse-robot"), r"preset must be one of \['sparse-point-robot'"),
-    (lambda: PearlConfig(env_id="pearlkit/Maze-v0"), r"env_id must be one of \['pearlkit/PointNav-v0'"),
+    (lambda: pearlkit.get_preset("sparse-robot"), r"preset must be one of \[.*'cheetah-vel'.*'sparse-point-robot'"),
+    (lambda: PearlConfig(env_id="pearlkit/Maze-v0"), r"env_id must be one of \[.*'pearlkit/HalfCheetahVel-v0'.*'pearlkit/PointNav-v0'"),
     (lambda: PearlConfig().with_overrides(["kl_weight=1"]), r"unknown config key 'kl_weight'; allowed: \[.*'kl_lambda'"),
     (lambda: PearlConfig.from_dict({"lr": 1}), r"unknown config key\(s\) \['lr'\]"),
     (lambda: PearlConfig(discount=1.5), r"discount must be in \[0, 1\], got 1.5"),

@@ -15,6 +15,13 @@ Task = dict[str, Any]
 ENV_IDS: dict[str, tuple[str, int]] = {
     "pearlkit/PointNav-v0": ("pearlkit.envs.point_nav:PointNavEnv", 20),
     "pearlkit/SparsePointNav-v0": ("pearlkit.envs.point_nav:SparsePointNavEnv", 20),
+    # The MuJoCo families (the paper's locomotion tasks) on Gymnasium's v5 models; 200 steps.
+    "pearlkit/HalfCheetahVel-v0": ("pearlkit.envs.half_cheetah:HalfCheetahVelEnv", 200),
+    "pearlkit/HalfCheetahFwdBack-v0": ("pearlkit.envs.half_cheetah:HalfCheetahFwdBackEnv", 200),
+    "pearlkit/AntFwdBack-v0": ("pearlkit.envs.ant:AntFwdBackEnv", 200),
+    "pearlkit/AntGoal2D-v0": ("pearlkit.envs.ant:AntGoal2DEnv", 200),
+    "pearlkit/HumanoidDir2D-v0": ("pearlkit.envs.humanoid:HumanoidDir2DEnv", 200),
+    "pearlkit/Walker2DParams-v0": ("pearlkit.envs.walker_params:Walker2DParamsEnv", 200),
 }
 
 
@@ -40,11 +47,18 @@ def make_env(env_id: str) -> gym.Env:
     if env_id not in ENV_IDS:
         raise ValueError(f"unknown env_id {env_id!r}; pearlkit provides {sorted(ENV_IDS)}")
     register_envs()
-    return gym.make(env_id).unwrapped
+    from pearlkit.envs.mujoco_tasks import quiet_model_compiler
+
+    with quiet_model_compiler():
+        return gym.make(env_id).unwrapped
 
 
 def split_tasks(config: PearlConfig) -> tuple[list, list]:
     """The family's fixed task list, split into training and held-out test tasks."""
-    env_cls = type(gym.make(config.env_id).unwrapped)
+    env_cls = type(make_env(config.env_id))
+    if getattr(env_cls, "shared_train_test_tasks", False):
+        # Families with only a couple of tasks (Fwd-Back) meta-test on the training tasks.
+        tasks = env_cls.sample_tasks(max(config.num_train_tasks, config.num_test_tasks))
+        return tasks[: config.num_train_tasks], tasks[: config.num_test_tasks]
     tasks = env_cls.sample_tasks(config.num_train_tasks + config.num_test_tasks)
     return tasks[: config.num_train_tasks], tasks[config.num_train_tasks:]

@@ -1,0 +1,77 @@
+r"""Ant-Fwd-Back and Ant-Goal-2D on Gymnasium's ``Ant-v5`` model.
+
+Both pay a contact cost :math:`5\cdot10^{-4}\sum \mathrm{clip}(F_\text{ext}, -1, 1)^2`
+over the external contact forces of every body (the reference's ``0.5 * 1e-3``), which
+Gymnasium's Ant computes the same way. :math:`\Delta t = 0.05` s.
+"""
+from __future__ import annotations
+
+import numpy as np
+from gymnasium.envs.mujoco.ant_v5 import AntEnv
+
+from pearlkit.envs.mujoco_tasks import MujocoTaskMixin, control_cost
+from pearlkit.envs.tasks import Task
+
+GOAL_DISC_RADIUS = 3.0
+
+
+def ant_direction_reward(xy_velocity: np.ndarray, angle: float, action: np.ndarray,
+                         contact_cost: float) -> float:
+    r"""Ant-Fwd-Back: :math:`r = \langle v_{xy}, (\cos\theta, \sin\theta)\rangle
+    - 0.5\lVert a\rVert^2 - c_\text{contact} + 1` (the 1 rewards staying alive)."""
+    direction = np.array([np.cos(angle), np.sin(angle)])
+    return float(xy_velocity @ direction) - control_cost(action, 0.5) - contact_cost + 1.0
+
+
+def ant_goal_reward(xy_position: np.ndarray, goal: np.ndarray, action: np.ndarray,
+                    contact_cost: float) -> float:
+    r"""Ant-Goal-2D: :math:`r = -\lVert p_{xy} - g\rVert_1 - 0.1\lVert a\rVert^2 - c_\text{contact}`."""
+    return -float(np.abs(xy_position - goal).sum()) - control_cost(action, 0.1) - contact_cost
+
+
+class AntFwdBackEnv(MujocoTaskMixin, AntEnv):
+    r"""Run along :math:`\theta = 0` (forward) or :math:`\theta = \pi` (backward); the episode
+    ends when the torso leaves :math:`0.2 \le z \le 1` (it fell or jumped)."""
+
+    task_keys = ("angle",)
+    shared_train_test_tasks = True
+
+    @classmethod
+    def draw_tasks(cls, num_tasks: int, rng: np.random.Generator) -> list[Task]:
+        return [{"angle": (0.0, np.pi)[i % 2]} for i in range(num_tasks)]
+
+    @staticmethod
+    def describe_task(task: Task) -> str:
+        return "forward" if np.cos(float(task["angle"])) > 0 else "backward"
+
+    def task_reward(self, info: dict, control: np.ndarray) -> float:
+        velocity = np.array([info["x_velocity"], info["y_velocity"]])
+        return ant_direction_reward(velocity, float(self._task["angle"]), control, -info["reward_contact"])
+
+
+class AntGoal2DEnv(MujocoTaskMixin, AntEnv):
+    r"""Walk to a goal drawn uniformly in the disc of radius 3. The observation includes the
+    torso's x, y (the goal is a position), and, as in the reference, the episode never
+    ends early: with a negative reward, ending it would pay."""
+
+    task_keys = ("goal",)
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("exclude_current_positions_from_observation", False)
+        kwargs.setdefault("terminate_when_unhealthy", False)
+        super().__init__(**kwargs)
+
+    @classmethod
+    def draw_tasks(cls, num_tasks: int, rng: np.random.Generator) -> list[Task]:
+        angle = rng.uniform(0.0, 2 * np.pi, size=num_tasks)
+        radius = GOAL_DISC_RADIUS * np.sqrt(rng.uniform(size=num_tasks))  # uniform over the area
+        return [{"goal": r * np.array([np.cos(a), np.sin(a)])} for a, r in zip(angle, radius)]
+
+    @staticmethod
+    def describe_task(task: Task) -> str:
+        x, y = task["goal"]
+        return f"goal ({x:+.2f}, {y:+.2f})"
+
+    def task_reward(self, info: dict, control: np.ndarray) -> float:
+        xy = self.data.body("torso").xpos[:2]
+        return ant_goal_reward(xy, self._task["goal"], control, -info["reward_contact"])

@@ -1,0 +1,175 @@
+"""Videos of a MuJoCo agent adapting: offscreen frames, a tracking camera, MP4 files.
+
+Frames are rendered with MuJoCo's own offscreen renderer (``mujoco.Renderer``), which needs
+an OpenGL backend without a window: ``MUJOCO_GL=egl`` on a GPU machine (Colab),
+``MUJOCO_GL=osmesa`` on a CPU one (``import pearlkit`` picks one when nothing is set). MP4
+files are written with ``imageio`` and its bundled ffmpeg (H.264, which every browser plays).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import mujoco
+import numpy as np
+from PIL import Image, ImageDraw
+
+from pearlkit.envs.tasks import Task
+from pearlkit.evaluate import MetaTestResult, meta_test
+from pearlkit.runtime import seeded_stream
+from pearlkit.sampler import EnvPool
+
+if TYPE_CHECKING:
+    import gymnasium as gym
+
+    from pearlkit.config import PearlConfig
+    from pearlkit.pearl import PearlAgent
+
+CAPTION_HEIGHT = 34
+
+
+def tracking_camera(env: gym.Env, distance: float = 4.0) -> mujoco.MjvCamera:
+    """A side view that follows the agent's root body (as the reference videos do)."""
+    camera = mujoco.MjvCamera()
+    camera.type = mujoco.mjtCamera.mjCAMERA_TRACKING
+    camera.trackbodyid = 1  # the root body: torso of the cheetah, ant, humanoid and walker
+    camera.distance = distance
+    camera.elevation, camera.azimuth = -15.0, 90.0
+    return camera
+
+
+class FrameRecorder:
+    """Records one frame per environment after every ``every``-th step of a rollout.
+
+    Use it as the ``on_step`` hook of :func:`~pearlkit.evaluate.meta_test`. Each
+    environment gets its own renderer (Walker-2D-Params changes each one's model); an
+    environment that terminated keeps showing its last frame.
+
+    Attributes:
+        frames: one ``(num_envs, height, width, 3)`` array per recorded step.
+    """
+
+    def __init__(self, height: int = 240, width: int = 320, every: int = 2) -> None:
+        self.height, self.width, self.every = height, width, every
+        self.frames: list[np.ndarray] = []
+        self._renderers: list[mujoco.Renderer] = []
+        self._cameras: list[mujoco.MjvCamera] = []
+        self._steps = 0
+
+    def __call__(self, envs: list[gym.Env], running: np.ndarray) -> None:
+        self._steps += 1
+        if (self._steps - 1) % self.every:
+            return
+        while len(self._renderers) < len(envs):
+            env = envs[len(self._renderers)]
+            self._renderers.append(mujoco.Renderer(env.model, self.height, self.width))
+            self._cameras.append(tracking_camera(env))
+        previous = self.frames[-1] if self.frames else None
+        frame = np.empty((len(envs), self.height, self.width, 3), dtype=np.uint8)
+        for i, env in enumerate(envs):
+            if running[i] or previous is None:
+                self._renderers[i].update_scene(env.data, camera=self._cameras[i])
+                frame[i] = self._renderers[i].render()
+            else:
+                frame[i] = previous[i]
+        self.frames.append(frame)
+
+    def close(self) -> None:
+        for renderer in self._renderers:
+            renderer.close()
+        self._renderers.clear()
+
+
+def record_meta_test(agent: PearlAgent, config: PearlConfig, tasks: list[Task], seed: int = 0,
+                     height: int = 240, width: int = 320, every: int = 2) -> tuple[MetaTestResult, np.ndarray]:
+    """Meta-test ``agent`` on ``tasks`` (the reference protocol) while filming every environment.
+
+    Returns:
+        The meta-test result and the frames, ``(num_trajs, steps, num_tasks, height, width, 3)``
+        with ``steps = ceil(max_path_length / every)``.
+    """
+    num_trajs = -(-config.num_steps_per_eval // config.max_path_length)
+    recorder = FrameRecorder(height, width, every)
+    pool = EnvPool(config.env_id, seed)
+    try:
+        with seeded_stream(seed, next(agent.parameters()).device):
+            result = meta_test(agent, tasks, pool, config.max_path_length, num_trajs, config.num_exp_traj_eval,
+                               config.use_next_obs_in_context, on_step=recorder)
+    finally:
+        recorder.close()
+    frames = np.stack(recorder.frames)
+    return result, frames.reshape(num_trajs, -1, *frames.shape[1:])
+
+
+def with_caption(frame: np.ndarray, lines: list[str]) -> np.ndarray:
+    """``frame`` with a dark strip above it holding up to two lines of text."""
+    strip = Image.new("RGB", (frame.shape[1], CAPTION_HEIGHT), (20, 20, 20))
+    draw = ImageDraw.Draw(strip)
+    for row, text in enumerate(lines[:2]):
+        draw.text((6, 3 + 15 * row), text, fill=(235, 235, 235))
+    return np.concatenate([np.asarray(strip), frame], axis=0)
+
+
+def adaptation_frames(result: MetaTestResult, frames: np.ndarray, labels: list[str], every: int,
+                      num_exp_traj_eval: int) -> np.ndarray:
+    """Tile the tasks side by side, trajectory after trajectory, each tile captioned with its
+    task, the trajectory (exploring or adapted) and the return so far.
+
+    Returns:
+        ``(num_frames, CAPTION_HEIGHT + height, num_tasks * width, 3)`` uint8.
+    """
+    num_trajs, steps, num_tasks = frames.shape[:3]
+    out = []
+    for k in range(num_trajs):
+        stage = "exploring (z from the prior)" if k < num_exp_traj_eval else "after exploration (z from the belief)"
+        rewards = result.trajectories[k].reward * result.valid[:, k]
+        so_far = rewards.cumsum(dim=1)
+        for t in range(steps):
+            step = min((t + 1) * every, rewards.shape[1]) - 1
+            tiles = [with_caption(frames[k, t, i], [labels[i], f"trajectory {k + 1}: {stage}, return "
+                                                    f"{float(so_far[i, step]):.0f}"]) for i in range(num_tasks)]
+            out.append(np.concatenate(tiles, axis=1))
+    return np.stack(out)
+
+
+def write_video(frames: np.ndarray, path: str | Path, fps: float) -> Path:
+    """Write ``(num_frames, height, width, 3)`` uint8 frames as an H.264 MP4, atomically
+    (a temporary file, then a rename). Height and width must be even (H.264 needs it)."""
+    import imageio.v2 as imageio
+
+    path = Path(path)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8 (num_frames, height, width, 3), got {frames.dtype} {frames.shape}")
+    if frames.shape[1] % 2 or frames.shape[2] % 2:
+        raise ValueError(f"frame height and width must be even for H.264, got {frames.shape[1:3]}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".mp4")
+    os.close(handle)
+    try:
+        with imageio.get_writer(tmp, fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=2,
+                                ffmpeg_log_level="error") as writer:
+            for frame in frames:
+                writer.append_data(frame)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a video is for everyone
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def adaptation_video(agent: PearlAgent, config: PearlConfig, tasks: list[Task], path: str | Path,
+                     seed: int = 0, every: int = 2, height: int = 240, width: int = 320) -> tuple[Path, MetaTestResult]:
+    """Film ``agent`` adapting to each of ``tasks`` (side by side) and write an MP4 to ``path``.
+
+    Plays at real time: one frame per ``every`` environment steps of ``dt`` seconds.
+    """
+    from pearlkit.envs import make_env
+
+    env = make_env(config.env_id)
+    result, frames = record_meta_test(agent, config, tasks, seed, height, width, every)
+    labels = [type(env).describe_task(task) for task in tasks]
+    video = adaptation_frames(result, frames, labels, every, config.num_exp_traj_eval)
+    return write_video(video, path, fps=1.0 / (env.dt * every)), result

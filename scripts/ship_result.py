@@ -1,0 +1,87 @@
+"""Copy a trained run into ``results/<family>/``: what ``python -m pearlkit evaluate`` needs, the
+curve, and the commands that regenerate it.
+
+    python scripts/ship_result.py runs/cheetah-vel-seed0 cheetah-vel
+
+Writes ``config.json``, ``progress.csv``, ``versions.json``, ``agent.pt`` (policy, encoder and
+critics: a few MB; the resumable ``checkpoint.pt`` with its replay buffers stays behind) and a
+``README.md`` with the training command, the budget it took and the meta-test result, which
+it measures here with ``evaluate --json`` (seed 0).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+from pathlib import Path
+
+import pearlkit
+from pearlkit.evaluate import run_meta_test
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ("config.json", "progress.csv", "versions.json", "agent.pt")
+
+
+def train_command(config: pearlkit.PearlConfig, preset: str) -> str:
+    """The ``train`` command that starts this run: the preset plus ``--set`` for each difference."""
+    base = pearlkit.get_preset(preset)
+    changed = {k: v for k, v in config.to_dict().items() if base.to_dict()[k] != v and k != "seed"}
+    sets = " ".join(f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in changed.items())
+    return (f"OMP_NUM_THREADS=1 python -m pearlkit train {preset} --seed {config.seed} --out runs/{preset}-seed{config.seed}"
+            + (f" --set {sets}" if sets else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("family", choices=sorted(k for k in pearlkit.PRESETS if not k.endswith("-paper")))
+    parser.add_argument("--note", default="", help="a sentence on where the run stands")
+    args = parser.parse_args()
+    out = ROOT / "results" / args.family
+    tmp = out.with_name(f".{args.family}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in SHIPPED:
+        shutil.copy2(args.run_dir / name, tmp / name)
+    config = pearlkit.PearlConfig.from_dict(json.loads((tmp / "config.json").read_text()))
+    rows = list(csv.DictReader((tmp / "progress.csv").open()))
+    last = rows[-1]
+    metrics = run_meta_test(tmp, seed=0, device="cpu")
+    run_name = f"runs/{args.family}-seed{config.seed}"
+    readme = f"""# `{args.family}`: PEARL on `{config.env_id}`
+
+{args.note}
+
+Trained with (one thread; a killed or stopped run continues with the second command):
+
+```bash
+{train_command(config, args.family)}
+python -m pearlkit train --resume {run_name}
+python scripts/ship_result.py {run_name} {args.family}
+```
+
+| | |
+|---|---|
+| iterations | {last['iteration']} of {config.num_iterations} |
+| environment steps | {int(last['env_steps']):,} |
+| gradient steps | {int(last['grad_steps']):,} |
+| training wall clock | {float(last['seconds']) / 3600:.2f} h ({float(last['seconds']):.0f} s, one CPU thread, sharing a {os.cpu_count()}-core {platform.machine()} machine) |
+| return after exploration (`evaluate --json`, seed 0) | {metrics['return_after_exploration']:.1f} over {metrics['num_tasks']} test tasks |
+| adaptation curve (mean return per trajectory) | {', '.join(f'{r:.1f}' for r in metrics['adaptation_curve'])} |
+
+Check it: `python -m pearlkit evaluate results/{args.family} --json`. `progress.csv` is the
+learning curve (evaluated every {config.eval_every} iterations on the held-out tasks).
+"""
+    (tmp / "README.md").write_text(readme)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    print(json.dumps({"family": args.family, "iteration": int(last["iteration"]),
+                      "return_after_exploration": metrics["return_after_exploration"]}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""The MuJoCo families' presets: the reference values (DESIGN §4) and what the fast ones change."""
+import pytest
+
+import pearlkit
+from pearlkit.config import LOCOMOTION_FAST, LOCOMOTION_PAPER
+
+FAMILIES = ["cheetah-vel", "cheetah-fwd-back", "ant-fwd-back", "ant-goal-2d", "humanoid-dir-2d", "walker-2d-params"]
+
+# (train / test tasks, meta_batch, prior / posterior / extra-RL steps, gradient steps, embedding batch, kl_lambda)
+REFERENCE = {
+    "cheetah-vel": ((100, 30), 16, (400, 0, 600), 2000, 100, 0.1),
+    "cheetah-fwd-back": ((2, 2), 4, (1000, 0, 1000), 2000, 256, 0.1),
+    "ant-fwd-back": ((2, 2), 4, (400, 0, 600), 4000, 256, 0.1),
+    "ant-goal-2d": ((150, 30), 10, (400, 0, 600), 4000, 256, 1.0),
+    "humanoid-dir-2d": ((100, 30), 16, (400, 0, 600), 4000, 256, 0.1),
+    "walker-2d-params": ((40, 10), 10, (400, 0, 600), 4000, 100, 0.1),
+}
+
+
+def test_every_family_has_a_paper_and_a_fast_preset():
+    assert sorted(LOCOMOTION_PAPER) == sorted(LOCOMOTION_FAST) == sorted(FAMILIES)
+    for family in FAMILIES:
+        assert pearlkit.get_preset(family) is LOCOMOTION_FAST[family]
+        assert pearlkit.get_preset(f"{family}-paper") is LOCOMOTION_PAPER[family]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_paper_presets_hold_the_reference_values(family):
+    c = pearlkit.get_preset(f"{family}-paper")
+    tasks, meta_batch, steps, grad_steps, embedding, kl = REFERENCE[family]
+    assert (c.num_train_tasks, c.num_test_tasks) == tasks and c.meta_batch == meta_batch
+    assert (c.num_steps_prior, c.num_steps_posterior, c.num_extra_rl_steps_posterior) == steps
+    assert c.num_train_steps_per_itr == grad_steps and c.embedding_batch_size == embedding and c.kl_lambda == kl
+    assert (c.hidden_sizes, c.encoder_hidden_sizes, c.latent_size) == ((300, 300, 300), (200, 200, 200), 5)
+    assert (c.max_path_length, c.discount, c.reward_scale, c.batch_size) == (200, 0.99, 5.0, 256)
+    assert (c.num_initial_steps, c.num_tasks_sample, c.num_iterations) == (2000, 5, 500)
+    assert (c.num_exp_traj_eval, c.num_steps_per_eval) == (2, 600)
+    assert c.use_next_obs_in_context == (family == "walker-2d-params")
+    assert c.policy_lr == c.qf_lr == c.vf_lr == c.context_lr == 3e-4
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fast_presets_change_only_the_compute_budget(family):
+    paper, fast = pearlkit.get_preset(f"{family}-paper").to_dict(), pearlkit.get_preset(family).to_dict()
+    changed = {k for k in paper if paper[k] != fast[k]}
+    assert changed <= {"hidden_sizes", "batch_size", "num_train_steps_per_itr", "num_iterations", "eval_every"}
+    assert fast["hidden_sizes"] == (256, 256)

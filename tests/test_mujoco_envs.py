@@ -1,0 +1,179 @@
+"""The six MuJoCo task families: Gymnasium's checker, rewards recomputed by hand from the
+simulator state, fixed task splits, and Walker-2D-Params really changing the physics."""
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import pearlkit  # noqa: F401  (registers the environments)
+from pearlkit.config import PearlConfig
+from pearlkit.envs import make_env
+from pearlkit.envs.tasks import split_tasks
+
+FAMILIES = ["pearlkit/HalfCheetahVel-v0", "pearlkit/HalfCheetahFwdBack-v0", "pearlkit/AntFwdBack-v0",
+            "pearlkit/AntGoal2D-v0", "pearlkit/HumanoidDir2D-v0", "pearlkit/Walker2DParams-v0"]
+
+
+@pytest.mark.parametrize("env_id", FAMILIES)
+def test_passes_the_gymnasium_checker_and_acts_in_the_unit_box(env_id):
+    env = gym.make(env_id)
+    check_env(env.unwrapped, skip_render_check=True)
+    assert env.spec.max_episode_steps == 200
+    assert (env.action_space.low == -1).all() and (env.action_space.high == 1).all()
+    for task in type(env.unwrapped).sample_tasks(2):
+        obs, _ = env.reset(seed=0, options={"task": task})
+        assert env.observation_space.contains(obs)
+        np.testing.assert_equal(env.unwrapped.get_task(), {k: np.asarray(v, dtype=float) for k, v in task.items()})
+
+
+def _step_by_hand(env, action):
+    """Step ``env`` and return (reward, simulator state before, state after)."""
+    data = env.unwrapped.data
+    before = {"qpos": data.qpos.copy(), "torso": data.body("torso").xpos.copy(), "com": _com(env)}
+    _, reward, *_ = env.step(action)
+    after = {"qpos": data.qpos.copy(), "torso": data.body("torso").xpos.copy(), "com": _com(env),
+             "cfrc_ext": data.cfrc_ext.copy()}
+    return reward, before, after
+
+
+def _com(env):
+    model, data = env.unwrapped.model, env.unwrapped.data
+    return (model.body_mass[:, None] * data.xipos).sum(0) / model.body_mass.sum()
+
+
+def _random_steps(env_id, task, num_steps=15, seed=0):
+    env = make_env(env_id)
+    env.reset(seed=seed, options={"task": task})
+    rng = np.random.default_rng(seed)
+    for _ in range(num_steps):
+        action = rng.uniform(-1, 1, size=env.action_space.shape)
+        yield env, action, *_step_by_hand(env, action)
+
+
+def test_cheetah_vel_reward_by_hand():
+    task = {"velocity": 1.7}
+    for env, a, reward, before, after in _random_steps("pearlkit/HalfCheetahVel-v0", task):
+        v = (after["qpos"][0] - before["qpos"][0]) / 0.05
+        assert reward == pytest.approx(-abs(v - 1.7) - 0.05 * np.sum(a ** 2), abs=1e-9)
+
+
+@pytest.mark.parametrize("direction", [1.0, -1.0])
+def test_cheetah_fwd_back_reward_by_hand(direction):
+    for env, a, reward, before, after in _random_steps("pearlkit/HalfCheetahFwdBack-v0", {"direction": direction}):
+        v = (after["qpos"][0] - before["qpos"][0]) / 0.05
+        assert reward == pytest.approx(direction * v - 0.05 * np.sum(a ** 2), abs=1e-9)
+
+
+def _ant_contact_cost(cfrc_ext):
+    return 0.5 * 1e-3 * np.sum(np.square(np.clip(cfrc_ext, -1, 1)))
+
+
+@pytest.mark.parametrize("angle", [0.0, np.pi])
+def test_ant_fwd_back_reward_by_hand(angle):
+    for env, a, reward, before, after in _random_steps("pearlkit/AntFwdBack-v0", {"angle": angle}):
+        v = (after["torso"][:2] - before["torso"][:2]) / 0.05
+        expected = (v @ [np.cos(angle), np.sin(angle)] - 0.5 * np.sum(a ** 2)
+                    - _ant_contact_cost(after["cfrc_ext"]) + 1.0)
+        assert reward == pytest.approx(expected, abs=1e-9)
+    assert np.abs(after["cfrc_ext"]).sum() > 0  # the contact term was really exercised
+
+
+def test_ant_goal_reward_by_hand_and_position_in_the_observation():
+    goal = np.array([1.5, -2.0])
+    for env, a, reward, before, after in _random_steps("pearlkit/AntGoal2D-v0", {"goal": goal}):
+        expected = (-np.abs(after["torso"][:2] - goal).sum() - 0.1 * np.sum(a ** 2)
+                    - _ant_contact_cost(after["cfrc_ext"]))
+        assert reward == pytest.approx(expected, abs=1e-9)
+    obs = env.unwrapped._get_obs()
+    np.testing.assert_allclose(obs[:2], after["qpos"][:2])  # x, y: the goal is a position
+
+
+def test_humanoid_dir_reward_by_hand_with_rescaled_actions():
+    angle = 2.0
+    for env, a, reward, before, after in _random_steps("pearlkit/HumanoidDir2D-v0", {"angle": angle}, num_steps=5):
+        control = 0.4 * a  # the humanoid's motors accept [-0.4, 0.4]; the agent acts in [-1, 1]
+        np.testing.assert_allclose(env.unwrapped.data.ctrl, control)
+        v = (after["com"][:2] - before["com"][:2]) / 0.015
+        contact = min(5e-7 * np.sum(after["cfrc_ext"] ** 2), 10.0)
+        expected = 1.25 * v @ [np.cos(angle), np.sin(angle)] - 0.1 * np.sum(control ** 2) - contact + 5.0
+        assert reward == pytest.approx(expected, abs=1e-8)
+
+
+def test_walker_params_reward_by_hand():
+    task = type(make_env("pearlkit/Walker2DParams-v0")).sample_tasks(1)[0]
+    for env, a, reward, before, after in _random_steps("pearlkit/Walker2DParams-v0", task):
+        v = (after["qpos"][0] - before["qpos"][0]) / 0.008
+        assert reward == pytest.approx(v + 1.0 - 1e-3 * np.sum(a ** 2), abs=1e-9)
+
+
+def _walker_trajectory(env, task, actions):
+    env.reset(seed=3, options={"task": task})
+    return np.array([env.step(a)[0] for a in actions])
+
+
+def test_walker_params_tasks_change_the_simulation_and_switching_back_restores_it():
+    env = make_env("pearlkit/Walker2DParams-v0")
+    nominal_model = {k: getattr(env.model, k).copy() for k in ("body_mass", "body_inertia", "dof_damping",
+                                                                 "geom_friction")}
+    nominal, (task_a, task_b) = env.nominal_task(), type(env).sample_tasks(2)
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(40, 6))
+    base = _walker_trajectory(env, nominal, actions)
+    path_a = _walker_trajectory(env, task_a, actions)
+    path_b = _walker_trajectory(env, task_b, actions)
+    assert np.abs(path_a - base).max() > 0.1 and np.abs(path_b - path_a).max() > 0.1
+    np.testing.assert_allclose(env.model.body_mass, nominal_model["body_mass"] * task_b["body_mass"])
+    assert not np.allclose(env.model.dof_damping, nominal_model["dof_damping"])
+    # Back to nominal: the same arrays bit for bit, and the same trajectory as before.
+    np.testing.assert_array_equal(_walker_trajectory(env, nominal, actions), base)
+    for name, value in nominal_model.items():
+        np.testing.assert_array_equal(getattr(env.model, name), value)
+    np.testing.assert_array_equal(_walker_trajectory(make_env("pearlkit/Walker2DParams-v0"), nominal, actions), base)
+
+
+def test_walker_params_multipliers_span_the_reference_range():
+    tasks = type(make_env("pearlkit/Walker2DParams-v0")).sample_tasks(50)
+    mass = np.concatenate([t["body_mass"] for t in tasks])
+    damping = np.concatenate([t["dof_damping"] for t in tasks])
+    assert 1.5 ** -3 <= mass.min() < 0.4 and 2.5 < mass.max() <= 1.5 ** 3
+    assert 1.3 ** -3 <= damping.min() and damping.max() <= 1.3 ** 3
+
+
+@pytest.mark.parametrize("env_id, num_train, num_test", [("pearlkit/HalfCheetahVel-v0", 100, 30),
+                                                         ("pearlkit/AntGoal2D-v0", 150, 30)])
+def test_task_splits_are_fixed_and_disjoint(env_id, num_train, num_test):
+    config = PearlConfig(env_id=env_id, num_train_tasks=num_train, num_test_tasks=num_test, max_path_length=200,
+                         num_steps_per_eval=600, num_exp_traj_eval=2)
+    train, test = split_tasks(config)
+    again_train, again_test = split_tasks(config.replace(seed=5))  # the run seed never moves the split
+    key = next(iter(train[0]))
+    assert len(train) == num_train and len(test) == num_test
+    np.testing.assert_array_equal([t[key] for t in test], [t[key] for t in again_test])
+    values = {tuple(np.atleast_1d(t[key])) for t in train + test}
+    assert len(values) == num_train + num_test  # no test task is also a training task
+
+
+def test_cheetah_vel_targets_and_ant_goals_follow_the_reference_distributions():
+    velocities = np.array([t["velocity"] for t in make_env("pearlkit/HalfCheetahVel-v0").sample_tasks(500)])
+    assert velocities.min() >= 0 and velocities.max() <= 3 and abs(velocities.mean() - 1.5) < 0.1
+    goals = np.array([t["goal"] for t in make_env("pearlkit/AntGoal2D-v0").sample_tasks(2000)])
+    radius = np.linalg.norm(goals, axis=1)
+    assert radius.max() <= 3 and abs(np.mean(radius < 1.5) - 0.25) < 0.04  # uniform over the disc's area
+
+
+@pytest.mark.parametrize("env_id", ["pearlkit/HalfCheetahFwdBack-v0", "pearlkit/AntFwdBack-v0"])
+def test_fwd_back_families_meta_test_on_their_two_training_tasks(env_id):
+    config = PearlConfig(env_id=env_id, num_train_tasks=2, num_test_tasks=2, max_path_length=200,
+                         num_steps_per_eval=600, num_exp_traj_eval=2)
+    train, test = split_tasks(config)
+    describe = type(make_env(env_id)).describe_task
+    assert [describe(t) for t in train] == [describe(t) for t in test] == ["forward", "backward"]
+
+
+def test_bad_tasks_are_refused_with_the_expected_keys():
+    env = make_env("pearlkit/HalfCheetahVel-v0")
+    with pytest.raises(ValueError, match=r"\['velocity'\]"):
+        env.set_task({"goal": 1.0})
+    walker = make_env("pearlkit/Walker2DParams-v0")
+    bad = {**walker.nominal_task(), "body_mass": np.ones(3)}
+    with pytest.raises(ValueError, match="body_mass.*shape"):
+        walker.set_task(bad)

@@ -1,0 +1,83 @@
+"""Offscreen frames from the simulator and MP4 files (MUJOCO_GL=osmesa on a CPU machine)."""
+import numpy as np
+import pytest
+import torch
+
+import pearlkit  # noqa: F401  (picks MUJOCO_GL before MuJoCo loads)
+from pearlkit.envs import make_env
+from pearlkit.render import FrameRecorder, adaptation_frames, with_caption, write_video
+from pearlkit.sampler import EnvPool, rollout
+
+
+def _renderer_available():
+    import mujoco
+    try:
+        mujoco.Renderer(make_env("pearlkit/HalfCheetahVel-v0").model, 8, 8).close()
+        return True
+    except Exception:  # no OpenGL backend on this machine (install libosmesa6, or set MUJOCO_GL)
+        return False
+
+
+needs_renderer = pytest.mark.skipif(not _renderer_available(), reason="no offscreen OpenGL (MUJOCO_GL) backend")
+
+
+@needs_renderer
+def test_recorder_films_every_other_step_of_each_environment():
+    pool = EnvPool("pearlkit/HalfCheetahVel-v0", seed=0)
+    envs = pool.take([{"velocity": 1.0}, {"velocity": 2.0}])
+    recorder = FrameRecorder(height=48, width=64, every=2)
+    actions = lambda obs, z: torch.ones(obs.shape[0], 6) * torch.tensor([1.0, -1.0])[:, None]
+    rollout(pool, envs, actions, torch.zeros(2, 5), 6, on_step=recorder)
+    frames = np.stack(recorder.frames)
+    assert frames.shape == (3, 2, 48, 64, 3) and frames.dtype == np.uint8
+    assert frames.std() > 10  # a real picture, not a blank buffer
+    assert np.abs(frames[0, 0].astype(int) - frames[0, 1]).mean() > 1  # different actions, different poses
+    # An environment that stopped running keeps its last frame; the others move on.
+    envs[0].step(np.ones(6))
+    envs[1].step(-np.ones(6))
+    recorder._steps = 0
+    recorder(envs, np.array([False, True]))
+    np.testing.assert_array_equal(recorder.frames[-1][0], frames[-1][0])
+    assert np.abs(recorder.frames[-1][1].astype(int) - frames[-1][1]).mean() > 0
+    recorder.close()
+
+
+def test_written_video_reads_back_frame_for_frame(tmp_path):
+    import imageio.v2 as imageio
+
+    colours = np.array([[255, 0, 0], [0, 0, 255], [0, 200, 0]], dtype=np.uint8)
+    frames = np.repeat(colours, 4, axis=0)[:, None, None, :] * np.ones((1, 32, 48, 1), dtype=np.uint8)
+    path = write_video(frames, tmp_path / "clip.mp4", fps=10)
+    read = np.stack([frame for frame in imageio.get_reader(str(path)).iter_data()])
+    assert read.shape == frames.shape
+    assert np.abs(read.astype(int) - frames).mean() < 8  # lossy, but the same pictures in order
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("frames, message", [
+    (np.zeros((2, 33, 48, 3), dtype=np.uint8), "even"),
+    (np.zeros((2, 32, 48, 3)), "uint8"),
+    (np.zeros((32, 48, 3), dtype=np.uint8), "uint8"),
+])
+def test_bad_frames_are_refused(tmp_path, frames, message):
+    with pytest.raises(ValueError, match=message):
+        write_video(frames, tmp_path / "bad.mp4", fps=10)
+    assert not list(tmp_path.iterdir())
+
+
+def test_adaptation_frames_tile_tasks_and_caption_them():
+    from pearlkit.evaluate import MetaTestResult
+    from pearlkit.sampler import Trajectories
+
+    num_tasks, horizon, num_trajs = 2, 4, 3
+    reward = torch.ones(num_tasks, horizon)
+    traj = Trajectories(*(torch.zeros(num_tasks, horizon, 1) for _ in range(2)), reward, reward,
+                        torch.zeros(num_tasks, horizon, 1), torch.zeros(num_tasks, horizon))
+    result = MetaTestResult(torch.zeros(num_tasks, num_trajs), torch.zeros(num_tasks, num_trajs, dtype=torch.bool),
+                            *(torch.zeros(num_tasks, num_trajs, 5) for _ in range(3)), [traj] * num_trajs,
+                            torch.ones(num_tasks, num_trajs, horizon, dtype=torch.bool), False)
+    frames = np.zeros((num_trajs, 2, num_tasks, 20, 30, 3), dtype=np.uint8)
+    video = adaptation_frames(result, frames, ["task a", "task b"], every=2, num_exp_traj_eval=2)
+    captioned = with_caption(frames[0, 0, 0], ["x"])
+    assert video.shape == (num_trajs * 2, captioned.shape[0], 2 * 30, 3)
+    assert video[:, :captioned.shape[0] - 20].max() > 200  # white caption text on the dark strip
