@@ -286,6 +286,17 @@ PRESETS: dict[str, PearlConfig] = {
 }
 
 
+def train_command(config: PearlConfig, preset: str, out: str | None = None) -> str:
+    """The ``python -m pearlkit train`` command that starts a run of ``config``: the preset
+    plus a ``--set`` for every field that differs from it."""
+    base = get_preset(preset).to_dict()
+    changed = {k: v for k, v in config.to_dict().items() if base[k] != v and k != "seed"}
+    value = lambda v: ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
+    sets = " ".join(f"{k}={value(v)}" for k, v in changed.items())
+    out = out or f"runs/{preset}-seed{config.seed}"
+    return f"python -m pearlkit train {preset} --seed {config.seed} --out {out}" + (f" --set {sets}" if sets else "")
+
+
 def get_preset(name: str) -> PearlConfig:
     """The named preset; raises ``ValueError`` listing the presets for an unknown name."""
     _check_in(name, sorted(PRESETS), "preset")

@@ -40,6 +40,16 @@ def tracking_camera(env: gym.Env, distance: float = 4.0) -> mujoco.MjvCamera:
     return camera
 
 
+def snapshot(env: gym.Env, height: int = 240, width: int = 320, distance: float = 4.0) -> np.ndarray:
+    """One ``(height, width, 3)`` picture of ``env``'s current state, from :func:`tracking_camera`."""
+    renderer = mujoco.Renderer(env.model, height, width)
+    try:
+        renderer.update_scene(env.data, camera=tracking_camera(env, distance))
+        return renderer.render()
+    finally:
+        renderer.close()
+
+
 class FrameRecorder:
     """Records one frame per environment after every ``every``-th step of a rollout.
 

@@ -107,3 +107,20 @@ def book_run(name: str, full: bool = False, root: str | Path | None = None) -> P
         overrides = {k: v for k, v in overrides.items() if k != "num_iterations"}
     suffix = "full" if full else f"it{overrides['num_iterations']}"
     return cached_run(preset, overrides, name=f"book-{name}-{suffix}", root=root)
+
+
+#: Where the book's repository keeps its trained MuJoCo results, seen from the repository
+#: root, from ``chapters/`` (where the book executes) and from a Colab clone.
+RESULTS_CANDIDATES = (Path("results"), Path("../results"), Path("pearl-book/results"))
+
+
+def shipped_results() -> dict[str, Path]:
+    """The trained runs shipped in the repository's ``results/<family>/``, by family name.
+
+    A family appears once its folder holds an ``agent.pt``; an empty dict means no
+    ``results/`` folder was found (on Colab, the chapter's first cell clones the repository).
+    """
+    for root in RESULTS_CANDIDATES:
+        if root.is_dir():
+            return {p.name: p for p in sorted(root.iterdir()) if (p / "agent.pt").exists()}
+    return {}

@@ -19,19 +19,11 @@ import shutil
 from pathlib import Path
 
 import pearlkit
+from pearlkit.config import train_command
 from pearlkit.evaluate import run_meta_test
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ("config.json", "progress.csv", "versions.json", "agent.pt")
-
-
-def train_command(config: pearlkit.PearlConfig, preset: str) -> str:
-    """The ``train`` command that starts this run: the preset plus ``--set`` for each difference."""
-    base = pearlkit.get_preset(preset)
-    changed = {k: v for k, v in config.to_dict().items() if base.to_dict()[k] != v and k != "seed"}
-    sets = " ".join(f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in changed.items())
-    return (f"OMP_NUM_THREADS=1 python -m pearlkit train {preset} --seed {config.seed} --out runs/{preset}-seed{config.seed}"
-            + (f" --set {sets}" if sets else ""))
 
 
 def main() -> None:
@@ -58,7 +50,7 @@ def main() -> None:
 Trained with (one thread; a killed or stopped run continues with the second command):
 
 ```bash
-{train_command(config, args.family)}
+OMP_NUM_THREADS=1 {train_command(config, args.family)}
 python -m pearlkit train --resume {run_name}
 python scripts/ship_result.py {run_name} {args.family}
 ```

@@ -24,15 +24,27 @@ ROOT = Path(__file__).parents[1]
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHAPTERS = sorted(p.stem for p in (ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
-# What each page must show: (figures at least, JavaScript animations, live widgets)
+# What each page must show: (figures at least, JavaScript animations, live widgets, videos)
 EXPECTED = {
-    "00_introduction": (1, 0, 0),
-    "01_task_family": (3, 0, 0),
-    "02_inference_network": (0, 1, 1),
-    "03_soft_actor_critic": (2, 0, 0),
-    "04_pearl_loop": (4, 0, 0),
-    "05_exploration": (2, 1, 1),
+    "00_introduction": (1, 0, 0, 0),
+    "01_task_family": (3, 0, 0, 0),
+    "02_inference_network": (0, 1, 1, 0),
+    "03_soft_actor_critic": (2, 0, 0, 0),
+    "04_pearl_loop": (4, 0, 0, 0),
+    "05_exploration": (2, 1, 1, 0),
+    "06_locomotion": (4, 0, 0, 1),
+    "07_results": (0, 0, 0, 0),
 }
+# A page that plays one video and writes what the browser made of it into its title.
+VIDEO_PROBE = """<!doctype html><title>loading</title>
+<video id="v" muted src="{src}"></video>
+<script>
+const v = document.getElementById("v");
+v.addEventListener("loadeddata", () => {{
+  document.title = `playable ${{v.duration.toFixed(1)}} s ${{v.videoWidth}}x${{v.videoHeight}}`;
+}});
+v.addEventListener("error", () => {{ document.title = `error ${{v.error && v.error.code}}`; }});
+</script>"""
 # Chromium's flags for a machine without network or display (as shared/tools/screenshot-page).
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -75,7 +87,7 @@ def test_chapter_page_renders_offline(chapter):
     errors = [line for line in console if re.search(r"Uncaught|Error|Failed", line)]
     assert not errors, f"{chapter}: JavaScript errors:\n" + "\n".join(errors)
 
-    figures, animations, widgets = EXPECTED[chapter]
+    figures, animations, widgets, videos = EXPECTED[chapter]
     images = re.findall(r'<img[^>]+src="(?!data:)[^"]*_images/[^"]+\.png"', dom)
     assert len(images) >= figures, f"{chapter}: {len(images)} figures, expected at least {figures}"
     # to_jshtml animations: their first frame is drawn into the page by their JavaScript
@@ -84,6 +96,16 @@ def test_chapter_page_renders_offline(chapter):
     # saved widget state rendered by the widget manager: a live slider, dropdown and image
     for kind in ("widget-slider", "widget-dropdown", "widget-image"):
         assert dom.count(f"{kind}") >= widgets, f"{chapter}: {kind} not rendered from the saved widget state"
+
+    sources = re.findall(r'<video[^>]*>\s*<source src="(data:video/mp4;base64,[^"]+)"', source)
+    assert len(sources) == videos, f"{chapter}: {len(sources)} embedded videos, expected {videos}"
+    for src in sources:
+        with tempfile.TemporaryDirectory() as folder:
+            probe = Path(folder) / "probe.html"
+            probe.write_text(VIDEO_PROBE.format(src=src))
+            title = re.search(r"<title>(.*?)</title>", _chromium("--dump-dom", probe.as_uri()).stdout).group(1)
+        assert title.startswith("playable"), f"{chapter}: Chromium cannot play its video ({title})"
+        assert float(title.split()[1]) > 1.0, f"{chapter}: the video is too short ({title})"
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shot = SCREENSHOTS / f"{chapter}.png"

@@ -45,3 +45,15 @@ def test_fast_presets_change_only_the_compute_budget(family):
     changed = {k for k in paper if paper[k] != fast[k]}
     assert changed <= {"hidden_sizes", "batch_size", "num_train_steps_per_itr", "num_iterations", "eval_every"}
     assert fast["hidden_sizes"] == (256, 256)
+
+
+def test_train_command_names_the_preset_and_each_change():
+    from pearlkit.config import train_command
+
+    config = pearlkit.get_preset("cheetah-vel").replace(seed=2, num_iterations=10, hidden_sizes=(64, 64))
+    command = train_command(config, "cheetah-vel")
+    assert command == ("python -m pearlkit train cheetah-vel --seed 2 --out runs/cheetah-vel-seed2 "
+                       "--set num_iterations=10 hidden_sizes=64,64")
+    # What the command says rebuilds the same config.
+    sets = command.split("--set ")[1].split()
+    assert pearlkit.get_preset("cheetah-vel").with_overrides(sets).replace(seed=2) == config

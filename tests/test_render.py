@@ -81,3 +81,19 @@ def test_adaptation_frames_tile_tasks_and_caption_them():
     captioned = with_caption(frames[0, 0, 0], ["x"])
     assert video.shape == (num_trajs * 2, captioned.shape[0], 2 * 30, 3)
     assert video[:, :captioned.shape[0] - 20].max() > 200  # white caption text on the dark strip
+
+
+@pytest.mark.parametrize("environ, cuda, expected", [
+    ({}, False, "osmesa"), ({}, True, "egl"), ({"DISPLAY": ":0"}, False, None), ({"MUJOCO_GL": "glfw"}, False, None),
+])
+def test_offscreen_backend_is_picked_only_where_nothing_else_can_render(monkeypatch, environ, cuda, expected):
+    from pearlkit import runtime
+
+    for key in ("MUJOCO_GL", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(runtime.sys, "platform", "linux")
+    monkeypatch.setattr(runtime.torch.cuda, "is_available", lambda: cuda)
+    assert runtime.default_mujoco_gl() == expected
+    assert runtime.os.environ.get("MUJOCO_GL") == (expected or environ.get("MUJOCO_GL"))

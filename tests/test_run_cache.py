@@ -1,5 +1,6 @@
 """Run folders trained on first use with the CLI, found afterwards, resumed when interrupted."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +47,14 @@ def test_unknown_names_and_bad_overrides_are_refused_before_training(tmp_path):
     with pytest.raises(ValueError, match="unknown config key 'nope'"):
         cached_run(PRESET, {"nope": 1}, root=tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_shipped_results_lists_folders_holding_an_agent(tmp_path, monkeypatch):
+    from pearlkit.run_cache import shipped_results
+
+    monkeypatch.chdir(tmp_path)
+    assert shipped_results() == {}
+    (tmp_path / "results" / "cheetah-vel").mkdir(parents=True)
+    (tmp_path / "results" / "cheetah-vel" / "agent.pt").write_bytes(b"")
+    (tmp_path / "results" / "half-written").mkdir()  # no agent.pt: not a result
+    assert shipped_results() == {"cheetah-vel": Path("results") / "cheetah-vel"}

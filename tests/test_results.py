@@ -1,0 +1,33 @@
+"""The trained runs shipped in results/: each loads, matches its family, and carries its curve
+and the commands that made it (``python -m pearlkit evaluate results/<family>`` on a fresh clone)."""
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+import pearlkit
+from pearlkit.config import LOCOMOTION_FAST
+
+RESULTS = Path(__file__).parents[1] / "results"
+SHIPPED = sorted(p.name for p in RESULTS.iterdir()) if RESULTS.is_dir() else []
+
+
+def test_only_known_families_are_shipped():
+    assert set(SHIPPED) <= set(LOCOMOTION_FAST)
+
+
+@pytest.mark.parametrize("family", SHIPPED)
+def test_shipped_result_loads_and_documents_itself(family):
+    folder = RESULTS / family
+    assert {"config.json", "progress.csv", "agent.pt", "README.md"} <= {p.name for p in folder.iterdir()}
+    assert (folder / "agent.pt").stat().st_size < 5_000_000  # a small checkpoint, not the replay buffers
+    agent, config, iteration = pearlkit.load_agent(folder, device="cpu")
+    assert config.env_id == LOCOMOTION_FAST[family].env_id
+    rows = list(csv.DictReader((folder / "progress.csv").open()))
+    assert int(rows[-1]["iteration"]) == iteration
+    assert json.loads((folder / "config.json").read_text()) == config.to_dict() | {
+        "hidden_sizes": list(config.hidden_sizes), "encoder_hidden_sizes": list(config.encoder_hidden_sizes)}
+    readme = (folder / "README.md").read_text()
+    assert f"python -m pearlkit train {family} --seed {config.seed}" in readme
+    assert f"python -m pearlkit train --resume runs/{family}-seed{config.seed}" in readme
