@@ -1,8 +1,9 @@
-"""Command line: ``python -m pearlkit train|evaluate ...``.
+"""Command line: ``python -m pearlkit train|evaluate|render ...``.
 
     python -m pearlkit train sparse-point-robot --seed 0 --out runs/nav --set num_iterations=10
     python -m pearlkit train --resume runs/nav
     python -m pearlkit evaluate runs/nav --json
+    python -m pearlkit render results/cheetah-vel --out cheetah.mp4 --tasks 3
 """
 from __future__ import annotations
 
@@ -36,6 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--online-posterior", action="store_true",
                           help="update the belief after every exploration trajectory (the paper's Algorithm 2)")
     evaluate.add_argument("--device", default=None)
+
+    render = sub.add_parser("render", help="film a trained MuJoCo agent adapting to held-out tasks (MP4)")
+    render.add_argument("run_dir", type=Path)
+    render.add_argument("--out", type=Path, required=True, help="the MP4 file to write")
+    render.add_argument("--tasks", type=int, default=3, help="held-out tasks filmed side by side (default 3)")
+    render.add_argument("--seed", type=int, default=0, help="seed of the meta-test's randomness")
+    render.add_argument("--every", type=int, default=2, help="film every N-th step (default 2)")
+    render.add_argument("--device", default=None)
     return parser
 
 
@@ -93,10 +102,30 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _render(args: argparse.Namespace) -> int:
+    from pearlkit.envs.tasks import split_tasks
+    from pearlkit.render import adaptation_video
+    from pearlkit.training import load_agent
+
+    agent, config, _ = load_agent(args.run_dir, args.device)
+    if "PointNav" in config.env_id:
+        raise ValueError(f"render films MuJoCo families; {config.env_id} is drawn by pearlkit.plots instead")
+    _, test_tasks = split_tasks(config)
+    if not 1 <= args.tasks <= len(test_tasks):
+        raise ValueError(f"--tasks must be between 1 and {len(test_tasks)} (the held-out tasks), got {args.tasks}")
+    if args.every < 1:
+        raise ValueError(f"--every must be >= 1, got {args.every}")
+    path, result = adaptation_video(agent, config, test_tasks[: args.tasks], args.out, seed=args.seed,
+                                    every=args.every)
+    print(json.dumps({"video": str(path), "returns": result.returns.tolist()}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    commands = {"train": _train, "evaluate": _evaluate, "render": _render}
     try:
-        return _train(args) if args.command == "train" else _evaluate(args)
+        return commands[args.command](args)
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -97,3 +97,23 @@ def test_offscreen_backend_is_picked_only_where_nothing_else_can_render(monkeypa
     monkeypatch.setattr(runtime.torch.cuda, "is_available", lambda: cuda)
     assert runtime.default_mujoco_gl() == expected
     assert runtime.os.environ.get("MUJOCO_GL") == (expected or environ.get("MUJOCO_GL"))
+
+
+@needs_renderer
+def test_render_command_films_a_trained_run(tmp_path, capsys):
+    import json
+
+    from pearlkit.cli import main
+
+    config = pearlkit.get_preset("cheetah-vel").replace(
+        num_train_tasks=3, num_test_tasks=2, num_iterations=1, num_initial_steps=200, num_tasks_sample=1,
+        num_steps_prior=200, num_extra_rl_steps_posterior=0, num_train_steps_per_itr=2, meta_batch=2,
+        batch_size=8, embedding_batch_size=8, hidden_sizes=(16, 16), encoder_hidden_sizes=(16,))
+    pearlkit.train(config, tmp_path / "run", progress=False)
+    capsys.readouterr()
+    assert main(["render", str(tmp_path / "run"), "--out", str(tmp_path / "v.mp4"), "--tasks", "2",
+                 "--every", "50"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert (tmp_path / "v.mp4").stat().st_size > 1000 and len(printed["returns"]) == 2
+    assert main(["render", str(tmp_path / "run"), "--out", str(tmp_path / "w.mp4"), "--tasks", "3"]) == 2
+    assert "--tasks must be between 1 and 2" in capsys.readouterr().err
