@@ -48,7 +48,7 @@ def default_mujoco_gl() -> str | None:
     Colab) or ``osmesa`` (software rendering; Debian's ``libosmesa6``). A value already set,
     or a machine with a display, is left alone. Returns the backend chosen, if any.
     """
-    if "MUJOCO_GL" in os.environ or not sys.platform.startswith("linux"):
+    if os.environ.get("MUJOCO_GL") or not sys.platform.startswith("linux"):  # an empty value counts as unset
         return None
     if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
         return None

@@ -85,6 +85,7 @@ def test_adaptation_frames_tile_tasks_and_caption_them():
 
 @pytest.mark.parametrize("environ, cuda, expected", [
     ({}, False, "osmesa"), ({}, True, "egl"), ({"DISPLAY": ":0"}, False, None), ({"MUJOCO_GL": "glfw"}, False, None),
+    ({"MUJOCO_GL": ""}, False, "osmesa"),
 ])
 def test_offscreen_backend_is_picked_only_where_nothing_else_can_render(monkeypatch, environ, cuda, expected):
     from pearlkit import runtime
@@ -96,7 +97,8 @@ def test_offscreen_backend_is_picked_only_where_nothing_else_can_render(monkeypa
     monkeypatch.setattr(runtime.sys, "platform", "linux")
     monkeypatch.setattr(runtime.torch.cuda, "is_available", lambda: cuda)
     assert runtime.default_mujoco_gl() == expected
-    assert runtime.os.environ.get("MUJOCO_GL") == (expected or environ.get("MUJOCO_GL"))
+    already_set = environ.get("MUJOCO_GL")  # a value someone chose is kept
+    assert runtime.os.environ.get("MUJOCO_GL") == (already_set or expected)
 
 
 @needs_renderer
