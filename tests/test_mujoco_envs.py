@@ -177,3 +177,11 @@ def test_bad_tasks_are_refused_with_the_expected_keys():
     bad = {**walker.nominal_task(), "body_mass": np.ones(3)}
     with pytest.raises(ValueError, match="body_mass.*shape"):
         walker.set_task(bad)
+
+
+@pytest.mark.parametrize("env_id", FAMILIES)
+def test_a_longer_task_list_starts_with_the_shorter_one(env_id):
+    env_cls = type(make_env(env_id))
+    short, long = env_cls.sample_tasks(5), env_cls.sample_tasks(12)
+    for a, b in zip(short, long):
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)

@@ -63,9 +63,12 @@ class AntGoal2DEnv(MujocoTaskMixin, AntEnv):
 
     @classmethod
     def draw_tasks(cls, num_tasks: int, rng: np.random.Generator) -> list[Task]:
-        angle = rng.uniform(0.0, 2 * np.pi, size=num_tasks)
-        radius = GOAL_DISC_RADIUS * np.sqrt(rng.uniform(size=num_tasks))  # uniform over the area
-        return [{"goal": r * np.array([np.cos(a), np.sin(a)])} for a, r in zip(angle, radius)]
+        tasks = []
+        for _ in range(num_tasks):
+            angle = rng.uniform(0.0, 2 * np.pi)
+            radius = GOAL_DISC_RADIUS * np.sqrt(rng.uniform())  # sqrt: uniform over the disc's area
+            tasks.append({"goal": radius * np.array([np.cos(angle), np.sin(angle)])})
+        return tasks
 
     @staticmethod
     def describe_task(task: Task) -> str:

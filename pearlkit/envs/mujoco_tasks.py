@@ -19,8 +19,6 @@ from pearlkit.envs.tasks import Task, check_task_keys
 
 #: Seed of every MuJoCo family's task list (independent of the run's seed).
 TASK_LIST_SEED = 1337
-#: Steps per trajectory in every MuJoCo family (as in the reference code).
-LOCOMOTION_HORIZON = 200
 
 
 @contextlib.contextmanager
@@ -83,12 +81,15 @@ class MujocoTaskMixin:
         raise NotImplementedError
 
     def step(self, action: np.ndarray):
+        """Gymnasium's step on the rescaled control, with the family's reward instead of its own."""
         control = self.to_control(action)
         observation, _, terminated, truncated, info = super().step(control)
         return observation, self.task_reward(info, control), terminated, truncated, info
 
     @classmethod
     def draw_tasks(cls, num_tasks: int, rng: np.random.Generator) -> list[Task]:
+        """``num_tasks`` tasks drawn one after the other from ``rng`` (so a longer list
+        starts with the shorter one)."""
         raise NotImplementedError
 
     @classmethod
