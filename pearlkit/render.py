@@ -16,6 +16,7 @@ import mujoco
 import numpy as np
 from PIL import Image, ImageDraw
 
+from pearlkit.envs import make_env
 from pearlkit.envs.tasks import Task
 from pearlkit.evaluate import MetaTestResult, meta_test
 from pearlkit.runtime import seeded_stream
@@ -176,8 +177,6 @@ def adaptation_video(agent: PearlAgent, config: PearlConfig, tasks: list[Task], 
 
     Plays at real time: one frame per ``every`` environment steps of ``dt`` seconds.
     """
-    from pearlkit.envs import make_env
-
     env = make_env(config.env_id)
     result, frames = record_meta_test(agent, config, tasks, seed, height, width, every)
     labels = [type(env).describe_task(task) for task in tasks]
