@@ -135,13 +135,18 @@ def summarize(result: MetaTestResult, num_exp_traj_eval: int) -> dict:
     }
 
 
+def trajectories_per_task(config: PearlConfig) -> int:
+    """Trajectories in one meta-test run: ``num_steps_per_eval`` steps, rounded up to whole trajectories."""
+    return -(-config.num_steps_per_eval // config.max_path_length)
+
+
 def evaluate_agent(agent: PearlAgent, config: PearlConfig, tasks: list, pool: EnvPool, seed: int,
                    online_posterior: bool = False) -> dict:
     """Meta-test ``agent`` on ``tasks`` (``num_evals`` runs each, side by side) and summarize it."""
     repeated = [task for task in tasks for _ in range(config.num_evals)]
     with seeded_stream(seed, next(agent.parameters()).device):
         result = meta_test(agent, repeated, pool, config.max_path_length,
-                           -(-config.num_steps_per_eval // config.max_path_length),
+                           trajectories_per_task(config),
                            config.num_exp_traj_eval, config.use_next_obs_in_context, online_posterior)
     return {**summarize(result, config.num_exp_traj_eval), "num_tasks": len(tasks), "num_evals": config.num_evals}
 

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 
 from pearlkit.envs import make_env
 from pearlkit.envs.tasks import Task
-from pearlkit.evaluate import MetaTestResult, meta_test
+from pearlkit.evaluate import MetaTestResult, meta_test, trajectories_per_task
 from pearlkit.runtime import seeded_stream
 from pearlkit.sampler import EnvPool
 
@@ -101,7 +101,7 @@ def record_meta_test(agent: PearlAgent, config: PearlConfig, tasks: list[Task], 
         The meta-test result and the frames, ``(num_trajs, steps, num_tasks, height, width, 3)``
         with ``steps = ceil(max_path_length / every)``.
     """
-    num_trajs = -(-config.num_steps_per_eval // config.max_path_length)
+    num_trajs = trajectories_per_task(config)
     recorder = FrameRecorder(height, width, every)
     pool = EnvPool(config.env_id, seed)
     try:

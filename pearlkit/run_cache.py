@@ -8,7 +8,6 @@ chapter, finds the folder finished and returns at once.
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shlex
@@ -17,6 +16,7 @@ import sys
 from pathlib import Path
 
 from pearlkit.config import get_preset
+from pearlkit.training import read_progress
 
 #: Where run folders go unless ``root`` is given (relative to the working directory).
 RUNS_ROOT_ENV = "PEARLKIT_RUNS"
@@ -24,11 +24,9 @@ RUNS_ROOT_ENV = "PEARLKIT_RUNS"
 
 def finished_iterations(run_dir: Path) -> int:
     """Iterations recorded in ``run_dir/progress.csv`` (0 if there is none)."""
-    progress = run_dir / "progress.csv"
-    if not progress.exists():
+    if not (run_dir / "progress.csv").exists():
         return 0
-    with progress.open() as f:
-        rows = list(csv.DictReader(f))
+    rows = read_progress(run_dir)
     return int(rows[-1]["iteration"]) if rows else 0
 
 

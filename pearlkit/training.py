@@ -73,6 +73,12 @@ def _write_progress(run_dir: Path, rows: list[dict]) -> None:
     atomic_write_bytes(run_dir / "progress.csv", lambda f: f.write(buffer.getvalue().encode()))
 
 
+def read_progress(run_dir: str | Path) -> list[dict[str, str]]:
+    """The rows of ``run_dir/progress.csv`` as written (strings; empty where not evaluated)."""
+    with (Path(run_dir) / "progress.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
 def _rng_state(rng: np.random.Generator) -> dict:
     return {"torch": torch.get_rng_state(), "numpy": rng.bit_generator.state,
             "numpy_global": np.random.get_state(), "python": random.getstate()}

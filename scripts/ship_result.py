@@ -11,7 +11,6 @@ it measures here with ``evaluate --json`` (seed 0).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import platform
@@ -21,6 +20,7 @@ from pathlib import Path
 import pearlkit
 from pearlkit.config import train_command
 from pearlkit.evaluate import run_meta_test
+from pearlkit.training import read_progress
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ("config.json", "progress.csv", "versions.json", "agent.pt")
@@ -39,7 +39,7 @@ def main() -> None:
     for name in SHIPPED:
         shutil.copy2(args.run_dir / name, tmp / name)
     config = pearlkit.PearlConfig.from_dict(json.loads((tmp / "config.json").read_text()))
-    rows = list(csv.DictReader((tmp / "progress.csv").open()))
+    rows = read_progress(tmp)
     last = rows[-1]
     metrics = run_meta_test(tmp, seed=0, device="cpu")
     run_name = f"runs/{args.family}-seed{config.seed}"
