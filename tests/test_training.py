@@ -147,6 +147,19 @@ def test_cli_train_then_evaluate_json(tmp_path, capsys):
     assert "already holds a run" in capsys.readouterr().err
 
 
+def test_cli_json_into_a_closed_pipe_ends_quietly(tmp_path):
+    """`evaluate --json | head` must not end in a BrokenPipeError traceback."""
+    run_dir = tmp_path / "run"
+    assert cli_main(["train", "sparse-point-robot", "--out", str(run_dir), "--no-progress", "--set", *TINY_SET]) == 0
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    process = subprocess.Popen([sys.executable, "-m", "pearlkit", "evaluate", str(run_dir), "--json"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before the JSON is written
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 1
+    assert stderr == ""
+
+
 def test_cli_resume_errors(tmp_path, capsys):
     assert cli_main(["train", "--resume", str(tmp_path)]) == 2
     assert "not a run folder" in capsys.readouterr().err
