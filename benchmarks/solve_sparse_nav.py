@@ -11,7 +11,6 @@ last evaluation), ``env_steps``, ``seconds_total``.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import tempfile
 import time
@@ -19,6 +18,7 @@ import time
 import torch
 
 import pearlkit
+from pearlkit.training import read_progress
 
 SOLVED_SUCCESS, SOLVED_RETURN = 0.9, 10.0
 
@@ -50,7 +50,7 @@ def main() -> None:
         pearlkit.train(config, out, progress=False, on_iteration=on_iteration)
     except StopIteration:
         pass
-    rows = list(csv.DictReader(open(f"{out}/progress.csv")))
+    rows = read_progress(out)
     evaluated = [r for r in rows if r["eval/success_rate"] != ""]
     last = evaluated[-1] if evaluated else {}
     print(json.dumps({
