@@ -1,10 +1,13 @@
 """Saving and loading run state, atomically: a crash never leaves a half-written file."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import tempfile
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -28,6 +31,31 @@ def atomic_write_bytes(path: Path, write: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def stop_signals_deferred(signums: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) and ``kill`` (SIGTERM) until the block ends, then act on them.
+
+    Each file is already atomic; this keeps a *set* of files consistent: a run stopped while
+    it writes its folder stops after the last file, never between two (an ``agent.pt`` one
+    iteration ahead of ``progress.csv``). SIGKILL cannot be held; resume handles that case.
+    Python runs signal handlers only in the main thread, so elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    # A handler installed outside Python reads as None and cannot be put back: leave those alone.
+    held = [s for s in signums if signal.getsignal(s) is not None]
+    previous = {s: signal.signal(s, lambda signum, frame: pending.append(signum)) for s in held}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if pending:  # now, with the usual handler: KeyboardInterrupt for Ctrl-C, exit for kill
+            signal.raise_signal(pending[0])
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

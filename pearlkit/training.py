@@ -29,6 +29,7 @@ from pearlkit.checkpoint import (
     atomic_write_bytes,
     load_checkpoint,
     save_checkpoint,
+    stop_signals_deferred,
 )
 from pearlkit.config import PearlConfig
 from pearlkit.envs.tasks import split_tasks
@@ -249,14 +250,16 @@ def _eval_columns(metrics: dict) -> dict[str, float]:
 
 
 def _save_run(run_dir: Path, run: Run) -> None:
-    """Write the agent, the full checkpoint and progress.csv, each atomically."""
+    """Write the agent, the full checkpoint and progress.csv, each atomically, and as one unit
+    for Ctrl-C and ``kill``: a stop during the save waits for all three."""
     config, agent, state = run.config.to_dict(), run.agent.state_dict(), run.state
-    save_checkpoint(run_dir / AGENT_NAME, {"config": config, "agent": agent, "iteration": state["iteration"]})
-    save_checkpoint(run_dir / CHECKPOINT_NAME, {
-        "config": config, "agent": agent, "critic_optimizer": run.optimizers.critic.state_dict(),
-        "actor_optimizer": run.optimizers.actor.state_dict(), "replay": run.replay.state_dict(),
-        "context_buffer": run.context_buffer.state_dict(), "state": state, "rng": _rng_state(run.rng)})
-    _write_progress(run_dir, state["rows"])
+    with stop_signals_deferred():
+        save_checkpoint(run_dir / AGENT_NAME, {"config": config, "agent": agent, "iteration": state["iteration"]})
+        save_checkpoint(run_dir / CHECKPOINT_NAME, {
+            "config": config, "agent": agent, "critic_optimizer": run.optimizers.critic.state_dict(),
+            "actor_optimizer": run.optimizers.actor.state_dict(), "replay": run.replay.state_dict(),
+            "context_buffer": run.context_buffer.state_dict(), "state": state, "rng": _rng_state(run.rng)})
+        _write_progress(run_dir, state["rows"])
 
 
 def load_agent(run_dir: str | Path, device: str | None = None) -> tuple[PearlAgent, PearlConfig, int]:

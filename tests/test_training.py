@@ -87,6 +87,39 @@ def test_sigkill_mid_training_resumes_losing_at_most_one_iteration(tmp_path):
     assert not list(run_dir.glob(".*.tmp"))
 
 
+def test_ctrl_c_while_the_run_folder_is_written_stops_after_the_whole_save(tmp_path, monkeypatch):
+    real_save = training.save_checkpoint
+
+    def save_then_ctrl_c(path, state):  # Ctrl-C lands right after agent.pt, before checkpoint.pt
+        real_save(path, state)
+        if path.name == training.AGENT_NAME:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(training, "save_checkpoint", save_then_ctrl_c)
+    run_dir = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        pearlkit.train(tiny_config(num_iterations=3), run_dir, progress=False)
+    # Stopped after iteration 1's save, with all three files at iteration 1.
+    assert pearlkit.load_agent(run_dir)[2] == 1
+    assert load_checkpoint(run_dir / "checkpoint.pt")["state"]["iteration"] == 1
+    assert [int(r["iteration"]) for r in rows(run_dir)] == [1]
+    assert not list(run_dir.glob(".*.tmp"))
+
+
+def test_kill_inside_a_deferred_block_ends_the_process_after_the_block(tmp_path):
+    script = ("import os, signal, sys\n"
+              "from pearlkit.checkpoint import stop_signals_deferred\n"
+              "with stop_signals_deferred():\n"
+              "    os.kill(os.getpid(), signal.SIGTERM)\n"
+              "    open(sys.argv[1], 'w').write('written')\n"
+              "open(sys.argv[1], 'a').write(' and carried on')\n")
+    marker = tmp_path / "marker"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    done = subprocess.run([sys.executable, "-c", script, str(marker)], env=env, timeout=60)
+    assert done.returncode == -signal.SIGTERM  # killed as by an ordinary kill, once the block was done
+    assert marker.read_text() == "written"
+
+
 def test_nan_loss_stops_training_names_it_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     real_update = training.update_step
     calls = {"n": 0}
