@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from pearlkit.buffers import context_from_transitions
 from pearlkit.envs import Task
-from pearlkit.envs.tasks import split_tasks
+from pearlkit.envs.tasks import make_env, split_tasks
 from pearlkit.inference import sample_z
 from pearlkit.runtime import seeded_stream
 from pearlkit.sampler import EnvPool, StepHook, Trajectories, rollout, valid_steps
@@ -164,3 +165,25 @@ def run_meta_test(run_dir, seed: int = 0, online_posterior: bool = False, device
     pool = EnvPool(config.env_id, seed)
     metrics = evaluate_agent(agent, config, test_tasks, pool, seed, online_posterior)
     return {**metrics, "iteration": iteration, "seed": seed, "online_posterior": online_posterior}
+
+
+def zero_action_return(config: PearlConfig, seed: int = 0) -> float:
+    r"""The floor a trained agent must rise above: the mean return, over the held-out tasks, of one
+    trajectory with zero actions (motors idle), as long as meta-test's (or until the body falls).
+
+    On Half-Cheetah-Vel a still cheetah scores about :math:`-H\,\bar v^\star`; on the families
+    with an alive bonus, what the body collects before it falls.
+    """
+    env = make_env(config.env_id)
+    returns = []
+    for index, task in enumerate(split_tasks(config)[1]):
+        env.set_task(task)
+        env.reset(seed=seed + index)
+        total = 0.0
+        for _ in range(config.max_path_length):
+            _, reward, terminated, _, _ = env.step(np.zeros(env.action_space.shape, dtype=env.action_space.dtype))
+            total += float(reward)
+            if terminated:
+                break
+        returns.append(total)
+    return float(np.mean(returns))

@@ -57,3 +57,14 @@ def test_train_command_names_the_preset_and_each_change():
     # What the command says rebuilds the same config.
     sets = command.split("--set ")[1].split()
     assert pearlkit.get_preset("cheetah-vel").with_overrides(sets).replace(seed=2) == config
+
+
+def test_zero_action_floor_of_cheetah_vel_is_minus_horizon_times_the_mean_target_speed():
+    # A cheetah that does not move loses |0 - v*| every step and pays no control cost.
+    from pearlkit.envs.tasks import split_tasks
+    from pearlkit.evaluate import zero_action_return
+
+    config = LOCOMOTION_FAST["cheetah-vel"]
+    speeds = [task["velocity"] for task in split_tasks(config)[1]]
+    expected = -config.max_path_length * sum(speeds) / len(speeds)
+    assert zero_action_return(config) == pytest.approx(expected, abs=0.5)  # settling drift only
