@@ -41,12 +41,11 @@ def main() -> None:
     config = pearlkit.PearlConfig.from_dict(json.loads((tmp / "config.json").read_text()))
     rows = read_progress(tmp)
     last = rows[-1]
-    shipped_iteration = pearlkit.load_agent(tmp, device="cpu")[2]
-    if shipped_iteration != int(last["iteration"]):
-        shutil.rmtree(tmp)
-        raise SystemExit(f"error: {args.run_dir}/agent.pt is at iteration {shipped_iteration} but progress.csv "
-                         f"ends at {last['iteration']}; resume the run for an iteration, then ship it")
     metrics = run_meta_test(tmp, seed=0, device="cpu")
+    if metrics["iteration"] != int(last["iteration"]):
+        shutil.rmtree(tmp)
+        raise SystemExit(f"error: {args.run_dir}/agent.pt is at iteration {metrics['iteration']} but progress.csv "
+                         f"ends at {last['iteration']}; resume the run for an iteration, then ship it")
     run_name = f"runs/{args.family}-seed{config.seed}"
     readme = f"""# `{args.family}`: PEARL on `{config.env_id}`
 
