@@ -191,6 +191,34 @@ def plot_learning_curves(progress: dict[str, list[dict]], columns: Sequence[tupl
     return fig
 
 
+def plot_exploration_ceiling(ideal: dict[str, dict[int, dict]], agent: dict[str, dict] | None = None,
+                             target: float | None = None) -> Figure:
+    """Found during exploration and success after it, against the number of exploration
+    trajectories: one line per protocol of :func:`pearlkit.ideal_explorer.ideal_meta_test`.
+
+    Args:
+        ideal: protocol name -> {number of exploration trajectories -> its summary}.
+        agent: optional label -> ``{"k": trajectories, "found": ..., "success": ...}``, a
+            trained agent's measured point, drawn as a marker.
+        target: optional success level drawn as a dashed line.
+    """
+    fig, axes = new_figure(8.0, 3.0, columns=2)
+    # (key in an ideal summary, key in an agent's point, title)
+    panels = (("found", "found", "goal found while exploring"),
+              ("success_sampled", "success", "success after exploration"))
+    for ax, (key, agent_key, title) in zip(axes.flat, panels):
+        for name, curve in ideal.items():
+            ks = sorted(curve)
+            ax.plot(ks, [curve[k][key] for k in ks], "o-", label=f"ideal agent, {name}")
+        for (label, point), marker in zip((agent or {}).items(), "s^Dv"):
+            ax.plot(point["k"], point[agent_key], marker, color="black", ms=8, label=label)
+        if target is not None and agent_key == "success":
+            ax.axhline(target, color="gray", ls="--", label=f"success {target:g}")
+        ax.set(xlabel="exploration trajectories", ylim=(0, 1.02), title=title)
+    axes.flat[1].legend(fontsize=8)
+    return fig
+
+
 def plot_navigation_meta_test(result: MetaTestResult, tasks: list[Task], num_exp_traj_eval: int,
                               task_indices: list[int] | None = None, columns: int = 4) -> Figure:
     """One panel per task: exploration trajectories (z from the prior) in blue, the first

@@ -1,0 +1,102 @@
+r"""The ceiling of posterior-sampling exploration on sparse navigation: an ideal PEARL.
+
+PEARL explores by posterior sampling: before each trajectory it draws one
+:math:`z \sim q(z \mid c)` and acts as if :math:`z` were the task. Its critic learns from
+the dense reward :math:`-\lVert s' - g\rVert`, so for a :math:`z` that stands for a goal the
+best policy flies straight to that goal and stays there. This module simulates PEARL with
+a perfect encoder and a perfect policy, generous to it wherever there is a choice:
+
+* a :math:`z` drawn from the prior stands for a goal drawn uniformly from the family's 100
+  goals (the KL term pulls the codes of the tasks onto the prior; drawing from all 100
+  rather than the 80 training goals tells the agent where held-out goals can lie);
+* the policy flies :func:`~pearlkit.envs.point_nav.oracle_path` to that hypothesised goal;
+* the belief is exact: a reward seen anywhere pins the goal (the next trajectory
+  succeeds), and no reward rules out every goal whose disc the path crossed.
+
+After the exploration trajectories, a belief with no reward in it is scored two ways:
+sampling a hypothesis from it (what PEARL does) and the best single guess (the path that
+covers the most surviving goals), which no trajectory committed to one goal can beat. A
+trained PEARL policy reaches more than this only by doing what posterior sampling does
+not ask of it, such as sweeping along the arc within one trajectory.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from pearlkit.envs.point_nav import GOAL_RADIUS, goal_positions, oracle_path, sparse_reward
+
+
+def enters_disc(paths: np.ndarray, goals: np.ndarray) -> np.ndarray:
+    """``[i, j]`` is True when path ``j`` (``paths``: ``(P, horizon, 2)``) enters the disc of goal ``i``."""
+    distances = np.linalg.norm(paths[None] - goals[:, None, None], axis=-1)
+    return distances.min(-1) <= GOAL_RADIUS
+
+
+def _uniform_pick(allowed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One column index per row, uniform among the row's True entries (among all if none)."""
+    allowed = np.where(allowed.any(1, keepdims=True), allowed, True)
+    return np.argmax(rng.random(allowed.shape) * allowed, axis=1)
+
+
+def ideal_meta_test(test_goals: np.ndarray, num_exploration: int = 5, online: bool = False,
+                    draws: int = 1000, seed: int = 0) -> dict[str, float]:
+    """Meta-test the ideal posterior-sampling agent, ``draws`` runs per test goal.
+
+    Args:
+        test_goals: ``(G, 2)`` the goals to meta-test on (the held-out ones).
+        num_exploration: exploration trajectories before the scored one.
+        online: draw each exploration hypothesis from the belief so far (the paper's
+            Algorithm 2) instead of from the prior (the meta-test protocol of DESIGN §3).
+
+    Returns:
+        ``found`` (an exploration trajectory entered the goal disc), and for the first
+        trajectory after exploration ``success_sampled`` / ``return_sampled`` (hypothesis
+        sampled from the belief) and ``success_best`` / ``return_best`` (the best single
+        guess); sparse returns, where a found goal earns the oracle's return.
+    """
+    if num_exploration < 0 or draws < 1:
+        raise ValueError(f"need num_exploration >= 0 and draws >= 1, got {num_exploration} and {draws}")
+    rng = np.random.default_rng(seed)
+    goals = goal_positions()
+    paths = np.array([oracle_path(g) for g in goals])        # one committed path per hypothesis
+    hit = enters_disc(paths, goals)                            # [k, j]: path j crosses goal k's disc
+    test_hit = np.repeat(enters_disc(paths, test_goals), draws, axis=0)   # one row per run
+    oracle_return = np.array([sparse_reward(oracle_path(g), g).sum() for g in test_goals])
+    guess_return = np.array([[sparse_reward(p, g).sum() for p in paths] for g in test_goals])
+    run_goal = np.repeat(np.arange(len(test_goals)), draws)
+    runs = np.arange(len(run_goal))
+
+    alive = np.ones((len(run_goal), len(goals)), dtype=bool)   # goals the context has not ruled out
+    found = np.zeros(len(run_goal), dtype=bool)
+    for _ in range(num_exploration):
+        j = _uniform_pick(alive if online else np.ones_like(alive), rng)
+        found |= test_hit[runs, j]
+        alive &= ~hit[:, j].T                                  # no reward on path j: its goals are out
+    picks = {"sampled": _uniform_pick(alive, rng),
+             "best": np.argmax(alive.astype(float) @ hit, axis=1)}  # path covering most survivors
+    summary = {"found": float(found.mean())}
+    for rule, j in picks.items():
+        summary[f"success_{rule}"] = float((found | test_hit[runs, j]).mean())
+        summary[f"return_{rule}"] = float(np.where(found, oracle_return[run_goal],
+                                                   guess_return[run_goal, j]).mean())
+    return summary
+
+
+def best_spread_find_probability(test_goals: np.ndarray, num_exploration: int = 5,
+                                 iterations: int = 5000) -> float:
+    r"""The highest chance of finding the goal with hypotheses drawn i.i.d. from *any* distribution.
+
+    Maximises :math:`\frac{1}{G}\sum_i 1 - (1 - \sum_j p_j h_{ij})^k` over distributions
+    :math:`p` on the 100 goals by exponentiated gradient (the objective is concave in
+    :math:`p`), where :math:`h_{ij}` says the path to goal :math:`j` enters test goal
+    :math:`i`'s disc. It tells whether a prior mapped onto the goals unevenly could beat the
+    uniform spread that :func:`ideal_meta_test` assumes.
+    """
+    paths = np.array([oracle_path(g) for g in goal_positions()])
+    h = enters_disc(paths, test_goals).astype(float)
+    p = np.full(h.shape[1], 1.0 / h.shape[1])
+    for _ in range(iterations):
+        miss = 1.0 - h @ p
+        p = p * np.exp(0.5 * h.T @ (num_exploration * miss ** (num_exploration - 1)) / len(h))
+        p /= p.sum()
+    return float(np.mean(1.0 - (1.0 - h @ p) ** num_exploration))

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from pearlkit.config import PearlConfig
+from pearlkit.envs.point_nav import goal_positions, oracle_path
+from pearlkit.envs.tasks import split_tasks
+from pearlkit.ideal_explorer import best_spread_find_probability, enters_disc, ideal_meta_test
+
+
+@pytest.fixture(scope="module")
+def test_goals():
+    _, test = split_tasks(PearlConfig())
+    return np.array([t["goal"] for t in test])
+
+
+@pytest.fixture(scope="module")
+def coverage(test_goals):
+    """[i, j]: the oracle path to goal j of the family enters held-out goal i's disc."""
+    return enters_disc(np.array([oracle_path(g) for g in goal_positions()]), test_goals)
+
+
+def test_enters_disc_by_hand():
+    path = np.array([[[0.0, 0.5], [0.0, 0.9]]])
+    goals = np.array([[0.0, 1.0], [0.15, 0.95], [1.0, 0.0]])
+    # distances from the nearest point (0, 0.9): 0.1, about 0.158, about 1.345
+    assert enters_disc(path, goals)[:, 0].tolist() == [True, True, False]
+
+
+def test_one_exploration_trajectory_finds_as_often_as_the_paths_cover(test_goals, coverage):
+    draws = 4000
+    found = ideal_meta_test(test_goals, num_exploration=1, draws=draws, seed=0)["found"]
+    expected = coverage.mean()  # hypotheses uniform over the 100 goals
+    stderr = np.sqrt(expected * (1 - expected) / (draws * len(test_goals)))
+    assert abs(found - expected) < 4 * stderr
+
+
+def test_with_no_exploration_the_best_guess_is_the_widest_path(test_goals, coverage):
+    result = ideal_meta_test(test_goals, num_exploration=0, draws=3, seed=0)
+    all_goals_hit = enters_disc(np.array([oracle_path(g) for g in goal_positions()]), goal_positions())
+    widest = np.argmax(all_goals_hit.sum(0))
+    assert result["found"] == 0.0
+    assert result["success_best"] == pytest.approx(coverage[:, widest].mean())
+
+
+def test_updating_the_belief_between_trajectories_finds_more(test_goals):
+    prior = ideal_meta_test(test_goals, num_exploration=5, online=False, draws=500, seed=1)
+    online = ideal_meta_test(test_goals, num_exploration=5, online=True, draws=500, seed=1)
+    assert online["found"] > prior["found"] + 0.03  # ruled-out goals are never hypothesised again
+    for result in (prior, online):
+        assert result["found"] <= result["success_sampled"] <= 1.0
+        assert 0.0 < result["return_sampled"] < 13.5  # below the oracle's return
+
+
+def test_no_spread_of_hypotheses_finds_less_than_the_uniform_one(test_goals, coverage):
+    uniform = np.mean(1 - (1 - coverage.mean(1)) ** 5)
+    assert best_spread_find_probability(test_goals, 5, iterations=500) >= uniform - 1e-9
+
+
+@pytest.mark.parametrize("kwargs", [{"num_exploration": -1}, {"draws": 0}])
+def test_bad_arguments_are_named(test_goals, kwargs):
+    with pytest.raises(ValueError, match="num_exploration >= 0 and draws >= 1"):
+        ideal_meta_test(test_goals, **kwargs)
