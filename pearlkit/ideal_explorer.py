@@ -15,9 +15,9 @@ a perfect encoder and a perfect policy, generous to it wherever there is a choic
 
 After the exploration trajectories, a belief with no reward in it is scored two ways:
 sampling a hypothesis from it (what PEARL does) and the best single guess (of the paths to
-the 100 goals, the one that enters the most surviving goal discs). A
-trained PEARL policy reaches more than this only by doing what posterior sampling does
-not ask of it, such as sweeping along the arc within one trajectory.
+the 100 goals, the one that enters the most surviving goal discs). A trained PEARL policy
+reaches more than this only by doing what posterior sampling does not ask of it, such as
+sweeping along the arc within one trajectory.
 """
 from __future__ import annotations
 
