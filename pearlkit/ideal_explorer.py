@@ -9,7 +9,8 @@ a perfect encoder and a perfect policy, generous to it wherever there is a choic
 * a :math:`z` drawn from the prior stands for a goal drawn uniformly from the family's 100
   goals (the KL term pulls the codes of the tasks onto the prior; drawing from all 100
   rather than the 80 training goals tells the agent where held-out goals can lie);
-* the policy flies :func:`~pearlkit.envs.point_nav.oracle_path` to that hypothesised goal;
+* the policy flies :func:`~pearlkit.envs.point_nav.oracle_path` to that hypothesised goal
+  (:func:`hypothesis_paths`);
 * the belief is exact: a reward seen anywhere pins the goal (the next trajectory
   succeeds), and no reward rules out every goal whose disc the path crossed.
 
@@ -24,6 +25,12 @@ from __future__ import annotations
 import numpy as np
 
 from pearlkit.envs.point_nav import GOAL_RADIUS, goal_positions, oracle_path, sparse_reward
+
+
+def hypothesis_paths() -> np.ndarray:
+    """``(100, horizon, 2)``: the ideal policy's path for each goal hypothesis, the oracle's
+    path to each of the family's goals."""
+    return np.array([oracle_path(g) for g in goal_positions()])
 
 
 def enters_disc(paths: np.ndarray, goals: np.ndarray) -> np.ndarray:
@@ -57,8 +64,7 @@ def ideal_meta_test(test_goals: np.ndarray, num_exploration: int = 5, online: bo
     if num_exploration < 0 or draws < 1:
         raise ValueError(f"need num_exploration >= 0 and draws >= 1, got {num_exploration} and {draws}")
     rng = np.random.default_rng(seed)
-    goals = goal_positions()
-    paths = np.array([oracle_path(g) for g in goals])        # one committed path per hypothesis
+    goals, paths = goal_positions(), hypothesis_paths()
     hit = enters_disc(paths, goals)                            # [k, j]: path j crosses goal k's disc
     test_hit = np.repeat(enters_disc(paths, test_goals), draws, axis=0)   # one row per run
     oracle_return = np.array([sparse_reward(oracle_path(g), g).sum() for g in test_goals])
@@ -92,8 +98,7 @@ def best_spread_find_probability(test_goals: np.ndarray, num_exploration: int = 
     :math:`i`'s disc. It tells whether a prior mapped onto the goals unevenly could beat the
     uniform spread that :func:`ideal_meta_test` assumes.
     """
-    paths = np.array([oracle_path(g) for g in goal_positions()])
-    h = enters_disc(paths, test_goals).astype(float)
+    h = enters_disc(hypothesis_paths(), test_goals).astype(float)
     p = np.full(h.shape[1], 1.0 / h.shape[1])
     for _ in range(iterations):
         miss = 1.0 - h @ p

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from pearlkit.config import PearlConfig
-from pearlkit.envs.point_nav import goal_positions, oracle_path
+from pearlkit.envs.point_nav import goal_positions
 from pearlkit.envs.tasks import split_tasks
-from pearlkit.ideal_explorer import best_spread_find_probability, enters_disc, ideal_meta_test
+from pearlkit.ideal_explorer import best_spread_find_probability, enters_disc, hypothesis_paths, ideal_meta_test
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,7 @@ def test_goals():
 @pytest.fixture(scope="module")
 def coverage(test_goals):
     """[i, j]: the oracle path to goal j of the family enters held-out goal i's disc."""
-    return enters_disc(np.array([oracle_path(g) for g in goal_positions()]), test_goals)
+    return enters_disc(hypothesis_paths(), test_goals)
 
 
 def test_enters_disc_by_hand():
@@ -36,7 +36,7 @@ def test_one_exploration_trajectory_finds_as_often_as_the_paths_cover(test_goals
 
 def test_with_no_exploration_the_best_guess_is_the_widest_path(test_goals, coverage):
     result = ideal_meta_test(test_goals, num_exploration=0, draws=3, seed=0)
-    all_goals_hit = enters_disc(np.array([oracle_path(g) for g in goal_positions()]), goal_positions())
+    all_goals_hit = enters_disc(hypothesis_paths(), goal_positions())
     widest = np.argmax(all_goals_hit.sum(0))
     assert result["found"] == 0.0
     assert result["success_best"] == pytest.approx(coverage[:, widest].mean())
