@@ -58,7 +58,7 @@ def _train(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.resume} is not a run folder (no config.json)")
         if args.preset is not None or args.seed is not None:
             raise ValueError("--resume takes its preset and seed from the run folder; omit them")
-        base = PearlConfig.from_dict(json.loads(config_path.read_text()))
+        base = PearlConfig.from_file(config_path)
         allowed = {"num_iterations", "eval_every"}
         changed = {a.partition("=")[0].strip() for a in args.set} - allowed
         if changed:

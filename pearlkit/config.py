@@ -10,6 +10,7 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pearlkit.envs import ENV_IDS
@@ -123,9 +124,11 @@ class PearlConfig:
             sizes = getattr(self, name)
             if not isinstance(sizes, tuple) or not sizes or any(not isinstance(h, int) or h < 1 for h in sizes):
                 raise ValueError(f"{name} must be a non-empty tuple of positive ints, got {sizes!r}")
-        if self.num_initial_steps + self.num_steps_prior + self.num_steps_posterior == 0:
-            raise ValueError("num_initial_steps, num_steps_prior and num_steps_posterior are all 0: "
-                             "the context buffers would stay empty")
+        if self.num_steps_prior + self.num_steps_posterior == 0:
+            # Each picked task's context buffer is cleared before its collection; with nothing
+            # collected into it, the first gradient step would find it empty.
+            raise ValueError("num_steps_prior and num_steps_posterior are both 0: the context buffer of every task "
+                             "picked for collection would be cleared and stay empty; give one of them >= 1 step")
         if self.num_exp_traj_eval * self.max_path_length >= self.num_steps_per_eval:
             raise ValueError(f"num_steps_per_eval ({self.num_steps_per_eval}) must leave room for at least one "
                              f"trajectory after the {self.num_exp_traj_eval} exploration trajectories of "
@@ -150,6 +153,27 @@ class PearlConfig:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> PearlConfig:
+        """Read a run folder's ``config.json``.
+
+        Raises:
+            ValueError: naming the file, when it is not a JSON object of valid config fields.
+        """
+        path = Path(path)
+        try:
+            values = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path} is not valid JSON ({error}); it should hold the run's config "
+                             "as `train` wrote it") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"{path} holds a JSON {type(values).__name__}, not the run's config (an object "
+                             "of config fields)")
+        try:
+            return cls.from_dict(values)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path} is not a valid config: {error}") from None
 
     def with_overrides(self, assignments: list[str]) -> PearlConfig:
         """Apply ``key=value`` strings (as from ``--set``), parsing each value by its field's type."""

@@ -1,8 +1,8 @@
 """Videos of a MuJoCo agent adapting: offscreen frames, a tracking camera, MP4 files.
 
 Frames are rendered with MuJoCo's own offscreen renderer (``mujoco.Renderer``), which needs
-an OpenGL backend without a window: ``MUJOCO_GL=egl`` on a GPU machine (Colab),
-``MUJOCO_GL=osmesa`` on a CPU one (``import pearlkit`` picks one when nothing is set). MP4
+an OpenGL backend without a window: ``MUJOCO_GL=egl`` (a GPU, or Mesa's EGL on a CPU) or
+``MUJOCO_GL=osmesa`` (``import pearlkit`` picks the first that works when nothing is set). MP4
 files are written with ``imageio`` and its bundled ffmpeg (H.264, which every browser plays).
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 from pearlkit.envs import make_env
 from pearlkit.envs.tasks import Task
 from pearlkit.evaluate import MetaTestResult, meta_test, trajectories_per_task
-from pearlkit.runtime import seeded_stream
+from pearlkit.runtime import OFFSCREEN_INSTALL_HINT, seeded_stream
 from pearlkit.sampler import EnvPool
 
 if TYPE_CHECKING:
@@ -41,9 +41,20 @@ def tracking_camera(env: gym.Env, distance: float = 4.0) -> mujoco.MjvCamera:
     return camera
 
 
+def offscreen_renderer(model: mujoco.MjModel, height: int, width: int) -> mujoco.Renderer:
+    """``mujoco.Renderer(model, height, width)``, or one error that says what to install when
+    this machine has no offscreen OpenGL backend."""
+    try:
+        return mujoco.Renderer(model, height, width)
+    except Exception as error:  # GLFW without a display, a missing library: each fails its own way
+        backend = os.environ.get("MUJOCO_GL") or "unset (GLFW, which needs a display)"
+        raise RuntimeError(f"MuJoCo cannot render offscreen here (MUJOCO_GL={backend}: {error}); "
+                           f"{OFFSCREEN_INSTALL_HINT}") from error
+
+
 def snapshot(env: gym.Env, height: int = 240, width: int = 320, distance: float = 4.0) -> np.ndarray:
     """One ``(height, width, 3)`` picture of ``env``'s current state, from :func:`tracking_camera`."""
-    renderer = mujoco.Renderer(env.model, height, width)
+    renderer = offscreen_renderer(env.model, height, width)
     try:
         renderer.update_scene(env.data, camera=tracking_camera(env, distance))
         return renderer.render()
@@ -75,7 +86,7 @@ class FrameRecorder:
             return
         while len(self._renderers) < len(envs):
             env = envs[len(self._renderers)]
-            self._renderers.append(mujoco.Renderer(env.model, self.height, self.width))
+            self._renderers.append(offscreen_renderer(env.model, self.height, self.width))
             self._cameras.append(tracking_camera(env))
         previous = self.frames[-1] if self.frames else None
         frame = np.empty((len(envs), self.height, self.width, 3), dtype=np.uint8)

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import random
 import sys
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -40,17 +42,75 @@ def seeded_stream(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
+#: Offscreen OpenGL backends ``import pearlkit`` tries, in order, where no display exists.
+OFFSCREEN_BACKENDS = ("egl", "osmesa")
+#: What to install when no offscreen backend works (named by the error that rendering raises).
+OFFSCREEN_INSTALL_HINT = ("install EGL (Debian/Ubuntu: apt-get install libegl1) or OSMesa "
+                          "(apt-get install libosmesa6), or set MUJOCO_GL to a backend that works here; "
+                          "Colab has EGL")
+_EGL_PLATFORM_DEVICE_EXT = 0x313F
+
+
+def egl_works() -> bool:
+    """Whether EGL can open a display on some device (a GPU, or Mesa's software device).
+
+    Goes the way MuJoCo's EGL context does (``eglQueryDevicesEXT``, then a platform display
+    per device), through ``ctypes``: a few milliseconds, and it never imports MuJoCo or PyOpenGL.
+    """
+    try:
+        egl = ctypes.CDLL("libEGL.so.1")
+    except OSError:
+        return False
+    egl.eglGetProcAddress.restype, egl.eglGetProcAddress.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
+    query_address = egl.eglGetProcAddress(b"eglQueryDevicesEXT")
+    display_address = egl.eglGetProcAddress(b"eglGetPlatformDisplayEXT")
+    if not query_address or not display_address:
+        return False
+    query_devices = ctypes.CFUNCTYPE(ctypes.c_uint, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p),
+                                     ctypes.POINTER(ctypes.c_int))(query_address)
+    platform_display = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_uint, ctypes.c_void_p,
+                                        ctypes.c_void_p)(display_address)
+    egl.eglInitialize.restype, egl.eglInitialize.argtypes = ctypes.c_uint, [ctypes.c_void_p] * 3
+    egl.eglTerminate.argtypes = [ctypes.c_void_p]
+    devices, count = (ctypes.c_void_p * 16)(), ctypes.c_int(0)
+    if not query_devices(16, devices, ctypes.byref(count)):
+        return False
+    for device in devices[: count.value]:
+        display = platform_display(_EGL_PLATFORM_DEVICE_EXT, device, None)
+        if display and egl.eglInitialize(display, None, None):
+            egl.eglTerminate(display)
+            return True
+    return False
+
+
+def osmesa_works() -> bool:
+    """Whether libOSMesa (software rendering) loads, as PyOpenGL will load it."""
+    name = ctypes.util.find_library("OSMesa")
+    try:
+        return name is not None and hasattr(ctypes.CDLL(name), "OSMesaCreateContextExt")
+    except OSError:
+        return False
+
+
+_BACKEND_PROBES: dict[str, Callable[[], bool]] = {"egl": egl_works, "osmesa": osmesa_works}
+
+
 def default_mujoco_gl() -> str | None:
     """Pick MuJoCo's offscreen OpenGL backend where nothing else can render, before MuJoCo loads.
 
-    MuJoCo reads ``MUJOCO_GL`` once, when it is first imported. On a Linux machine with no
-    display, its default (GLFW) cannot open a window, so set ``egl`` (GPU machines such as
-    Colab) or ``osmesa`` (software rendering; Debian's ``libosmesa6``). A value already set,
-    or a machine with a display, is left alone. Returns the backend chosen, if any.
+    MuJoCo reads ``MUJOCO_GL`` once, when it is first imported, and a backend whose library
+    is missing breaks that import. On a Linux machine with no display, its default (GLFW)
+    cannot open a window, so this sets the first of :data:`OFFSCREEN_BACKENDS` whose probe
+    succeeds here (EGL: GPUs, and Mesa on a CPU; then OSMesa). A value already set, a machine
+    with a display, or one where no backend works is left alone: MuJoCo then imports as
+    usual and only rendering fails (:func:`pearlkit.render.offscreen_renderer` says what to
+    install). Returns the backend chosen, if any.
     """
     if os.environ.get("MUJOCO_GL") or not sys.platform.startswith("linux"):  # an empty value counts as unset
         return None
     if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
         return None
-    os.environ["MUJOCO_GL"] = "egl" if torch.cuda.is_available() else "osmesa"
-    return os.environ["MUJOCO_GL"]
+    backend = next((name for name in OFFSCREEN_BACKENDS if _BACKEND_PROBES[name]()), None)
+    if backend is not None:
+        os.environ["MUJOCO_GL"] = backend
+    return backend

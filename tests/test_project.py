@@ -27,6 +27,11 @@ def test_readme_gives_the_two_fresh_machine_commands_and_ci_runs_the_test_one():
     assert "jupyter-book build . --warningiserror" in ci and "pytest -m browser" in ci
 
 
+def test_a_chapter_that_fails_fails_the_build():
+    execute = yaml.safe_load((ROOT / "_config.yml").read_text())["execute"]
+    assert execute["raise_on_error"] is True and execute["allow_errors"] is False
+
+
 def test_committed_notebooks_have_no_outputs():
     assert NOTEBOOKS
     for notebook in NOTEBOOKS:

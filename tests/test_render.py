@@ -1,24 +1,25 @@
-"""Offscreen frames from the simulator and MP4 files (MUJOCO_GL=osmesa on a CPU machine)."""
+"""Offscreen frames from the simulator and MP4 files (MUJOCO_GL=egl or osmesa on a CPU machine)."""
 import numpy as np
 import pytest
 import torch
 
 import pearlkit  # noqa: F401  (picks MUJOCO_GL before MuJoCo loads)
 from pearlkit.envs import make_env
-from pearlkit.render import FrameRecorder, adaptation_frames, with_caption, write_video
+from pearlkit.render import FrameRecorder, adaptation_frames, offscreen_renderer, with_caption, write_video
 from pearlkit.sampler import EnvPool, rollout
 
 
-def _renderer_available():
-    import mujoco
+def _renderer_unavailable() -> str | None:
+    """Why this machine cannot render offscreen, or None when it can."""
     try:
-        mujoco.Renderer(make_env("pearlkit/HalfCheetahVel-v0").model, 8, 8).close()
-        return True
-    except Exception:  # no OpenGL backend on this machine (install libosmesa6, or set MUJOCO_GL)
-        return False
+        offscreen_renderer(make_env("pearlkit/HalfCheetahVel-v0").model, 8, 8).close()
+        return None
+    except RuntimeError as error:
+        return str(error)
 
 
-needs_renderer = pytest.mark.skipif(not _renderer_available(), reason="no offscreen OpenGL (MUJOCO_GL) backend")
+_WHY_NO_RENDERER = _renderer_unavailable()
+needs_renderer = pytest.mark.skipif(_WHY_NO_RENDERER is not None, reason=str(_WHY_NO_RENDERER))
 
 
 @needs_renderer
@@ -83,11 +84,16 @@ def test_adaptation_frames_tile_tasks_and_caption_them():
     assert video[:, :captioned.shape[0] - 20].max() > 200  # white caption text on the dark strip
 
 
-@pytest.mark.parametrize("environ, cuda, expected", [
-    ({}, False, "osmesa"), ({}, True, "egl"), ({"DISPLAY": ":0"}, False, None), ({"MUJOCO_GL": "glfw"}, False, None),
-    ({"MUJOCO_GL": ""}, False, "osmesa"),
+@pytest.mark.parametrize("environ, working, expected", [
+    ({}, {"egl", "osmesa"}, "egl"),  # EGL first: GPUs and Mesa on a CPU
+    ({}, {"osmesa"}, "osmesa"),  # a backend that fails its probe is not chosen
+    ({}, set(), None),  # none works: MUJOCO_GL stays unset, so importing MuJoCo still works
+    ({"DISPLAY": ":0"}, {"egl"}, None),
+    ({"MUJOCO_GL": "glfw"}, {"egl"}, None),  # an explicit choice is respected
+    ({"MUJOCO_GL": ""}, {"osmesa"}, "osmesa"),  # an empty value counts as unset
 ])
-def test_offscreen_backend_is_picked_only_where_nothing_else_can_render(monkeypatch, environ, cuda, expected):
+def test_offscreen_backend_is_the_first_that_works_where_nothing_else_can_render(monkeypatch, environ, working,
+                                                                                 expected):
     from pearlkit import runtime
 
     for key in ("MUJOCO_GL", "DISPLAY", "WAYLAND_DISPLAY"):
@@ -95,10 +101,35 @@ def test_offscreen_backend_is_picked_only_where_nothing_else_can_render(monkeypa
     for key, value in environ.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setattr(runtime.sys, "platform", "linux")
-    monkeypatch.setattr(runtime.torch.cuda, "is_available", lambda: cuda)
+    probed = []
+    probe = lambda name: lambda: probed.append(name) or name in working
+    monkeypatch.setattr(runtime, "_BACKEND_PROBES", {name: probe(name) for name in runtime.OFFSCREEN_BACKENDS})
     assert runtime.default_mujoco_gl() == expected
     already_set = environ.get("MUJOCO_GL")  # a value someone chose is kept
     assert runtime.os.environ.get("MUJOCO_GL") == (already_set or expected)
+    if expected is not None:
+        assert probed == list(runtime.OFFSCREEN_BACKENDS[:runtime.OFFSCREEN_BACKENDS.index(expected) + 1])
+
+
+def test_backend_probes_answer_without_importing_mujoco():
+    import subprocess
+    import sys
+
+    code = ("import sys; from pearlkit import runtime; "
+            "print(type(runtime.egl_works()).__name__, type(runtime.osmesa_works()).__name__, 'mujoco' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["bool", "bool", "False"]
+
+
+def test_rendering_without_a_backend_says_what_to_install(monkeypatch):
+    import mujoco
+
+    def no_context(*args, **kwargs):
+        raise mujoco.FatalError("gladLoadGL error")
+
+    monkeypatch.setattr(mujoco, "Renderer", no_context)
+    with pytest.raises(RuntimeError, match="libegl1.*libosmesa6.*Colab has EGL"):
+        offscreen_renderer(make_env("pearlkit/HalfCheetahVel-v0").model, 8, 8)
 
 
 @needs_renderer

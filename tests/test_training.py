@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -151,6 +152,8 @@ def test_nan_loss_stops_training_names_it_and_keeps_the_last_good_checkpoint(tmp
     (lambda: PearlConfig(kl_lambda=float("nan")), r"kl_lambda must be a finite number, got nan"),
     (lambda: PearlConfig(hidden_sizes=(64, 0)), r"hidden_sizes must be a non-empty tuple of positive ints"),
     (lambda: PearlConfig().with_overrides(["meta_batch=lots"]), r"cannot parse meta_batch='lots' as int"),
+    (lambda: PearlConfig(num_steps_prior=0, num_steps_posterior=0, num_initial_steps=200),
+     r"num_steps_prior and num_steps_posterior are both 0: the context buffer .* cleared and stay empty"),
 ])
 def test_bad_input_gets_an_error_that_names_it(make, message):
     with pytest.raises(ValueError, match=message):
@@ -201,3 +204,19 @@ def test_cli_resume_errors(tmp_path, capsys):
     (tmp_path / "config.json").write_text(tiny_config().to_json())
     assert cli_main(["train", "--resume", str(tmp_path), "--set", "kl_lambda=2"]) == 2
     assert "can only change ['eval_every', 'num_iterations'], not ['kl_lambda']" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", r"config\.json is not valid JSON \(Expecting value: line 1 column 1 \(char 0\)\); it should hold"),
+    ('{"seed": 0', r"config\.json is not valid JSON"),
+    ("[1, 2]", r"config\.json holds a JSON list, not the run's config"),
+    ('{"lr": 1}', r"config\.json is not a valid config: unknown config key\(s\) \['lr'\]"),
+    ('{"discount": 2}', r"config\.json is not a valid config: discount must be in \[0, 1\], got 2"),
+])
+def test_resume_with_a_corrupt_config_names_the_file_and_what_is_wrong(tmp_path, capsys, text, message):
+    (tmp_path / "config.json").write_text(text)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert cli_main(["train", "--resume", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(re.escape(str(tmp_path / "config.json"))[:-len(r"config\.json")] + message, err), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written

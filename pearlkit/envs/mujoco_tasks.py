@@ -63,7 +63,8 @@ class MujocoTaskMixin:
     reports_success: ClassVar[bool] = False
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)  # the Gymnasium v5 environment
+        with quiet_model_compiler():  # however the environment is made (gym.make, make_env)
+            super().__init__(**kwargs)  # the Gymnasium v5 environment
         self._control_low, self._control_high = self.action_space.low.copy(), self.action_space.high.copy()
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=self.action_space.shape, dtype=np.float32)
         self.set_task(self.default_task())

@@ -47,10 +47,7 @@ def make_env(env_id: str) -> gym.Env:
     if env_id not in ENV_IDS:
         raise ValueError(f"unknown env_id {env_id!r}; pearlkit provides {sorted(ENV_IDS)}")
     register_envs()
-    from pearlkit.envs.mujoco_tasks import quiet_model_compiler
-
-    with quiet_model_compiler():
-        return gym.make(env_id).unwrapped
+    return gym.make(env_id).unwrapped
 
 
 def split_tasks(config: PearlConfig) -> tuple[list, list]:
