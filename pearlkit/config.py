@@ -15,6 +15,9 @@ from typing import Any
 
 from pearlkit.envs import ENV_IDS
 
+#: The values of ``PearlConfig.precision``.
+PRECISIONS = ("auto", "bfloat16", "float32")
+
 
 @dataclass(frozen=True)
 class PearlConfig:
@@ -42,6 +45,11 @@ class PearlConfig:
     """PEARL's Gaussian belief with a KL term (True) or the deterministic variant (False)."""
     use_next_obs_in_context: bool = False
     """Context rows are (s, a, r, s') instead of (s, a, r); needed when dynamics differ."""
+    precision: str = "float32"
+    """Number format of the hidden layers' matrix products: ``"float32"``, ``"bfloat16"``, or
+    ``"auto"`` (bfloat16 where the hardware multiplies it natively, float32 elsewhere; see
+    :func:`pearlkit.runtime.resolve_precision`). Weights, optimizer state, output layers and
+    losses stay float32 either way."""
 
     # ----- data collection, per iteration -----
     num_initial_steps: int = 200
@@ -107,6 +115,7 @@ class PearlConfig:
 
     def __post_init__(self) -> None:
         _check_in(self.env_id, sorted(ENV_IDS), "env_id")
+        _check_in(self.precision, list(PRECISIONS), "precision")
         for name in ("num_train_tasks", "num_test_tasks", "num_iterations", "latent_size",
                      "num_tasks_sample", "max_path_length", "replay_buffer_size", "meta_batch",
                      "batch_size", "embedding_batch_size", "update_post_train", "num_steps_per_eval",

@@ -5,6 +5,7 @@ concatenated to the state (and action).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import NamedTuple
 
@@ -41,10 +42,18 @@ class MLP(nn.Module):
         nn.init.uniform_(self.last.weight, -LAST_LAYER_INIT, LAST_LAYER_INIT)
         nn.init.uniform_(self.last.bias, -LAST_LAYER_INIT, LAST_LAYER_INIT)
 
+    #: dtype of the hidden layers' matrix products (``PearlAgent.set_precision`` sets it).
+    hidden_dtype: torch.dtype = torch.float32
+
     def forward(self, x: Tensor) -> Tensor:
-        for layer in self.hidden:
-            x = torch.relu(layer(x))
-        return self.last(x)
+        # Mixed precision: the hidden layers multiply in bfloat16 (weights stay float32;
+        # autocast casts them), the output layer in float32, because Q and V reach the
+        # thousands where bfloat16 resolves one part in 256 (benchmarks/RESULTS.md measures it).
+        low = self.hidden_dtype != torch.float32
+        with torch.autocast(x.device.type, dtype=self.hidden_dtype) if low else contextlib.nullcontext():
+            for layer in self.hidden:
+                x = torch.relu(layer(x))
+        return self.last(x.float())
 
 
 class QNetwork(MLP):

@@ -20,7 +20,8 @@ from pearlkit.buffers import MultiTaskReplayBuffer
 from pearlkit.config import PearlConfig
 from pearlkit.envs import Task, make_env
 from pearlkit.inference import ContextEncoder, kl_to_prior, sample_z
-from pearlkit.networks import QNetwork, TanhGaussianPolicy, VNetwork
+from pearlkit.networks import MLP, QNetwork, TanhGaussianPolicy, VNetwork
+from pearlkit.runtime import resolve_precision
 from pearlkit.sac import (
     TransitionBatch,
     policy_loss,
@@ -53,12 +54,26 @@ class PearlAgent(nn.Module):
         self.qf2 = QNetwork(obs_dim, action_dim, latent, hidden)
         self.vf = VNetwork(obs_dim, latent, hidden)
         self.target_vf = copy.deepcopy(self.vf).requires_grad_(False)
+        self.precision = torch.float32
+
+    def set_precision(self, dtype: torch.dtype) -> PearlAgent:
+        """Run every network's hidden layers in ``dtype`` (float32 or bfloat16), in training,
+        rollouts and meta-test alike."""
+        if dtype not in (torch.float32, torch.bfloat16):
+            raise ValueError(f"precision must be torch.float32 or torch.bfloat16, got {dtype}")
+        self.precision = dtype
+        for module in self.modules():
+            if isinstance(module, MLP):
+                module.hidden_dtype = dtype
+        return self
 
 
 def build_agent(config: PearlConfig, device: torch.device) -> PearlAgent:
-    """A freshly initialised agent sized for ``config.env_id``'s spaces, on ``device``."""
+    """A freshly initialised agent sized for ``config.env_id``'s spaces, on ``device``, in the
+    precision ``config.precision`` resolves to there."""
     env = make_env(config.env_id)
-    return PearlAgent(env.observation_space.shape[0], env.action_space.shape[0], config).to(device)
+    agent = PearlAgent(env.observation_space.shape[0], env.action_space.shape[0], config).to(device)
+    return agent.set_precision(resolve_precision(config.precision, device))
 
 
 class Optimizers(NamedTuple):

@@ -127,7 +127,9 @@ def restore_run(run: Run, run_dir: Path) -> None:
         stale.unlink()
     ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, next(run.agent.parameters()).device)
     config = run.config.to_dict()
-    started = {**ckpt["config"], "num_iterations": config["num_iterations"], "eval_every": config["eval_every"]}
+    # A checkpoint written before a config field existed holds that field's default.
+    started = {**PearlConfig.from_dict(ckpt["config"]).to_dict(), "num_iterations": config["num_iterations"],
+               "eval_every": config["eval_every"]}
     if started != config:
         diff = sorted(k for k, v in config.items() if started[k] != v)
         raise ValueError(f"cannot resume {run_dir}: config fields {diff} differ from the run's")
