@@ -98,6 +98,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"  return after exploration: {metrics['return_after_exploration']:.2f}")
     if metrics["success_rate"] is not None:
         print(f"  success rate:             {metrics['success_rate']:.2f}")
+    print(f"  reported return:          {metrics['reported_return']:.2f}  (the reference's: the last trajectory)")
+    if metrics["reported_success"] is not None:
+        print(f"  reported success rate:    {metrics['reported_success']:.2f}")
     curve = ", ".join(f"{r:.1f}" for r in metrics["adaptation_curve"])
     print(f"  return per trajectory:    {curve}")
     return 0

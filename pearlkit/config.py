@@ -283,13 +283,13 @@ LOCOMOTION_PAPER: dict[str, PearlConfig] = {
         env_id="pearlkit/HalfCheetahFwdBack-v0", num_train_tasks=2, num_test_tasks=2, meta_batch=4,
         num_steps_prior=1000, num_extra_rl_steps_posterior=1000, num_train_steps_per_itr=2000),
     "ant-fwd-back": _LOCOMOTION_PAPER.replace(
-        env_id="pearlkit/AntFwdBack-v0", num_train_tasks=2, num_test_tasks=2, meta_batch=4),
+        env_id="pearlkit/AntFwdBack-v1", num_train_tasks=2, num_test_tasks=2, meta_batch=4),
     "ant-goal-2d": _LOCOMOTION_PAPER.replace(
         env_id="pearlkit/AntGoal2D-v0", num_train_tasks=150, num_test_tasks=30, meta_batch=10, kl_lambda=1.0),
     "humanoid-dir-2d": _LOCOMOTION_PAPER.replace(
         env_id="pearlkit/HumanoidDir2D-v0", num_train_tasks=100, num_test_tasks=30, meta_batch=16),
     "walker-2d-params": _LOCOMOTION_PAPER.replace(
-        env_id="pearlkit/Walker2DParams-v0", num_train_tasks=40, num_test_tasks=10, meta_batch=10,
+        env_id="pearlkit/Walker2DParams-v1", num_train_tasks=40, num_test_tasks=10, meta_batch=10,
         embedding_batch_size=100, use_next_obs_in_context=True),
 }
 

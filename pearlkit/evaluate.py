@@ -43,6 +43,9 @@ class MetaTestResult(NamedTuple):
     trajectories: list[Trajectories]  #: one per trajectory index, arrays ``(num_tasks, horizon, ·)``
     valid: Tensor  #: ``(num_tasks, K, horizon)`` bool, real (not padded) steps
     reports_success: bool  #: the environment reports ``is_success`` (navigation)
+    #: ``(num_tasks, K)`` bool, the trajectories the reference would have run: those begun
+    #: before the task had ``min_steps`` steps (all of them when meta-test had no ``min_steps``)
+    counted: Tensor | None = None
 
 
 def infer_from_context(agent: PearlAgent, contexts: list[Tensor]) -> tuple[Tensor, Tensor]:
@@ -57,7 +60,8 @@ def infer_from_context(agent: PearlAgent, contexts: list[Tensor]) -> tuple[Tenso
 @torch.no_grad()
 def meta_test(agent: PearlAgent, tasks: list[Task], pool: EnvPool, max_path_length: int,
               num_trajs: int, num_exp_traj_eval: int, use_next_obs: bool,
-              online_posterior: bool = False, on_step: StepHook | None = None) -> MetaTestResult:
+              online_posterior: bool = False, on_step: StepHook | None = None,
+              min_steps: int | None = None) -> MetaTestResult:
     """Run the meta-test protocol on ``tasks`` (all in lockstep).
 
     Args:
@@ -71,15 +75,20 @@ def meta_test(agent: PearlAgent, tasks: list[Task], pool: EnvPool, max_path_leng
         online_posterior: infer the belief after *every* trajectory, exploration included
             (the paper's Algorithm 2) instead of only after exploration (the reference code).
         on_step: passed to :func:`~pearlkit.sampler.rollout` (e.g. to render frames).
+        min_steps: the reference's ``num_steps_per_eval``: go on past ``num_trajs`` until every
+            task has this many steps (more trajectories where episodes end early).
     """
     device = next(agent.parameters()).device
     envs = pool.take(tasks)
     n = len(tasks)
+    steps_so_far = torch.zeros(n, dtype=torch.long)
+    counted = []
     z_mean, z_var = agent.encoder.belief_without_context(n, device)
     contexts = [torch.zeros(0, agent.context_dim, device=device) for _ in range(n)]
     act = lambda obs, z: agent.policy(obs, z, deterministic=True).action
     records: dict[str, list] = {k: [] for k in ("ret", "succ", "z", "mean", "var", "traj", "valid")}
-    for k in range(num_trajs):
+    k = 0
+    while k < num_trajs or (min_steps is not None and (steps_so_far < min_steps).any()):
         # paper-vs-code: the reference samples exploration z from the prior and infers only
         # once num_exp_traj_eval trajectories are in; `online_posterior` gives the paper's
         # Algorithm 2, which updates the belief after each trajectory.
@@ -96,10 +105,21 @@ def meta_test(agent: PearlAgent, tasks: list[Task], pool: EnvPool, max_path_leng
             records[key].append(value.cpu())
         records["traj"].append(traj)
         records["valid"].append(valid)
+        counted.append(steps_so_far < min_steps if min_steps is not None else torch.ones(n, dtype=torch.bool))
+        steps_so_far += valid.sum(1)
+        k += 1
     stack = lambda key: torch.stack(records[key], dim=1)
     reports_success = bool(getattr(envs[0], "reports_success", False))
     return MetaTestResult(stack("ret"), stack("succ"), stack("z"), stack("mean"), stack("var"),
-                          records["traj"], stack("valid"), reports_success)
+                          records["traj"], stack("valid"), reports_success, torch.stack(counted, dim=1))
+
+
+def reported_trajectory(result: MetaTestResult) -> Tensor:
+    """Per task, the index of the last trajectory the reference would have run: the one whose
+    return it reports (``final_returns`` in its ``_do_eval``). ``(num_tasks,)``."""
+    counted = result.counted if result.counted is not None else torch.ones_like(result.successes)
+    index = torch.arange(counted.shape[1]).expand_as(counted)
+    return torch.where(counted, index, -1).max(dim=1).values
 
 
 def summarize(result: MetaTestResult, num_exp_traj_eval: int) -> dict:
@@ -111,11 +131,15 @@ def summarize(result: MetaTestResult, num_exp_traj_eval: int) -> dict:
         ``num_exp_traj_eval + 1`` entered the goal; ``None`` if the environment does not
         report success), ``found_during_exploration`` (share of tasks where an exploration
         trajectory entered the goal), ``success_given_found`` and ``success_given_not_found``
-        (the success rate within each of those two groups of runs), ``adaptation_curve``
+        (the success rate within each of those two groups of runs), ``reported_return`` and
+        ``reported_success`` (the reference's number: the last trajectory of a
+        ``num_steps_per_eval``-step meta-test, see :func:`reported_trajectory`), ``adaptation_curve``
         (mean return per trajectory index), ``success_curve`` and ``num_tasks``.
     """
     after = num_exp_traj_eval
-    success = found = given_found = given_not_found = None
+    success = found = given_found = given_not_found = reported_success = None
+    reported = reported_trajectory(result)
+    tasks = torch.arange(result.returns.shape[0])
     if result.reports_success:
         succeeded = result.successes[:, after].float()
         was_found = result.successes[:, :after].any(1)
@@ -124,9 +148,12 @@ def summarize(result: MetaTestResult, num_exp_traj_eval: int) -> dict:
         # when exploration did (or did not) find the goal. None where no run falls in the group.
         given_found = succeeded[was_found].mean().item() if was_found.any() else None
         given_not_found = succeeded[~was_found].mean().item() if not was_found.all() else None
+        reported_success = result.successes[tasks, reported].float().mean().item()
     return {
         "return_after_exploration": result.returns[:, after].mean().item(),
         "success_rate": success,
+        "reported_return": result.returns[tasks, reported].mean().item(),
+        "reported_success": reported_success,
         "found_during_exploration": found,
         "success_given_found": given_found,
         "success_given_not_found": given_not_found,
@@ -137,7 +164,8 @@ def summarize(result: MetaTestResult, num_exp_traj_eval: int) -> dict:
 
 
 def trajectories_per_task(config: PearlConfig) -> int:
-    """Trajectories in one meta-test run: ``num_steps_per_eval`` steps, rounded up to whole trajectories."""
+    """Trajectories in one meta-test run where no episode ends early: ``num_steps_per_eval``
+    steps, rounded up to whole trajectories (more run where episodes end early)."""
     return -(-config.num_steps_per_eval // config.max_path_length)
 
 
@@ -148,7 +176,8 @@ def evaluate_agent(agent: PearlAgent, config: PearlConfig, tasks: list, pool: En
     with seeded_stream(seed, next(agent.parameters()).device):
         result = meta_test(agent, repeated, pool, config.max_path_length,
                            trajectories_per_task(config),
-                           config.num_exp_traj_eval, config.use_next_obs_in_context, online_posterior)
+                           config.num_exp_traj_eval, config.use_next_obs_in_context, online_posterior,
+                           min_steps=config.num_steps_per_eval)
     return {**summarize(result, config.num_exp_traj_eval), "num_tasks": len(tasks), "num_evals": config.num_evals}
 
 

@@ -50,6 +50,7 @@ from pearlkit.sampler import EnvPool
 AGENT_NAME = "agent.pt"
 PROGRESS_COLUMNS = ["iteration", "env_steps", "grad_steps", "seconds",
                     "eval/return_after_exploration", "eval/success_rate", "eval/found_during_exploration",
+                    "eval/reported_return", "eval/reported_success",
                     "train/q_loss", "train/kl", "train/v_loss", "train/policy_loss", "train/z_var"]
 # Meta-test draws its randomness from its own stream, so evaluating more or less often
 # never changes what training does.
@@ -244,10 +245,12 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
 
 
 def _eval_columns(metrics: dict) -> dict[str, float]:
-    columns = {"eval/return_after_exploration": round(metrics["return_after_exploration"], 4)}
+    columns = {"eval/return_after_exploration": round(metrics["return_after_exploration"], 4),
+               "eval/reported_return": round(metrics["reported_return"], 4)}
     if metrics["success_rate"] is not None:
         columns["eval/success_rate"] = round(metrics["success_rate"], 4)
         columns["eval/found_during_exploration"] = round(metrics["found_during_exploration"], 4)
+        columns["eval/reported_success"] = round(metrics["reported_success"], 4)
     return columns
 
 

@@ -10,8 +10,8 @@ from pearlkit.config import PearlConfig
 from pearlkit.envs import make_env
 from pearlkit.envs.tasks import split_tasks
 
-FAMILIES = ["pearlkit/HalfCheetahVel-v0", "pearlkit/HalfCheetahFwdBack-v0", "pearlkit/AntFwdBack-v0",
-            "pearlkit/AntGoal2D-v0", "pearlkit/HumanoidDir2D-v0", "pearlkit/Walker2DParams-v0"]
+FAMILIES = ["pearlkit/HalfCheetahVel-v0", "pearlkit/HalfCheetahFwdBack-v0", "pearlkit/AntFwdBack-v1",
+            "pearlkit/AntGoal2D-v0", "pearlkit/HumanoidDir2D-v0", "pearlkit/Walker2DParams-v1"]
 
 
 @pytest.mark.parametrize("env_id", FAMILIES)
@@ -70,7 +70,7 @@ def _ant_contact_cost(cfrc_ext):
 
 @pytest.mark.parametrize("angle", [0.0, np.pi])
 def test_ant_fwd_back_reward_by_hand(angle):
-    for env, a, reward, before, after in _random_steps("pearlkit/AntFwdBack-v0", {"angle": angle}):
+    for env, a, reward, before, after in _random_steps("pearlkit/AntFwdBack-v1", {"angle": angle}):
         v = (after["torso"][:2] - before["torso"][:2]) / 0.05
         expected = (v @ [np.cos(angle), np.sin(angle)] - 0.5 * np.sum(a ** 2)
                     - _ant_contact_cost(after["cfrc_ext"]) + 1.0)
@@ -100,9 +100,9 @@ def test_humanoid_dir_reward_by_hand_with_rescaled_actions():
 
 
 def test_walker_params_reward_by_hand():
-    task = type(make_env("pearlkit/Walker2DParams-v0")).sample_tasks(1)[0]
-    for env, a, reward, before, after in _random_steps("pearlkit/Walker2DParams-v0", task):
-        v = (after["qpos"][0] - before["qpos"][0]) / 0.008
+    task = type(make_env("pearlkit/Walker2DParams-v1")).sample_tasks(1)[0]
+    for env, a, reward, before, after in _random_steps("pearlkit/Walker2DParams-v1", task):
+        v = (after["qpos"][0] - before["qpos"][0]) / 0.016  # 8 physics steps of 2 ms
         assert reward == pytest.approx(v + 1.0 - 1e-3 * np.sum(a ** 2), abs=1e-9)
 
 
@@ -112,7 +112,7 @@ def _walker_trajectory(env, task, actions):
 
 
 def test_walker_params_tasks_change_the_simulation_and_switching_back_restores_it():
-    env = make_env("pearlkit/Walker2DParams-v0")
+    env = make_env("pearlkit/Walker2DParams-v1")
     nominal_model = {k: getattr(env.model, k).copy() for k in ("body_mass", "body_inertia", "dof_damping",
                                                                  "geom_friction")}
     nominal, (task_a, task_b) = env.nominal_task(), type(env).sample_tasks(2)
@@ -127,11 +127,11 @@ def test_walker_params_tasks_change_the_simulation_and_switching_back_restores_i
     np.testing.assert_array_equal(_walker_trajectory(env, nominal, actions), base)
     for name, value in nominal_model.items():
         np.testing.assert_array_equal(getattr(env.model, name), value)
-    np.testing.assert_array_equal(_walker_trajectory(make_env("pearlkit/Walker2DParams-v0"), nominal, actions), base)
+    np.testing.assert_array_equal(_walker_trajectory(make_env("pearlkit/Walker2DParams-v1"), nominal, actions), base)
 
 
 def test_walker_params_multipliers_span_the_reference_range():
-    tasks = type(make_env("pearlkit/Walker2DParams-v0")).sample_tasks(50)
+    tasks = type(make_env("pearlkit/Walker2DParams-v1")).sample_tasks(50)
     mass = np.concatenate([t["body_mass"] for t in tasks])
     damping = np.concatenate([t["dof_damping"] for t in tasks])
     assert 1.5 ** -3 <= mass.min() < 0.4 and 2.5 < mass.max() <= 1.5 ** 3
@@ -160,7 +160,7 @@ def test_cheetah_vel_targets_and_ant_goals_follow_the_reference_distributions():
     assert radius.max() <= 3 and abs(np.mean(radius < 1.5) - 0.25) < 0.04  # uniform over the disc's area
 
 
-@pytest.mark.parametrize("env_id", ["pearlkit/HalfCheetahFwdBack-v0", "pearlkit/AntFwdBack-v0"])
+@pytest.mark.parametrize("env_id", ["pearlkit/HalfCheetahFwdBack-v0", "pearlkit/AntFwdBack-v1"])
 def test_fwd_back_families_meta_test_on_their_two_training_tasks(env_id):
     config = PearlConfig(env_id=env_id, num_train_tasks=2, num_test_tasks=2, max_path_length=200,
                          num_steps_per_eval=600, num_exp_traj_eval=2)
@@ -173,7 +173,7 @@ def test_bad_tasks_are_refused_with_the_expected_keys():
     env = make_env("pearlkit/HalfCheetahVel-v0")
     with pytest.raises(ValueError, match=r"\['velocity'\]"):
         env.set_task({"goal": 1.0})
-    walker = make_env("pearlkit/Walker2DParams-v0")
+    walker = make_env("pearlkit/Walker2DParams-v1")
     bad = {**walker.nominal_task(), "body_mass": np.ones(3)}
     with pytest.raises(ValueError, match="body_mass.*shape"):
         walker.set_task(bad)
@@ -194,3 +194,23 @@ def test_making_a_family_prints_nothing_however_it_is_made(env_id, capfd):
     make_env(env_id)
     captured = capfd.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+def test_ant_fwd_back_observes_the_references_27_numbers():
+    env = make_env("pearlkit/AntFwdBack-v1")
+    obs, _ = env.reset(seed=0)
+    for _ in range(3):
+        assert obs.shape == (27,) and env.observation_space.shape == (27,)
+        np.testing.assert_allclose(obs, np.concatenate([env.data.qpos[2:], env.data.qvel]))
+        obs, *_ = env.step(env.action_space.sample())
+    assert make_env("pearlkit/AntFwdBack-v0").observation_space.shape == (105,)  # the shipped v0 agent's
+
+
+def test_walker_params_steps_the_references_0_016_seconds():
+    env = make_env("pearlkit/Walker2DParams-v1")
+    assert env.dt == pytest.approx(0.016) and env.model.opt.timestep == pytest.approx(0.002)
+    env.reset(seed=0)
+    before = env.data.time
+    env.step(np.zeros(6))
+    assert env.data.time - before == pytest.approx(0.016)
+    assert make_env("pearlkit/Walker2DParams-v0").dt == pytest.approx(0.008)

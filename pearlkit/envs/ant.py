@@ -31,10 +31,18 @@ def ant_goal_reward(xy_position: np.ndarray, goal: np.ndarray, action: np.ndarra
 
 class AntFwdBackEnv(MujocoTaskMixin, AntEnv):
     r"""Run along :math:`\theta = 0` (forward) or :math:`\theta = \pi` (backward); the episode
-    ends when the torso leaves :math:`0.2 \le z \le 1` (it fell or jumped)."""
+    ends when the torso leaves :math:`0.2 \le z \le 1` (it fell or jumped).
+
+    The observation is the reference's 27 numbers, ``qpos[2:]`` and ``qvel``: Gymnasium v5
+    would append 78 clipped contact forces (``pearlkit/AntFwdBack-v0`` still does).
+    """
 
     task_keys = ("angle",)
     shared_train_test_tasks = True
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("include_cfrc_ext_in_observation", False)
+        super().__init__(**kwargs)
 
     @classmethod
     def draw_tasks(cls, num_tasks: int, rng: np.random.Generator) -> list[Task]:

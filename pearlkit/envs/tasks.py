@@ -1,7 +1,7 @@
 """The task interface every pearlkit environment family implements, and env lookup."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import gymnasium as gym
 
@@ -11,17 +11,32 @@ if TYPE_CHECKING:
 #: A task is a small dict of what defines it (``{"goal": array}`` for navigation).
 Task = dict[str, Any]
 
-#: Environment ids registered by ``import pearlkit``: entry point and episode length.
-ENV_IDS: dict[str, tuple[str, int]] = {
-    "pearlkit/PointNav-v0": ("pearlkit.envs.point_nav:PointNavEnv", 20),
-    "pearlkit/SparsePointNav-v0": ("pearlkit.envs.point_nav:SparsePointNavEnv", 20),
+class Registration(NamedTuple):
+    """How ``import pearlkit`` registers one environment id with Gymnasium."""
+
+    entry_point: str
+    max_episode_steps: int
+    kwargs: dict[str, Any] = {}
+
+
+#: Environment ids registered by ``import pearlkit``. As in Gymnasium, a change to what an
+#: environment observes or simulates gets a new version; the old one stays for the runs made with it.
+ENV_IDS: dict[str, Registration] = {
+    "pearlkit/PointNav-v0": Registration("pearlkit.envs.point_nav:PointNavEnv", 20),
+    "pearlkit/SparsePointNav-v0": Registration("pearlkit.envs.point_nav:SparsePointNavEnv", 20),
     # The MuJoCo families (the paper's locomotion tasks) on Gymnasium's v5 models; 200 steps.
-    "pearlkit/HalfCheetahVel-v0": ("pearlkit.envs.half_cheetah:HalfCheetahVelEnv", 200),
-    "pearlkit/HalfCheetahFwdBack-v0": ("pearlkit.envs.half_cheetah:HalfCheetahFwdBackEnv", 200),
-    "pearlkit/AntFwdBack-v0": ("pearlkit.envs.ant:AntFwdBackEnv", 200),
-    "pearlkit/AntGoal2D-v0": ("pearlkit.envs.ant:AntGoal2DEnv", 200),
-    "pearlkit/HumanoidDir2D-v0": ("pearlkit.envs.humanoid:HumanoidDir2DEnv", 200),
-    "pearlkit/Walker2DParams-v0": ("pearlkit.envs.walker_params:Walker2DParamsEnv", 200),
+    "pearlkit/HalfCheetahVel-v0": Registration("pearlkit.envs.half_cheetah:HalfCheetahVelEnv", 200),
+    "pearlkit/HalfCheetahFwdBack-v0": Registration("pearlkit.envs.half_cheetah:HalfCheetahFwdBackEnv", 200),
+    # v1: the reference's 27-D observation; v0 also observed Gymnasium's 78 contact forces.
+    "pearlkit/AntFwdBack-v1": Registration("pearlkit.envs.ant:AntFwdBackEnv", 200),
+    "pearlkit/AntFwdBack-v0": Registration("pearlkit.envs.ant:AntFwdBackEnv", 200,
+                                           {"include_cfrc_ext_in_observation": True}),
+    "pearlkit/AntGoal2D-v0": Registration("pearlkit.envs.ant:AntGoal2DEnv", 200),
+    "pearlkit/HumanoidDir2D-v0": Registration("pearlkit.envs.humanoid:HumanoidDir2DEnv", 200),
+    # v1: the reference's 0.016 s step; v0 stepped Gymnasium's 0.008 s.
+    "pearlkit/Walker2DParams-v1": Registration("pearlkit.envs.walker_params:Walker2DParamsEnv", 200),
+    "pearlkit/Walker2DParams-v0": Registration("pearlkit.envs.walker_params:Walker2DParamsEnv", 200,
+                                               {"frame_skip": 4}),
 }
 
 
@@ -33,9 +48,9 @@ def check_task_keys(task: Task, keys: tuple[str, ...], env_name: str) -> None:
 
 def register_envs() -> None:
     """Register pearlkit's environments with Gymnasium (idempotent)."""
-    for env_id, (entry_point, horizon) in ENV_IDS.items():
+    for env_id, (entry_point, horizon, kwargs) in ENV_IDS.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=entry_point, max_episode_steps=horizon)
+            gym.register(id=env_id, entry_point=entry_point, max_episode_steps=horizon, kwargs=kwargs)
 
 
 def make_env(env_id: str) -> gym.Env:

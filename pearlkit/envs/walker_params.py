@@ -1,4 +1,5 @@
 r"""Walker-2D-Params on Gymnasium's ``Walker2d-v5`` model: the task changes the physics.
+One action lasts :math:`\Delta t = 0.016` s, as in the reference.
 
 Each task multiplies every element of the body masses, body inertias and geom frictions by
 :math:`1.5^{u}` and of the joint damping by :math:`1.3^{u}`, one :math:`u \sim U(-3, 3)`
@@ -24,6 +25,11 @@ LOG_SCALE_LIMIT = 3.0
 RANDOMIZED_PARAMS: dict[str, float] = {"body_mass": 1.5, "body_inertia": 1.5, "dof_damping": 1.3,
                                        "geom_friction": 1.5}
 MODEL_FILE = "walker2d_v5.xml"
+# paper-vs-code: the reference steps its MuJoCo 1.31 walker (timestep 0.004 s) 4 times per
+# action, 0.016 s; Gymnasium v5's model keeps its stable 0.002 s timestep, so 8 physics steps
+# per action give the same 0.016 s (Gymnasium's own frame_skip 4 gave 0.008 s:
+# ``pearlkit/Walker2DParams-v0``).
+REFERENCE_FRAME_SKIP = 8
 
 
 def walker_reward(x_velocity: float, action: np.ndarray) -> float:
@@ -42,6 +48,7 @@ class Walker2DParamsEnv(MujocoTaskMixin, Walker2dEnv):
     task_keys = tuple(RANDOMIZED_PARAMS)
 
     def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("frame_skip", REFERENCE_FRAME_SKIP)
         super().__init__(xml_file=MODEL_FILE, **kwargs)
 
     @functools.cached_property
