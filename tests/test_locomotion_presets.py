@@ -2,7 +2,13 @@
 import pytest
 
 import pearlkit
-from pearlkit.config import LOCOMOTION_FAST, LOCOMOTION_PAPER
+from pearlkit.config import (
+    ENV_STEP_BUDGET,
+    LOCOMOTION_FAST,
+    LOCOMOTION_PAPER,
+    env_steps_per_iteration,
+    planned_env_steps,
+)
 
 FAMILIES = ["cheetah-vel", "cheetah-fwd-back", "ant-fwd-back", "ant-goal-2d", "humanoid-dir-2d", "walker-2d-params"]
 
@@ -43,8 +49,23 @@ def test_paper_presets_hold_the_reference_values(family):
 def test_fast_presets_change_only_the_compute_budget(family):
     paper, fast = pearlkit.get_preset(f"{family}-paper").to_dict(), pearlkit.get_preset(family).to_dict()
     changed = {k for k in paper if paper[k] != fast[k]}
-    assert changed <= {"hidden_sizes", "batch_size", "num_train_steps_per_itr", "num_iterations", "eval_every"}
+    budget = {"hidden_sizes", "batch_size", "num_train_steps_per_itr", "num_iterations", "eval_every"}
+    # The two-task families spread the reference's 5 picks per iteration over their 2 tasks.
+    split = {"num_steps_prior", "num_extra_rl_steps_posterior"} if paper["num_train_tasks"] == 2 else set()
+    assert changed <= budget | split
     assert fast["hidden_sizes"] == (256, 256)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fast_presets_collect_the_references_data_within_the_budget(family):
+    paper, fast = pearlkit.get_preset(f"{family}-paper"), pearlkit.get_preset(family)
+    # The reference draws num_tasks_sample picks with replacement, each collecting its steps.
+    per_pick = paper.num_steps_prior + paper.num_steps_posterior + paper.num_extra_rl_steps_posterior
+    assert env_steps_per_iteration(fast) == paper.num_tasks_sample * per_pick
+    assert planned_env_steps(fast) <= ENV_STEP_BUDGET == 2_500_000
+    # As many iterations as fit (at most the reference's 500): one more would break the budget.
+    assert fast.num_iterations == 500 or planned_env_steps(fast.replace(num_iterations=fast.num_iterations + 1)) \
+        > ENV_STEP_BUDGET
 
 
 def test_train_command_names_the_preset_and_each_change():
