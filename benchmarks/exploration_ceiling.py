@@ -4,7 +4,8 @@ Meta-tests :mod:`pearlkit.ideal_explorer`'s ideal agent (perfect encoder, perfec
 exact belief) on the 20 held-out goals, under the protocol of DESIGN §3 (5 exploration
 trajectories with z from the prior, then infer) and the paper's Algorithm 2 (belief
 updated after every trajectory), and prints how often it finds the goal and succeeds after
-exploration. Its last line is one JSON object with every figure.
+exploration, and its success at each of the reference's 20 trajectories (the reference
+reports the 20th). Its last line is one JSON object with every figure.
 
     python benchmarks/exploration_ceiling.py [--draws N] [--seed S]
 """
@@ -18,7 +19,7 @@ import numpy as np
 from pearlkit.config import PearlConfig
 from pearlkit.envs.point_nav import oracle_path, sparse_reward
 from pearlkit.envs.tasks import split_tasks
-from pearlkit.ideal_explorer import best_spread_find_probability, ideal_meta_test
+from pearlkit.ideal_explorer import best_spread_find_probability, ideal_adaptation_curve, ideal_meta_test
 
 
 def main() -> None:
@@ -41,6 +42,12 @@ def main() -> None:
                   f"after exploration success {s['success_sampled']:.3f} (return {s['return_sampled']:.2f}) "
                   f"sampling from the belief, {s['success_best']:.3f} (return {s['return_best']:.2f}) "
                   "with the best single guess")
+    # The reference's whole meta-test: 20 trajectories (400 steps), 5 exploring; it reports the 20th.
+    for protocol, online in (("prior_then_infer", False), ("online_posterior", True)):
+        curve = ideal_adaptation_curve(test_goals, 20, 5, online, args.draws, args.seed)
+        summary[f"{protocol}_curve"] = {key: [round(float(v), 4) for v in values] for key, values in curve.items()}
+        print(f"ideal agent, {protocol}, success per trajectory 1-20: "
+              + " ".join(f"{v:.2f}" for v in curve["success"]))
     print(f"5 hypotheses from the best possible distribution over goals find the goal with "
           f"probability {summary['p_find_best_spread_5']:.3f}")
     print(json.dumps(summary))

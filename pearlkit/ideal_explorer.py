@@ -22,6 +22,8 @@ sweeping along the arc within one trajectory.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from pearlkit.envs.point_nav import GOAL_RADIUS, goal_positions, oracle_path, sparse_reward
@@ -45,6 +47,24 @@ def _uniform_pick(allowed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.argmax(rng.random(allowed.shape) * allowed, axis=1)
 
 
+class _Runs(NamedTuple):
+    """What every simulated meta-test needs, ``draws`` runs per test goal (one row per run)."""
+
+    hit: np.ndarray  #: ``[k, j]``: the path to hypothesis ``j`` crosses goal ``k``'s disc
+    test_hit: np.ndarray  #: ``[run, j]``: the path to hypothesis ``j`` crosses the run's goal's disc
+    oracle_return: np.ndarray  #: per run, the sparse return of flying straight to its goal
+    guess_return: np.ndarray  #: ``[run, j]``: the sparse return of flying to hypothesis ``j``
+
+
+def _runs(test_goals: np.ndarray, draws: int) -> _Runs:
+    goals, paths = goal_positions(), hypothesis_paths()
+    run_goal = np.repeat(np.arange(len(test_goals)), draws)
+    oracle_return = np.array([sparse_reward(oracle_path(g), g).sum() for g in test_goals])
+    guess_return = np.array([[sparse_reward(p, g).sum() for p in paths] for g in test_goals])
+    return _Runs(enters_disc(paths, goals), enters_disc(paths, test_goals)[run_goal], oracle_return[run_goal],
+                 guess_return[run_goal])
+
+
 def ideal_meta_test(test_goals: np.ndarray, num_exploration: int = 5, online: bool = False,
                     draws: int = 1000, seed: int = 0) -> dict[str, float]:
     """Meta-test the ideal posterior-sampling agent, ``draws`` runs per test goal.
@@ -64,28 +84,55 @@ def ideal_meta_test(test_goals: np.ndarray, num_exploration: int = 5, online: bo
     if num_exploration < 0 or draws < 1:
         raise ValueError(f"need num_exploration >= 0 and draws >= 1, got {num_exploration} and {draws}")
     rng = np.random.default_rng(seed)
-    goals, paths = goal_positions(), hypothesis_paths()
-    hit = enters_disc(paths, goals)                            # [k, j]: path j crosses goal k's disc
-    test_hit = np.repeat(enters_disc(paths, test_goals), draws, axis=0)   # one row per run
-    oracle_return = np.array([sparse_reward(oracle_path(g), g).sum() for g in test_goals])
-    guess_return = np.array([[sparse_reward(p, g).sum() for p in paths] for g in test_goals])
-    run_goal = np.repeat(np.arange(len(test_goals)), draws)
-    runs = np.arange(len(run_goal))
-
-    alive = np.ones((len(run_goal), len(goals)), dtype=bool)   # goals the context has not ruled out
-    found = np.zeros(len(run_goal), dtype=bool)
+    sim = _runs(test_goals, draws)
+    runs = np.arange(len(sim.oracle_return))
+    alive = np.ones((len(runs), sim.hit.shape[0]), dtype=bool)  # goals the context has not ruled out
+    found = np.zeros(len(runs), dtype=bool)
     for _ in range(num_exploration):
         j = _uniform_pick(alive if online else np.ones_like(alive), rng)
-        found |= test_hit[runs, j]
-        alive &= ~hit[:, j].T                                  # no reward on path j: its goals are out
+        found |= sim.test_hit[runs, j]
+        alive &= ~sim.hit[:, j].T                              # no reward on path j: its goals are out
     picks = {"sampled": _uniform_pick(alive, rng),
-             "best": np.argmax(alive.astype(float) @ hit, axis=1)}  # path covering most survivors
+             "best": np.argmax(alive.astype(float) @ sim.hit, axis=1)}  # path covering most survivors
     summary = {"found": float(found.mean())}
     for rule, j in picks.items():
-        summary[f"success_{rule}"] = float((found | test_hit[runs, j]).mean())
-        summary[f"return_{rule}"] = float(np.where(found, oracle_return[run_goal],
-                                                   guess_return[run_goal, j]).mean())
+        summary[f"success_{rule}"] = float((found | sim.test_hit[runs, j]).mean())
+        summary[f"return_{rule}"] = float(np.where(found, sim.oracle_return, sim.guess_return[runs, j]).mean())
     return summary
+
+
+def ideal_adaptation_curve(test_goals: np.ndarray, num_trajectories: int = 20, num_exploration: int = 5,
+                           online: bool = False, draws: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
+    """The ideal agent's whole meta-test, trajectory by trajectory, as the reference runs it.
+
+    Trajectories ``1..num_exploration`` act on hypotheses from the prior (from the belief so
+    far with ``online``, the paper's Algorithm 2); every later one on a hypothesis sampled
+    from the belief given all the context before it. The reference's number is the last
+    trajectory's (the 20th: 400 steps of 20).
+
+    Returns:
+        ``success`` and ``return``, each ``(num_trajectories,)``: the share of runs whose
+        trajectory ``k`` enters the goal disc, and the mean sparse return of trajectory ``k``
+        (a goal found earlier earns the oracle's return).
+    """
+    if num_trajectories < 1 or num_exploration < 0 or draws < 1:
+        raise ValueError(f"need num_trajectories >= 1, num_exploration >= 0 and draws >= 1, got "
+                         f"{num_trajectories}, {num_exploration} and {draws}")
+    rng = np.random.default_rng(seed)
+    sim = _runs(test_goals, draws)
+    runs = np.arange(len(sim.oracle_return))
+    alive = np.ones((len(runs), sim.hit.shape[0]), dtype=bool)  # goals the context has not ruled out
+    found = np.zeros(len(runs), dtype=bool)
+    success, returns = [], []
+    for k in range(num_trajectories):
+        from_belief = online or k >= num_exploration
+        j = _uniform_pick(alive if from_belief else np.ones_like(alive), rng)
+        entered = found | sim.test_hit[runs, j]  # a goal found before is flown to straight
+        success.append(entered.mean())
+        returns.append(np.where(found, sim.oracle_return, sim.guess_return[runs, j]).mean())
+        found = entered
+        alive &= ~sim.hit[:, j].T
+    return {"success": np.array(success), "return": np.array(returns)}
 
 
 def best_spread_find_probability(test_goals: np.ndarray, num_exploration: int = 5,

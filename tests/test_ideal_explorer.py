@@ -4,7 +4,13 @@ import pytest
 from pearlkit.config import PearlConfig
 from pearlkit.envs.point_nav import goal_positions
 from pearlkit.envs.tasks import split_tasks
-from pearlkit.ideal_explorer import best_spread_find_probability, enters_disc, hypothesis_paths, ideal_meta_test
+from pearlkit.ideal_explorer import (
+    best_spread_find_probability,
+    enters_disc,
+    hypothesis_paths,
+    ideal_adaptation_curve,
+    ideal_meta_test,
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +66,20 @@ def test_no_spread_of_hypotheses_finds_less_than_the_uniform_one(test_goals, cov
 def test_bad_arguments_are_named(test_goals, kwargs):
     with pytest.raises(ValueError, match="num_exploration >= 0 and draws >= 1"):
         ideal_meta_test(test_goals, **kwargs)
+
+
+def test_the_whole_20_trajectory_meta_test_of_the_ideal_agent(test_goals):
+    curve = ideal_adaptation_curve(test_goals, num_trajectories=20, num_exploration=5, draws=300, seed=2)
+    after = ideal_meta_test(test_goals, num_exploration=5, draws=300, seed=2)
+    # Trajectory 6 is the one ideal_meta_test scores, drawn from the same stream.
+    assert curve["success"][5] == pytest.approx(after["success_sampled"])
+    assert curve["return"][5] == pytest.approx(after["return_sampled"])
+    assert np.all(np.diff(curve["success"]) >= 0)  # an exact belief never forgets a found goal
+    assert curve["success"][-1] == 1.0  # and posterior sampling rules out a disc per miss until none is left
+    online = ideal_adaptation_curve(test_goals, num_trajectories=20, num_exploration=5, online=True, draws=300, seed=2)
+    assert online["success"][4] > curve["success"][4]  # Algorithm 2 explores without repeating itself
+
+
+def test_ideal_adaptation_curve_refuses_bad_arguments(test_goals):
+    with pytest.raises(ValueError, match="num_trajectories >= 1.*got 0"):
+        ideal_adaptation_curve(test_goals, num_trajectories=0)
