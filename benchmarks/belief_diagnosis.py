@@ -1,0 +1,116 @@
+"""Why a trained sparse-navigation agent stops exploring: its learned belief against the exact one.
+
+    python benchmarks/belief_diagnosis.py RUN_DIR [--seeds 0 1 2]
+
+Meta-tests the run's agent on the 20 held-out goals as the reference does (20 trajectories,
+5 exploring with z from the prior, then the belief inferred from all context before each
+one) and measures, with the agent's own encoder:
+
+- the **width of the factors**: the precision :math:`1/\\sigma_n^2` the encoder gives each
+  context transition, median and 90th percentile over latent dimensions, split by whether
+  the transition was rewarded (the prior's precision is 1);
+- the **belief's entropy** before each trajectory (nats, summed over latent dimensions),
+  mean over runs, for runs that have and have not yet found their goal;
+- **revisits**: of trajectories 7-20 in runs that had not found the goal before them, the
+  share that enter no goal disc the context had not already ruled out (every disc they
+  cross was crossed before without reward), the exact belief's way of saying "wasted";
+- the **success curve**, trajectory by trajectory, beside the ideal agent's
+  (:func:`pearlkit.ideal_explorer.ideal_adaptation_curve`).
+
+The last line is one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pearlkit.buffers import context_from_transitions
+from pearlkit.envs.point_nav import goal_positions
+from pearlkit.envs.tasks import split_tasks
+from pearlkit.evaluate import meta_test, trajectories_per_task
+from pearlkit.ideal_explorer import enters_disc, ideal_adaptation_curve
+from pearlkit.runtime import seeded_stream
+from pearlkit.sampler import EnvPool, valid_steps, visited_states
+from pearlkit.training import load_agent
+
+
+@torch.no_grad()
+def diagnose(run_dir: Path, seed: int) -> dict:
+    agent, config, _ = load_agent(run_dir, "cpu")
+    _, tasks = split_tasks(config)
+    num_trajs = trajectories_per_task(config)
+    with seeded_stream(seed, torch.device("cpu")):
+        result = meta_test(agent, tasks, EnvPool(config.env_id, seed), config.max_path_length, num_trajs,
+                           config.num_exp_traj_eval, config.use_next_obs_in_context)
+    goals = goal_positions()
+    precisions = {"zero reward": [], "rewarded": []}
+    for k, traj in enumerate(result.trajectories):
+        for task in range(len(tasks)):
+            steps = valid_steps(traj, result.valid[:, k], task)
+            _, var = agent.encoder.factors(context_from_transitions(steps, config.use_next_obs_in_context)[None])
+            precision = (1.0 / var.clamp(min=1e-7))[0]
+            rewarded = steps.reward > 0
+            precisions["rewarded"].append(precision[rewarded])
+            precisions["zero reward"].append(precision[~rewarded])
+    entropy = 0.5 * (torch.log(2 * math.pi * math.e * result.z_vars)).sum(-1)  # (tasks, K)
+    found_before = torch.cumsum(result.successes.int(), 1) - result.successes.int() > 0
+    # Which of the family's goal discs each trajectory crossed, and which were crossed before without reward.
+    crossed = np.stack([enters_disc(visited_states(traj).numpy(), goals).T for traj in result.trajectories], 1)
+    revisits, considered = 0, 0
+    for task in range(len(tasks)):
+        ruled_out = np.zeros(len(goals), dtype=bool)
+        for k in range(num_trajs):
+            if k >= config.num_exp_traj_eval + 1 and not found_before[task, k]:
+                considered += 1
+                revisits += not (crossed[task, k] & ~ruled_out).any()
+            if not result.successes[task, k]:
+                ruled_out |= crossed[task, k]
+    stats = lambda x: {"median": float(x.median()), "p90": float(x.quantile(0.9)), "count": int(x.numel())} \
+        if x.numel() else None
+    return {
+        "factor_precision": {kind: stats(torch.cat(values).flatten()) for kind, values in precisions.items()},
+        "entropy_not_found": [float(entropy[~found_before[:, k], k].mean()) if (~found_before[:, k]).any()
+                              else None for k in range(num_trajs)],
+        "entropy_found": [float(entropy[found_before[:, k], k].mean()) if found_before[:, k].any() else None
+                          for k in range(num_trajs)],
+        "revisit_share": revisits / considered if considered else None,
+        "trajectories_considered": considered,
+        "success_curve": result.successes.float().mean(0).tolist(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    runs = {seed: diagnose(args.run_dir, seed) for seed in args.seeds}
+    _, tasks = split_tasks(load_agent(args.run_dir, "cpu")[1])
+    ideal = ideal_adaptation_curve(np.array([t["goal"] for t in tasks]), draws=1000)["success"]
+    mean = lambda key: np.mean([r[key] for r in runs.values()], axis=0)
+    print(f"{args.run_dir}, evaluation seeds {args.seeds}, 20 held-out goals")
+    for kind in ("zero reward", "rewarded"):
+        medians = [r["factor_precision"][kind]["median"] for r in runs.values() if r["factor_precision"][kind]]
+        p90 = [r["factor_precision"][kind]["p90"] for r in runs.values() if r["factor_precision"][kind]]
+        if medians:
+            print(f"  factor precision, {kind:11s}: median {np.mean(medians):9.1f}, 90th percentile {np.mean(p90):9.1f}"
+                  "  (the prior's: 1)")
+    print("  success per trajectory, agent: " + " ".join(f"{v:.2f}" for v in mean("success_curve")))
+    print("  success per trajectory, ideal: " + " ".join(f"{v:.2f}" for v in ideal))
+    not_found = [np.mean([r["entropy_not_found"][k] for r in runs.values() if r["entropy_not_found"][k] is not None])
+                 for k in range(len(ideal))]
+    print("  belief entropy before each trajectory, goal not yet found (nats): "
+          + " ".join(f"{v:.1f}" for v in not_found))
+    print(f"  revisits: {np.mean([r['revisit_share'] for r in runs.values()]):.2f} of trajectories 7-20 "
+          "that had not found the goal entered only discs already ruled out")
+    print(json.dumps({"runs": runs, "ideal_success_curve": ideal.tolist()}))
+
+
+if __name__ == "__main__":
+    main()
