@@ -14,9 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pearlkit.envs import ENV_IDS
-
-#: The values of ``PearlConfig.precision``.
-PRECISIONS = ("auto", "bfloat16", "float32")
+from pearlkit.runtime import PRECISIONS
 
 
 @dataclass(frozen=True)
@@ -306,14 +304,19 @@ def env_steps_per_iteration(config: PearlConfig) -> int:
     return picked * (config.num_steps_prior + config.num_steps_posterior + config.num_extra_rl_steps_posterior)
 
 
+def initial_env_steps(config: PearlConfig) -> int:
+    """The collection in every training task before the first iteration."""
+    return config.num_train_tasks * config.num_initial_steps
+
+
 def planned_env_steps(config: PearlConfig) -> int:
-    """The initial collection in every training task plus ``num_iterations`` iterations."""
-    return config.num_train_tasks * config.num_initial_steps + config.num_iterations * env_steps_per_iteration(config)
+    """The initial collection plus ``num_iterations`` iterations."""
+    return initial_env_steps(config) + config.num_iterations * env_steps_per_iteration(config)
 
 
 def _within_budget(config: PearlConfig, max_iterations: int = 500) -> PearlConfig:
     """``config`` with as many iterations (at most ``max_iterations``) as fit :data:`ENV_STEP_BUDGET`."""
-    fit = (ENV_STEP_BUDGET - config.num_train_tasks * config.num_initial_steps) // env_steps_per_iteration(config)
+    fit = (ENV_STEP_BUDGET - initial_env_steps(config)) // env_steps_per_iteration(config)
     return config.replace(num_iterations=min(max_iterations, fit))
 
 

@@ -35,6 +35,8 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+#: The values of ``PearlConfig.precision``.
+PRECISIONS = ("auto", "bfloat16", "float32")
 #: ``"auto"`` picks bfloat16 on a CPU only when its matrix products run at least this much faster.
 AUTO_BF16_MIN_SPEEDUP = 1.5
 
@@ -77,7 +79,7 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     if precision == "bfloat16":
         return torch.bfloat16
     if precision != "auto":
-        raise ValueError(f"precision must be one of ['auto', 'bfloat16', 'float32'], got {precision!r}")
+        raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
     if device.type == "cuda":
         native = torch.cuda.get_device_capability(device) >= (8, 0)
     else:
@@ -104,8 +106,6 @@ def seeded_stream(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
-#: Offscreen OpenGL backends ``import pearlkit`` tries, in order, where no display exists.
-OFFSCREEN_BACKENDS = ("egl", "osmesa")
 #: What to install when no offscreen backend works (named by the error that rendering raises).
 OFFSCREEN_INSTALL_HINT = ("install EGL (Debian/Ubuntu: apt-get install libegl1) or OSMesa "
                           "(apt-get install libosmesa6), or set MUJOCO_GL to a backend that works here; "
@@ -154,7 +154,10 @@ def osmesa_works() -> bool:
         return False
 
 
+#: Offscreen OpenGL backends ``import pearlkit`` tries, in this order, where no display exists,
+#: each with the probe that says whether it works here.
 _BACKEND_PROBES: dict[str, Callable[[], bool]] = {"egl": egl_works, "osmesa": osmesa_works}
+OFFSCREEN_BACKENDS = tuple(_BACKEND_PROBES)
 
 
 def default_mujoco_gl() -> str | None:
