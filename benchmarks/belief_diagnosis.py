@@ -30,23 +30,19 @@ import numpy as np
 import torch
 
 from pearlkit.buffers import context_from_transitions
+from pearlkit.checkpoint import load_agent
 from pearlkit.envs.point_nav import goal_positions
-from pearlkit.envs.tasks import split_tasks
-from pearlkit.evaluate import meta_test, trajectories_per_task
+from pearlkit.evaluate import meta_test
 from pearlkit.ideal_explorer import enters_disc, ideal_adaptation_curve
-from pearlkit.runtime import seeded_stream
-from pearlkit.sampler import EnvPool, valid_steps, visited_states
-from pearlkit.training import load_agent
+from pearlkit.sampler import valid_steps, visited_states
 
 
 @torch.no_grad()
 def diagnose(run_dir: Path, seed: int) -> dict:
     agent, config, _ = load_agent(run_dir, "cpu")
-    _, tasks = split_tasks(config)
-    num_trajs = trajectories_per_task(config)
-    with seeded_stream(seed, torch.device("cpu")):
-        result = meta_test(agent, tasks, EnvPool(config.env_id, seed), config.max_path_length, num_trajs,
-                           config.num_exp_traj_eval, config.use_next_obs_in_context)
+    _, tasks = config.split_tasks()
+    result = meta_test(agent, tasks, config, seed=seed)
+    num_trajs = result.returns.shape[1]
     goals = goal_positions()
     precisions = {"zero reward": [], "rewarded": []}
     for k, traj in enumerate(result.trajectories):
@@ -91,7 +87,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     runs = {seed: diagnose(args.run_dir, seed) for seed in args.seeds}
-    _, tasks = split_tasks(load_agent(args.run_dir, "cpu")[1])
+    _, tasks = load_agent(args.run_dir, "cpu")[1].split_tasks()
     ideal = ideal_adaptation_curve(np.array([t["goal"] for t in tasks]), draws=1000)["success"]
     mean = lambda key: np.mean([r[key] for r in runs.values()], axis=0)
     print(f"{args.run_dir}, evaluation seeds {args.seeds}, 20 held-out goals")

@@ -18,8 +18,11 @@ import numpy as np
 
 from pearlkit.config import PearlConfig
 from pearlkit.envs.point_nav import oracle_path, sparse_reward
-from pearlkit.envs.tasks import split_tasks
-from pearlkit.ideal_explorer import best_spread_find_probability, ideal_adaptation_curve, ideal_meta_test
+from pearlkit.ideal_explorer import (
+    best_spread_find_probability,
+    ideal_adaptation_curve,
+    ideal_meta_test,
+)
 
 
 def main() -> None:
@@ -28,7 +31,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    _, test = split_tasks(PearlConfig())
+    _, test = PearlConfig().split_tasks()
     test_goals = np.array([t["goal"] for t in test])
     oracle_return = float(np.mean([sparse_reward(oracle_path(g), g).sum() for g in test_goals]))
     summary = {"oracle_return": round(oracle_return, 3),

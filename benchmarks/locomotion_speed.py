@@ -64,7 +64,7 @@ def rollout_rate(config: pearlkit.PearlConfig, num_envs: int, horizon: int = 200
     env_cls = type(make_env(config.env_id))
     pool = EnvPool(config.env_id, seed=0)
     envs = pool.take(env_cls.sample_tasks(num_envs))
-    z = torch.randn(num_envs, config.latent_size)
+    z = torch.randn(num_envs, config.latent_dim)
     act = lambda obs, z_: agent.policy(obs, z_).action
     rollout(pool, envs, act, z, 5)  # warm-up
     start = time.perf_counter()

@@ -10,13 +10,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import torch  # noqa: E402
 
-from pearlkit.envs.tasks import split_tasks  # noqa: E402
+from pearlkit.checkpoint import load_agent  # noqa: E402
 from pearlkit.evaluate import meta_test  # noqa: E402
 from pearlkit.plots import plot_navigation_meta_test  # noqa: E402
-from pearlkit.sampler import EnvPool  # noqa: E402
-from pearlkit.training import load_agent  # noqa: E402
 
 
 def main() -> None:
@@ -27,12 +24,10 @@ def main() -> None:
     parser.add_argument("--online-posterior", action="store_true")
     args = parser.parse_args()
     agent, config, iteration = load_agent(args.run_dir)
-    _, test_tasks = split_tasks(config)
-    torch.manual_seed(args.seed)
-    result = meta_test(agent, test_tasks, EnvPool(config.env_id, args.seed), config.max_path_length,
-                       config.num_exp_traj_eval + 3, config.num_exp_traj_eval, config.use_next_obs_in_context,
-                       args.online_posterior)
-    fig = plot_navigation_meta_test(result, test_tasks, config.num_exp_traj_eval)
+    _, test_tasks = config.split_tasks()
+    protocol = config.replace(num_steps_per_eval=(config.num_exp_traj_eval + 3) * config.max_path_length)
+    result = meta_test(agent, test_tasks, protocol, seed=args.seed, online_posterior=args.online_posterior)
+    fig = plot_navigation_meta_test(result, test_tasks)
     fig.suptitle(f"{args.run_dir} (iteration {iteration}): blue = exploration, red = first trajectory after",
                  fontsize=10)
     fig.tight_layout()

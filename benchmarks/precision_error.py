@@ -24,12 +24,9 @@ from pathlib import Path
 
 import torch
 
-from pearlkit.envs.tasks import split_tasks
-from pearlkit.evaluate import meta_test, trajectories_per_task
-from pearlkit.runtime import seeded_stream
+from pearlkit.checkpoint import load_agent
+from pearlkit.evaluate import meta_test
 from pearlkit.sac import q_loss, q_target
-from pearlkit.sampler import EnvPool
-from pearlkit.training import load_agent
 
 ROOT = Path(__file__).parents[1]
 VARIANTS = ("float32", "hidden bf16", "all bf16")
@@ -38,10 +35,8 @@ VARIANTS = ("float32", "hidden bf16", "all bf16")
 def critic_batch(run_dir: Path, seed: int = 0):
     """Transitions, z and the agent from one float32 meta-test of ``run_dir``'s agent."""
     agent, config, _ = load_agent(run_dir, "cpu")
-    _, tasks = split_tasks(config)
-    with seeded_stream(seed, torch.device("cpu")):
-        result = meta_test(agent, tasks, EnvPool(config.env_id, seed), config.max_path_length,
-                           trajectories_per_task(config), config.num_exp_traj_eval, config.use_next_obs_in_context)
+    _, tasks = config.split_tasks()
+    result = meta_test(agent, tasks, config, seed=seed)
     k = config.num_exp_traj_eval  # the first trajectory after exploration, with z from the belief
     traj, valid = result.trajectories[k], result.valid[:, k]
     z = result.z[:, k, None, :].expand(-1, traj.obs.shape[1], -1)
@@ -54,14 +49,14 @@ def critic_pass(agent, config, batch, variant: str):
     """Q1, the Bellman error and the gradient of the Q loss on Q1's weights, in ``variant``."""
     obs, action, reward, next_obs, terminal, z = batch
     agent.set_precision(torch.float32 if variant == "float32" else torch.bfloat16)
-    agent.qf1.zero_grad(set_to_none=True)
+    agent.q1.zero_grad(set_to_none=True)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=variant == "all bf16"):
         with torch.no_grad():
-            target = q_target(reward, terminal, agent.target_vf(next_obs, z).float(), config.reward_scale,
+            target = q_target(reward, terminal, agent.v_bar(next_obs, z).float(), config.reward_scale,
                               config.discount)
-        q1 = agent.qf1(obs, action, z).float()
+        q1 = agent.q1(obs, action, z).float()
     q_loss(q1, q1.detach(), target).backward()
-    grad = torch.cat([p.grad.flatten() for p in agent.qf1.parameters()])
+    grad = torch.cat([p.grad.flatten() for p in agent.q1.parameters()])
     agent.set_precision(torch.float32)
     return q1.detach(), (q1 - target).detach(), grad
 

@@ -18,6 +18,7 @@ import time
 import torch
 
 import pearlkit
+from pearlkit.cli import with_overrides
 from pearlkit.training import read_progress
 
 SOLVED_SUCCESS, SOLVED_RETURN = 0.9, 10.0
@@ -31,7 +32,7 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     parser.add_argument("--stop-when-solved", action="store_true", help="stop at the first solved evaluation")
     args = parser.parse_args()
-    config = pearlkit.get_preset(args.preset).with_overrides(args.set).replace(seed=args.seed)
+    config = with_overrides(pearlkit.get_preset(args.preset), args.set).replace(seed=args.seed)
     out = args.out or tempfile.mkdtemp(prefix="solve-sparse-nav-")
     solved_at: list[float] = []
     start = time.perf_counter()

@@ -56,7 +56,7 @@ def beliefs_along(agent: PearlAgent, transitions: Transitions, use_next_obs: boo
     Row 0 is the belief without context (the prior). The N prefixes go through the encoder
     as N separate contexts, so each row is exactly what the agent would infer from it.
     """
-    device = next(agent.parameters()).device
+    device = agent.device
     context = context_from_transitions(transitions, use_next_obs).to(device)
     means, variances = agent.encoder.belief_without_context(1, device)
     rows_mean, rows_var = [means], [variances]
@@ -81,7 +81,7 @@ def imagined_paths(agent: PearlAgent, task: Task, z_mean: Tensor, z_var: Tensor,
     Returns:
         Observations along each path, ``(num_samples, horizon + 1, obs_dim)``, start included.
     """
-    device = next(agent.parameters()).device
+    device = agent.device
     with seeded_stream(seed, device):  # the same draws for every frame: only the belief moves
         z = sample_z(z_mean.expand(num_samples, -1).to(device), z_var.expand(num_samples, -1).to(device))
     pool = EnvPool(env_id, seed)

@@ -1,4 +1,5 @@
-"""Saving and loading run state, atomically: a crash never leaves a half-written file."""
+"""Saving and loading run state, atomically: a crash never leaves a half-written file; and
+loading a run folder's trained agent."""
 from __future__ import annotations
 
 import contextlib
@@ -7,23 +8,31 @@ import signal
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 import torch
 
+from pearlkit.config import PearlConfig
+from pearlkit.pearl import PearlAgent, build_agent
+from pearlkit.runtime import pick_device
+
+#: Everything needed to resume a run (weights, optimizers, buffers, random states).
 CHECKPOINT_NAME = "checkpoint.pt"
+#: The weights evaluation needs, with the config they were trained with.
+AGENT_NAME = "agent.pt"
 
 
-def atomic_write_bytes(path: Path, write: Any) -> None:
-    """Call ``write(file)`` on a temp file beside ``path``, then rename it over ``path``."""
+@contextlib.contextmanager
+def atomic_file(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to inside the block; when the block ends it
+    replaces ``path`` (with the usual permissions), and if the block raises it is removed.
+    ``suffix`` ends the temporary name (a writer that picks its format by extension needs it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+        yield Path(tmp)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
@@ -31,6 +40,15 @@ def atomic_write_bytes(path: Path, write: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: str | Path, write: Callable[[BinaryIO], Any]) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, flush it to disk, then rename it
+    over ``path`` (:func:`atomic_file`)."""
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 @contextlib.contextmanager
@@ -76,3 +94,13 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
         raise FileNotFoundError(f"no checkpoint at {path}")
     # weights_only=False: the checkpoint holds RNG states and the config dict besides tensors.
     return torch.load(path, map_location=device, weights_only=False)
+
+
+def load_agent(run_dir: str | Path, device: str | None = None) -> tuple[PearlAgent, PearlConfig, int]:
+    """The trained agent (in eval mode), its config and its iteration, from ``run_dir/agent.pt``."""
+    dev = pick_device(device)
+    ckpt = load_checkpoint(Path(run_dir) / AGENT_NAME, dev)
+    config = PearlConfig.from_dict(ckpt["config"])
+    agent = build_agent(config, dev)
+    agent.load_state_dict(ckpt["agent"])
+    return agent.eval(), config, ckpt["iteration"]

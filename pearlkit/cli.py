@@ -8,12 +8,82 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
-from pearlkit.config import PRESETS, PearlConfig, get_preset
+from pearlkit.checkpoint import load_agent
+from pearlkit.config import (
+    PRESETS,
+    RESUMABLE_FIELDS,
+    PearlConfig,
+    config_fields,
+    get_preset,
+)
+from pearlkit.evaluate import run_meta_test
+from pearlkit.render import adaptation_video
+from pearlkit.training import TrainingDiverged, train
+
+# ----- from the command line into a PearlConfig, and back -----
+
+
+def default_run_dir(preset: str, seed: int) -> Path:
+    """Where ``train PRESET --seed SEED`` writes its run folder unless ``--out`` says otherwise."""
+    return Path("runs") / f"{preset}-seed{seed}"
+
+
+def format_value(value: Any) -> str:
+    """A config value as ``--set`` spells it (a tuple as ``128,128``)."""
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def parse_value(key: str, type_name: str, raw: str) -> Any:
+    """``raw`` (a ``--set`` value) read as the type of config field ``key``."""
+    try:
+        if type_name == "bool":
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError
+            return raw.lower() in ("true", "1")
+        if type_name == "int":
+            return int(raw.replace("_", ""))
+        if type_name == "float":
+            return float(raw)
+        if type_name == "tuple[int, ...]":
+            return tuple(int(x) for x in raw.strip("()[] ").split(",") if x.strip())
+        return raw
+    except ValueError:
+        raise ValueError(f"cannot parse {key}={raw!r} as {type_name}") from None
+
+
+def with_overrides(config: PearlConfig, assignments: list[str]) -> PearlConfig:
+    """``config`` with ``key=value`` strings (as from ``--set``) applied, each value parsed by its
+    field's type."""
+    fields, changes = config_fields(), {}
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        key = key.strip()
+        if not sep:
+            raise ValueError(f"--set expects key=value, got {assignment!r}")
+        if key not in fields:
+            raise ValueError(f"unknown config key {key!r}; allowed: {sorted(fields)}")
+        changes[key] = parse_value(key, fields[key], raw.strip())
+    return config.replace(**changes)
+
+
+def train_command(config: PearlConfig, preset: str, out: str | Path | None = None) -> str:
+    """The ``python -m pearlkit train`` command that starts a run of ``config``: the preset
+    plus a ``--set`` for every field that differs from it."""
+    base = get_preset(preset).to_dict()
+    changed = {k: v for k, v in config.to_dict().items() if base[k] != v and k != "seed"}
+    sets = " ".join(f"{k}={format_value(v)}" for k, v in changed.items())
+    out = out or default_run_dir(preset, config.seed)
+    return f"python -m pearlkit train {preset} --seed {config.seed} --out {out}" + (f" --set {sets}" if sets else "")
+
+
+# ----- the commands -----
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,8 +120,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from pearlkit.training import TrainingDiverged, train
-
     if args.resume is not None:
         config_path = args.resume / "config.json"
         if not config_path.exists():
@@ -59,18 +127,17 @@ def _train(args: argparse.Namespace) -> int:
         if args.preset is not None or args.seed is not None:
             raise ValueError("--resume takes its preset and seed from the run folder; omit them")
         base = PearlConfig.from_file(config_path)
-        allowed = {"num_iterations", "eval_every"}
-        changed = {a.partition("=")[0].strip() for a in args.set} - allowed
+        changed = {a.partition("=")[0].strip() for a in args.set} - set(RESUMABLE_FIELDS)
         if changed:
-            raise ValueError(f"a resumed run can only change {sorted(allowed)}, not {sorted(changed)}")
-        config, out = base.with_overrides(args.set), args.resume
+            raise ValueError(f"a resumed run can only change {sorted(RESUMABLE_FIELDS)}, not {sorted(changed)}")
+        config, out = with_overrides(base, args.set), args.resume
     else:
         if args.preset is None:
             raise ValueError(f"name a preset ({', '.join(sorted(PRESETS))}) or --resume RUN_DIR")
-        config = get_preset(args.preset).with_overrides(args.set)
+        config = with_overrides(get_preset(args.preset), args.set)
         if args.seed is not None:
             config = config.replace(seed=args.seed)
-        out = args.out or Path("runs") / f"{args.preset}-seed{config.seed}"
+        out = args.out or default_run_dir(args.preset, config.seed)
     try:
         result = train(config, out, resume=args.resume is not None, device=args.device,
                        progress=not args.no_progress)
@@ -88,33 +155,27 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from pearlkit.evaluate import run_meta_test
-
     metrics = run_meta_test(args.run_dir, seed=args.seed, online_posterior=args.online_posterior, device=args.device)
     if args.json:
-        print(json.dumps(metrics))
+        print(json.dumps(dataclasses.asdict(metrics)))
         return 0
-    print(f"run {args.run_dir}: iteration {metrics['iteration']}, {metrics['num_tasks']} held-out tasks")
-    print(f"  return after exploration: {metrics['return_after_exploration']:.2f}")
-    if metrics["success_rate"] is not None:
-        print(f"  success rate:             {metrics['success_rate']:.2f}")
-    print(f"  reported return:          {metrics['reported_return']:.2f}  (the reference's: the last trajectory)")
-    if metrics["reported_success"] is not None:
-        print(f"  reported success rate:    {metrics['reported_success']:.2f}")
-    curve = ", ".join(f"{r:.1f}" for r in metrics["adaptation_curve"])
+    print(f"run {args.run_dir}: iteration {metrics.iteration}, {metrics.num_tasks} held-out tasks")
+    print(f"  return after exploration: {metrics.return_after_exploration:.2f}")
+    if metrics.success_rate is not None:
+        print(f"  success rate:             {metrics.success_rate:.2f}")
+    print(f"  reported return:          {metrics.reported_return:.2f}  (the reference's: the last trajectory)")
+    if metrics.reported_success is not None:
+        print(f"  reported success rate:    {metrics.reported_success:.2f}")
+    curve = ", ".join(f"{r:.1f}" for r in metrics.adaptation_curve)
     print(f"  return per trajectory:    {curve}")
     return 0
 
 
 def _render(args: argparse.Namespace) -> int:
-    from pearlkit.envs.tasks import split_tasks
-    from pearlkit.render import adaptation_video
-    from pearlkit.training import load_agent
-
     agent, config, _ = load_agent(args.run_dir, args.device)
     if "PointNav" in config.env_id:
         raise ValueError(f"render films MuJoCo families; {config.env_id} is drawn by pearlkit.plots instead")
-    _, test_tasks = split_tasks(config)
+    _, test_tasks = config.split_tasks()
     if not 1 <= args.tasks <= len(test_tasks):
         raise ValueError(f"--tasks must be between 1 and {len(test_tasks)} (the held-out tasks), got {args.tasks}")
     if args.every < 1:

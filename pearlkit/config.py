@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pearlkit.envs import ENV_IDS
+from pearlkit.envs.tasks import ENV_IDS, Task, split_tasks
 from pearlkit.runtime import PRECISIONS
 
 
@@ -33,7 +33,7 @@ class PearlConfig:
     """Meta-training iterations (collect, then train)."""
 
     # ----- networks -----
-    latent_size: int = 5
+    latent_dim: int = 5
     """Dimension of the latent task variable z."""
     hidden_sizes: tuple[int, ...] = (300, 300, 300)
     """Hidden units of the Q, V and policy networks."""
@@ -114,7 +114,7 @@ class PearlConfig:
     def __post_init__(self) -> None:
         _check_in(self.env_id, sorted(ENV_IDS), "env_id")
         _check_in(self.precision, list(PRECISIONS), "precision")
-        for name in ("num_train_tasks", "num_test_tasks", "num_iterations", "latent_size",
+        for name in ("num_train_tasks", "num_test_tasks", "num_iterations", "latent_dim",
                      "num_tasks_sample", "max_path_length", "replay_buffer_size", "meta_batch",
                      "batch_size", "embedding_batch_size", "update_post_train", "num_steps_per_eval",
                      "num_evals", "eval_every"):
@@ -152,6 +152,7 @@ class PearlConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PearlConfig:
         """Build from a dict (e.g. ``config.json``); unknown keys are an error."""
+        values = {_RENAMED_FIELDS.get(k, k): v for k, v in values.items()}
         unknown = sorted(set(values) - set(config_fields()))
         if unknown:
             raise ValueError(f"unknown config key(s) {unknown}; allowed: {sorted(config_fields())}")
@@ -182,40 +183,22 @@ class PearlConfig:
         except (TypeError, ValueError) as error:
             raise ValueError(f"{path} is not a valid config: {error}") from None
 
-    def with_overrides(self, assignments: list[str]) -> PearlConfig:
-        """Apply ``key=value`` strings (as from ``--set``), parsing each value by its field's type."""
-        changes = {}
-        for assignment in assignments:
-            key, sep, raw = assignment.partition("=")
-            key = key.strip()
-            if not sep:
-                raise ValueError(f"--set expects key=value, got {assignment!r}")
-            if key not in config_fields():
-                raise ValueError(f"unknown config key {key!r}; allowed: {sorted(config_fields())}")
-            changes[key] = _parse_value(key, config_fields()[key], raw.strip())
-        return self.replace(**changes)
+    def split_tasks(self) -> tuple[list[Task], list[Task]]:
+        """The family's fixed task list, split into ``num_train_tasks`` training tasks and
+        ``num_test_tasks`` held-out ones (see :func:`pearlkit.envs.tasks.split_tasks`)."""
+        return split_tasks(self.env_id, self.num_train_tasks, self.num_test_tasks)
+
+
+#: Fields renamed since runs were saved with them: old name -> new name.
+_RENAMED_FIELDS = {"latent_size": "latent_dim"}
+
+#: What ``train --resume`` may change in a run's config: its length and how often it evaluates.
+RESUMABLE_FIELDS = ("num_iterations", "eval_every")
 
 
 def config_fields() -> dict[str, str]:
     """Field name to its type annotation (as a string)."""
     return {f.name: str(f.type) for f in dataclasses.fields(PearlConfig)}
-
-
-def _parse_value(key: str, type_name: str, raw: str) -> Any:
-    try:
-        if type_name == "bool":
-            if raw.lower() not in ("true", "false", "1", "0"):
-                raise ValueError
-            return raw.lower() in ("true", "1")
-        if type_name == "int":
-            return int(raw.replace("_", ""))
-        if type_name == "float":
-            return float(raw)
-        if type_name == "tuple[int, ...]":
-            return tuple(int(x) for x in raw.strip("()[] ").split(",") if x.strip())
-        return raw
-    except ValueError:
-        raise ValueError(f"cannot parse {key}={raw!r} as {type_name}") from None
 
 
 def _check_in(value: Any, allowed: list[Any], name: str) -> None:
@@ -353,17 +336,6 @@ PRESETS: dict[str, PearlConfig] = {
     **{f"{family}-paper": config for family, config in LOCOMOTION_PAPER.items()},
     **LOCOMOTION_FAST,
 }
-
-
-def train_command(config: PearlConfig, preset: str, out: str | None = None) -> str:
-    """The ``python -m pearlkit train`` command that starts a run of ``config``: the preset
-    plus a ``--set`` for every field that differs from it."""
-    base = get_preset(preset).to_dict()
-    changed = {k: v for k, v in config.to_dict().items() if base[k] != v and k != "seed"}
-    value = lambda v: ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
-    sets = " ".join(f"{k}={value(v)}" for k, v in changed.items())
-    out = out or f"runs/{preset}-seed{config.seed}"
-    return f"python -m pearlkit train {preset} --seed {config.seed} --out {out}" + (f" --set {sets}" if sets else "")
 
 
 def get_preset(name: str) -> PearlConfig:

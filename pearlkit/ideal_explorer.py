@@ -26,7 +26,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pearlkit.envs.point_nav import GOAL_RADIUS, goal_positions, oracle_path, sparse_reward
+from pearlkit.envs.point_nav import (
+    GOAL_RADIUS,
+    goal_positions,
+    oracle_path,
+    sparse_reward,
+)
 
 
 def hypothesis_paths() -> np.ndarray:

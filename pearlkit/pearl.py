@@ -1,15 +1,17 @@
-r"""The PEARL agent and its meta-training loop.
+r"""The PEARL agent and its meta-training loop (the paper's Algorithm 1).
 
-One iteration: pick training tasks and collect data in them (first with z from the prior,
-then with z from the posterior given the context collected so far), then take gradient
-steps on batches that span ``meta_batch`` tasks at once. The encoder is trained only by
-the critic's Bellman error and the KL term; the policy and V see z with its gradient cut.
+One iteration (:func:`meta_train_iteration`): pick training tasks and collect data in them
+(first with z from the prior, then with z from the posterior given the context collected so
+far), then take gradient steps on batches that span ``meta_batch`` tasks at once. The
+encoder is trained only by the critic's Bellman error and the KL term; the policy and V see
+z with its gradient cut.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
 import math
+from dataclasses import dataclass
 from typing import Iterator, NamedTuple
 
 import numpy as np
@@ -18,10 +20,10 @@ from torch import Tensor, nn
 
 from pearlkit.buffers import MultiTaskReplayBuffer
 from pearlkit.config import PearlConfig
-from pearlkit.envs import Task, make_env
+from pearlkit.envs.tasks import ENV_IDS, Task
 from pearlkit.inference import ContextEncoder, kl_to_prior, sample_z
 from pearlkit.networks import MLP, QNetwork, TanhGaussianPolicy, VNetwork
-from pearlkit.runtime import resolve_precision
+from pearlkit.runtime import resolve_precision, seed_everything
 from pearlkit.sac import (
     TransitionBatch,
     policy_loss,
@@ -44,17 +46,27 @@ class PearlAgent(nn.Module):
 
     def __init__(self, obs_dim: int, action_dim: int, config: PearlConfig) -> None:
         super().__init__()
-        self.obs_dim, self.action_dim, self.latent_dim = obs_dim, action_dim, config.latent_size
-        self.context_dim = obs_dim + action_dim + 1 + (obs_dim if config.use_next_obs_in_context else 0)
-        hidden, latent = config.hidden_sizes, config.latent_size
+        self.obs_dim, self.action_dim, self.latent_dim = obs_dim, action_dim, config.latent_dim
+        self.context_dim = context_dim(obs_dim, action_dim, config.use_next_obs_in_context)
+        hidden, latent = config.hidden_sizes, config.latent_dim
         self.encoder = ContextEncoder(self.context_dim, latent, config.encoder_hidden_sizes,
                                       config.probabilistic_encoder)
         self.policy = TanhGaussianPolicy(obs_dim, latent, action_dim, hidden)
-        self.qf1 = QNetwork(obs_dim, action_dim, latent, hidden)
-        self.qf2 = QNetwork(obs_dim, action_dim, latent, hidden)
-        self.vf = VNetwork(obs_dim, latent, hidden)
-        self.target_vf = copy.deepcopy(self.vf).requires_grad_(False)
+        self.q1 = QNetwork(obs_dim, action_dim, latent, hidden)
+        self.q2 = QNetwork(obs_dim, action_dim, latent, hidden)
+        self.v = VNetwork(obs_dim, latent, hidden)
+        self.v_bar = copy.deepcopy(self.v).requires_grad_(False)  # the book's \bar V
         self.precision = torch.float32
+
+    @property
+    def device(self) -> torch.device:
+        """Where the networks' weights are."""
+        return next(self.parameters()).device
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """As :meth:`torch.nn.Module.load_state_dict`, also reading the weights of runs saved
+        before the networks were renamed (``qf1``, ``qf2``, ``vf``, ``target_vf``)."""
+        return super().load_state_dict(renamed_networks(state_dict), strict=strict, assign=assign)
 
     def set_precision(self, dtype: torch.dtype) -> PearlAgent:
         """Run every network's hidden layers in ``dtype`` (float32 or bfloat16), in training,
@@ -68,11 +80,27 @@ class PearlAgent(nn.Module):
         return self
 
 
+#: Network names of runs saved before they followed the book's notation.
+_OLD_NETWORK_NAMES = {"qf1": "q1", "qf2": "q2", "vf": "v", "target_vf": "v_bar"}
+
+
+def renamed_networks(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
+    """``state_dict`` with the old network prefixes (``qf1.``, ``vf.``, ...) renamed."""
+    rename = lambda key: (lambda head, _, rest: f"{_OLD_NETWORK_NAMES.get(head, head)}.{rest}")(*key.partition("."))
+    return {rename(key): value for key, value in state_dict.items()}
+
+
+def context_dim(obs_dim: int, action_dim: int, use_next_obs: bool) -> int:
+    """Width of one context row: s, a, r (and s' with ``use_next_obs``); see
+    :func:`pearlkit.buffers.context_fields`."""
+    return obs_dim + action_dim + 1 + (obs_dim if use_next_obs else 0)
+
+
 def build_agent(config: PearlConfig, device: torch.device) -> PearlAgent:
     """A freshly initialised agent sized for ``config.env_id``'s spaces, on ``device``, in the
     precision ``config.precision`` resolves to there."""
-    env = make_env(config.env_id)
-    agent = PearlAgent(env.observation_space.shape[0], env.action_space.shape[0], config).to(device)
+    spaces = ENV_IDS[config.env_id]
+    agent = PearlAgent(spaces.obs_dim, spaces.action_dim, config).to(device)
     return agent.set_precision(resolve_precision(config.precision, device))
 
 
@@ -88,9 +116,9 @@ def make_optimizers(agent: PearlAgent, config: PearlConfig) -> Optimizers:
     # paper-vs-code: the reference has one Adam per network; Adam treats every parameter
     # separately, so grouping them changes no arithmetic, only the number of calls.
     group = lambda module, lr: {"params": list(module.parameters()), "lr": lr}
-    critic = torch.optim.Adam([group(agent.qf1, config.qf_lr), group(agent.qf2, config.qf_lr),
+    critic = torch.optim.Adam([group(agent.q1, config.qf_lr), group(agent.q2, config.qf_lr),
                                group(agent.encoder, config.context_lr)])
-    actor = torch.optim.Adam([group(agent.policy, config.policy_lr), group(agent.vf, config.vf_lr)])
+    actor = torch.optim.Adam([group(agent.policy, config.policy_lr), group(agent.v, config.vf_lr)])
     return Optimizers(critic, actor)
 
 
@@ -121,32 +149,34 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
     num_tasks = context.shape[0]
     z_mean, z_var = agent.encoder(context)
     z = sample_z(z_mean, z_var).repeat_interleave(batch.obs.shape[0] // num_tasks, dim=0)
+    z_bar = z.detach()  # what the policy, V and the target see: z without its gradient
 
     # Critic and encoder: the Bellman error of Q1, Q2 (through z) plus the KL to the prior.
-    with torch.no_grad():
-        target = q_target(batch.reward, batch.terminal, agent.target_vf(batch.next_obs, z),
-                          config.reward_scale, config.discount)
-    loss_q = q_loss(agent.qf1(batch.obs, batch.action, z), agent.qf2(batch.obs, batch.action, z), target)
+    q1 = agent.q1(batch.obs, batch.action, z)
+    q2 = agent.q2(batch.obs, batch.action, z)
+    target = q_target(batch.reward, batch.terminal, agent.v_bar(batch.next_obs, z_bar),
+                      config.reward_scale, config.discount)
+    critic_loss = q_loss(q1, q2, target)
     # paper-vs-code: like the reference, the KL is summed over the tasks of the meta-batch.
     no_kl = torch.zeros((), device=z_mean.device)  # the deterministic variant has no KL term
     kl = kl_to_prior(z_mean, z_var).sum() if config.probabilistic_encoder else no_kl
     optimizers.critic.zero_grad(set_to_none=True)
-    (loss_q + config.kl_lambda * kl).backward()
+    (critic_loss + config.kl_lambda * kl).backward()
     optimizers.critic.step()
 
     # Actor and value: z is detached, so neither trains the encoder. Q is the updated one.
-    z_bar = z.detach()
     pi = agent.policy(batch.obs, z_bar)
-    with frozen(agent.qf1, agent.qf2):
-        min_q_new = torch.min(agent.qf1(batch.obs, pi.action, z_bar), agent.qf2(batch.obs, pi.action, z_bar))
-    loss_v = v_loss(agent.vf(batch.obs, z_bar), v_target(min_q_new, pi.log_pi))
-    loss_pi = policy_loss(pi.log_pi, min_q_new, pi.mean, pi.log_std, config.policy_mean_reg, config.policy_std_reg)
+    with frozen(agent.q1, agent.q2):  # the gradient reaches the action, not Q's weights
+        q_pi = torch.min(agent.q1(batch.obs, pi.action, z_bar), agent.q2(batch.obs, pi.action, z_bar))
+    v = agent.v(batch.obs, z_bar)
+    value_loss = v_loss(v, v_target(q_pi, pi.log_pi))
+    actor_loss = policy_loss(pi.log_pi, q_pi, pi.mean, pi.log_std, config.policy_mean_reg, config.policy_std_reg)
     optimizers.actor.zero_grad(set_to_none=True)
-    (loss_v + loss_pi).backward()
+    (value_loss + actor_loss).backward()
     optimizers.actor.step()
-    polyak_update(agent.target_vf, agent.vf, config.tau)
-    return {"q_loss": loss_q.detach(), "kl": kl.detach(), "v_loss": loss_v.detach(),
-            "policy_loss": loss_pi.detach(), "z_var": z_var.detach().mean()}
+    polyak_update(agent.v_bar, agent.v, config.tau)
+    return {"q_loss": critic_loss.detach(), "kl": kl.detach(), "v_loss": value_loss.detach(),
+            "policy_loss": actor_loss.detach(), "z_var": z_var.detach().mean()}
 
 
 @torch.no_grad()
@@ -164,10 +194,9 @@ def collect_data(agent: PearlAgent, pool: EnvPool, tasks: list[Task], task_ids: 
     """
     if num_steps <= 0:
         return 0
-    device = next(agent.parameters()).device
     envs = pool.take([tasks[i] for i in task_ids])
     ids = torch.as_tensor(task_ids)
-    z_mean, z_var = agent.encoder.belief_without_context(len(task_ids), device)
+    z_mean, z_var = agent.encoder.belief_without_context(len(task_ids), agent.device)
     act = lambda obs, z: agent.policy(obs, z).action
     collected = np.zeros(len(task_ids), dtype=int)
     trajectories_done = 0
@@ -190,26 +219,8 @@ def collect_data(agent: PearlAgent, pool: EnvPool, tasks: list[Task], task_ids: 
     return int(collected.sum())
 
 
-def collect_iteration(agent: PearlAgent, pool: EnvPool, tasks: list[Task], picked: list[int],
-                      replay: MultiTaskReplayBuffer, context_buffer: MultiTaskReplayBuffer,
-                      config: PearlConfig) -> int:
-    """One iteration's data collection in the ``picked`` training tasks.
-
-    Each picked task's context buffer is cleared first, then filled with this round's
-    prior and posterior data only; the extra-RL data goes to the replay buffer alone.
-
-    Returns:
-        Transitions collected.
-    """
-    for task in picked:
-        context_buffer.clear(task)
-    collected = 0
-    for steps, posterior, to_context in ((config.num_steps_prior, False, True),
-                                         (config.num_steps_posterior, True, True),
-                                         (config.num_extra_rl_steps_posterior, True, False)):
-        collected += collect_data(agent, pool, tasks, picked, replay, context_buffer, steps, config,
-                                  update_posterior=posterior, add_to_context=to_context)
-    return collected
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the message names the loss and the gradient step."""
 
 
 def first_bad_loss(losses: dict[str, Tensor]) -> str | None:
@@ -218,3 +229,78 @@ def first_bad_loss(losses: dict[str, Tensor]) -> str | None:
     if torch.isfinite(values).all():
         return None
     return next(name for name, value in losses.items() if not math.isfinite(value.item()))
+
+
+@dataclass
+class MetaTrainer:
+    """What meta-training acts on and updates, iteration after iteration."""
+
+    config: PearlConfig
+    agent: PearlAgent
+    optimizers: Optimizers
+    replay: MultiTaskReplayBuffer  #: every transition of each training task (for SAC batches)
+    context_buffer: MultiTaskReplayBuffer  #: each task's latest prior/posterior data (for context)
+    tasks: list[Task]  #: the training tasks
+    pool: EnvPool  #: their environments
+    rng: np.random.Generator  #: picks the tasks to collect in and to train on
+
+
+def new_trainer(config: PearlConfig, device: torch.device) -> MetaTrainer:
+    """A fresh start: everything seeded from ``config.seed``, networks initialised, buffers empty."""
+    rng = seed_everything(config.seed)
+    tasks, _ = config.split_tasks()
+    agent = build_agent(config, device)
+    buffer = lambda: MultiTaskReplayBuffer(config.num_train_tasks, agent.obs_dim, agent.action_dim,
+                                           config.replay_buffer_size, device)
+    return MetaTrainer(config, agent, make_optimizers(agent, config), buffer(), buffer(), tasks,
+                       EnvPool(config.env_id, config.seed), rng)
+
+
+class IterationResult(NamedTuple):
+    """What one meta-training iteration did."""
+
+    env_steps: int  #: transitions collected
+    losses: dict[str, float]  #: the mean of each logged loss over its gradient steps, ``train/...``
+
+
+def meta_train_iteration(trainer: MetaTrainer, iteration: int) -> IterationResult:
+    """One iteration of Algorithm 1: collect data in some training tasks, then take gradient steps.
+
+    Args:
+        trainer: the agent, optimizers, buffers, tasks and random stream (updated in place).
+        iteration: 0 for the first iteration, which first fills every task's buffers.
+    Raises:
+        TrainingDiverged: a loss is NaN or infinite (named, with its gradient step).
+    """
+    config, rng = trainer.config, trainer.rng
+    collect = lambda task_ids, steps, **how: collect_data(trainer.agent, trainer.pool, trainer.tasks, task_ids,
+                                                        trainer.replay, trainer.context_buffer, steps, config, **how)
+    env_steps = 0
+    if iteration == 0:  # before anything else, some data from the prior in every task
+        env_steps += collect(list(range(config.num_train_tasks)), config.num_initial_steps, update_posterior=False)
+
+    # paper-vs-code: tasks are picked without replacement within an iteration (the reference
+    # draws with replacement), so all picked tasks can be collected in one lockstep batch.
+    picked = sorted(rng.choice(config.num_train_tasks, size=min(config.num_tasks_sample, config.num_train_tasks),
+                               replace=False).tolist())
+    for task in picked:  # the context buffer holds this round's prior and posterior data only
+        trainer.context_buffer.clear(task)
+    env_steps += collect(picked, config.num_steps_prior, update_posterior=False)
+    env_steps += collect(picked, config.num_steps_posterior, update_posterior=True)
+    env_steps += collect(picked, config.num_extra_rl_steps_posterior, update_posterior=True, add_to_context=False)
+
+    sums: dict[str, float] = {}
+    for step in range(1, config.num_train_steps_per_itr + 1):
+        tasks = torch.as_tensor(rng.integers(config.num_train_tasks, size=config.meta_batch))
+        batch = trainer.replay.sample_batch(tasks, config.batch_size)
+        context = trainer.context_buffer.sample_context(tasks, config.embedding_batch_size,
+                                                        config.use_next_obs_in_context)
+        losses = update_step(trainer.agent, trainer.optimizers, batch, context, config)
+        bad = first_bad_loss(losses)
+        if bad is not None:
+            raise TrainingDiverged(f"{bad} became {losses[bad].item()} at gradient step {step} of "
+                                   f"iteration {iteration + 1}")
+        for name, value in losses.items():
+            sums[name] = sums.get(name, 0.0) + value.item()
+    means = {f"train/{k}": round(v / config.num_train_steps_per_itr, 6) for k, v in sums.items()}
+    return IterationResult(env_steps, means)

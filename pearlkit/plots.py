@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from pearlkit.envs import Task
-from pearlkit.envs.point_nav import GOAL_RADIUS
+from pearlkit.envs.point_nav import GOAL_RADIUS, dense_reward, sparse_reward
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -69,8 +69,6 @@ def plot_tasks(train_tasks: list[Task], test_tasks: list[Task]) -> Figure:
 
 def plot_reward_maps(goal: np.ndarray) -> Figure:
     """The dense reward and the sparse reward of one goal over the plane, side by side."""
-    from pearlkit.envs.point_nav import dense_reward, sparse_reward
-
     xs, ys = np.meshgrid(np.linspace(-1.35, 1.35, 271), np.linspace(-0.35, 1.35, 171))
     grid = np.stack([xs, ys], axis=-1)
     fig, axes = new_figure(10, 3.0, columns=2)
@@ -136,10 +134,11 @@ def draw_belief_frame(axes: Sequence[Axes], frame: BeliefFrame) -> None:
 
 
 def draw_exploration_frame(axes: Sequence[Axes], result: MetaTestResult, task_index: int, goal: np.ndarray,
-                           k: int, num_exp_traj_eval: int) -> None:
+                           k: int) -> None:
     """Meta-test in one task after trajectory ``k``: the trajectories so far (the latest bold),
     the belief the latest one's z was drawn from, and the return of each trajectory so far."""
     plane, latent, bars = axes
+    num_exp_traj_eval = result.num_exp_traj_eval
     for ax in axes:
         ax.clear()
     draw_plane(plane, [goal])
@@ -219,17 +218,16 @@ def plot_exploration_ceiling(ideal: dict[str, dict[int, dict]], agent: dict[str,
     return fig
 
 
-def plot_navigation_meta_test(result: MetaTestResult, tasks: list[Task], num_exp_traj_eval: int,
-                              task_indices: list[int] | None = None, columns: int = 4) -> Figure:
+def plot_navigation_meta_test(result: MetaTestResult, tasks: list[Task], task_indices: list[int] | None = None, columns: int = 4) -> Figure:
     """One panel per task: exploration trajectories (z from the prior) in blue, the first
     trajectory after exploration in red, later ones in orange; the goal disc in green.
 
     Args:
         result: :func:`pearlkit.evaluate.meta_test` on ``tasks`` (navigation).
         tasks: the tasks, in the order ``meta_test`` ran them.
-        num_exp_traj_eval: exploration trajectories in ``result``.
         task_indices: which tasks to draw (default: the first 8).
     """
+    num_exp_traj_eval = result.num_exp_traj_eval
     task_indices = list(range(min(8, len(tasks)))) if task_indices is None else task_indices
     rows = -(-len(task_indices) // columns)
     fig, axes = new_figure(3.2 * columns, 2.4 * rows, columns=columns, rows=rows)

@@ -8,7 +8,6 @@ files are written with ``imageio`` and its bundled ffmpeg (H.264, which every br
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,17 +15,15 @@ import mujoco
 import numpy as np
 from PIL import Image, ImageDraw
 
-from pearlkit.envs import make_env
-from pearlkit.envs.tasks import Task
-from pearlkit.evaluate import MetaTestResult, meta_test, trajectories_per_task
-from pearlkit.runtime import OFFSCREEN_INSTALL_HINT, seeded_stream
-from pearlkit.sampler import EnvPool
+from pearlkit.checkpoint import atomic_file
+from pearlkit.config import PearlConfig
+from pearlkit.envs.tasks import Task, make_env
+from pearlkit.evaluate import MetaTestResult, meta_test
+from pearlkit.pearl import PearlAgent
+from pearlkit.runtime import OFFSCREEN_INSTALL_HINT
 
 if TYPE_CHECKING:
     import gymnasium as gym
-
-    from pearlkit.config import PearlConfig
-    from pearlkit.pearl import PearlAgent
 
 CAPTION_HEIGHT = 34
 
@@ -109,20 +106,16 @@ def record_meta_test(agent: PearlAgent, config: PearlConfig, tasks: list[Task], 
     """Meta-test ``agent`` on ``tasks`` (the reference protocol) while filming every environment.
 
     Returns:
-        The meta-test result and the frames, ``(num_trajs, steps, num_tasks, height, width, 3)``
-        with ``steps = ceil(max_path_length / every)``.
+        The meta-test result and the frames, ``(K, steps, num_tasks, height, width, 3)`` for its
+        ``K`` trajectories, with ``steps = ceil(max_path_length / every)``.
     """
-    num_trajs = trajectories_per_task(config)
     recorder = FrameRecorder(height, width, every)
-    pool = EnvPool(config.env_id, seed)
     try:
-        with seeded_stream(seed, next(agent.parameters()).device):
-            result = meta_test(agent, tasks, pool, config.max_path_length, num_trajs, config.num_exp_traj_eval,
-                               config.use_next_obs_in_context, on_step=recorder)
+        result = meta_test(agent, tasks, config, seed=seed, on_step=recorder)
     finally:
         recorder.close()
     frames = np.stack(recorder.frames)
-    return result, frames.reshape(num_trajs, -1, *frames.shape[1:])
+    return result, frames.reshape(result.returns.shape[1], -1, *frames.shape[1:])
 
 
 def with_caption(frame: np.ndarray, lines: list[str]) -> np.ndarray:
@@ -135,7 +128,7 @@ def with_caption(frame: np.ndarray, lines: list[str]) -> np.ndarray:
 
 
 def adaptation_frames(result: MetaTestResult, frames: np.ndarray, labels: list[str], every: int,
-                      num_exp_traj_eval: int) -> np.ndarray:
+) -> np.ndarray:
     """Tile the tasks side by side, trajectory after trajectory, each tile captioned with its
     task, the trajectory (exploring or adapted) and the return so far.
 
@@ -145,7 +138,7 @@ def adaptation_frames(result: MetaTestResult, frames: np.ndarray, labels: list[s
     num_trajs, steps, num_tasks = frames.shape[:3]
     out = []
     for k in range(num_trajs):
-        stage = "exploring (z from the prior)" if k < num_exp_traj_eval else "after exploration (z from the belief)"
+        stage = "exploring (z from the prior)" if k < result.num_exp_traj_eval else "after exploration (z from the belief)"
         rewards = result.trajectories[k].reward * result.valid[:, k]
         so_far = rewards.cumsum(dim=1)
         for t in range(steps):
@@ -158,7 +151,7 @@ def adaptation_frames(result: MetaTestResult, frames: np.ndarray, labels: list[s
 
 def write_video(frames: np.ndarray, path: str | Path, fps: float) -> Path:
     """Write ``(num_frames, height, width, 3)`` uint8 frames as an H.264 MP4, atomically
-    (a temporary file, then a rename). Height and width must be even (H.264 needs it)."""
+    (:func:`~pearlkit.checkpoint.atomic_file`). Height and width must be even (H.264 needs it)."""
     import imageio.v2 as imageio
 
     path = Path(path)
@@ -166,19 +159,11 @@ def write_video(frames: np.ndarray, path: str | Path, fps: float) -> Path:
         raise ValueError(f"frames must be uint8 (num_frames, height, width, 3), got {frames.dtype} {frames.shape}")
     if frames.shape[1] % 2 or frames.shape[2] % 2:
         raise ValueError(f"frame height and width must be even for H.264, got {frames.shape[1:3]}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".mp4")
-    os.close(handle)
-    try:
+    with atomic_file(path, suffix=".mp4") as tmp:
         with imageio.get_writer(tmp, fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=2,
                                 ffmpeg_log_level="error") as writer:
             for frame in frames:
                 writer.append_data(frame)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a video is for everyone
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
@@ -188,8 +173,8 @@ def adaptation_video(agent: PearlAgent, config: PearlConfig, tasks: list[Task], 
 
     Plays at real time: one frame per ``every`` environment steps of ``dt`` seconds.
     """
-    env = make_env(config.env_id)
+    env = make_env(config.env_id)  # for its step length dt
     result, frames = record_meta_test(agent, config, tasks, seed, height, width, every)
     labels = [type(env).describe_task(task) for task in tasks]
-    video = adaptation_frames(result, frames, labels, every, config.num_exp_traj_eval)
+    video = adaptation_frames(result, frames, labels, every)
     return write_video(video, path, fps=1.0 / (env.dt * every)), result

@@ -8,14 +8,14 @@ chapter, finds the folder finished and returns at once.
 """
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
-from pearlkit.config import get_preset
+from pearlkit.cli import default_run_dir, format_value, with_overrides
+from pearlkit.config import PearlConfig, get_preset
 from pearlkit.training import read_progress
 
 #: Where run folders go unless ``root`` is given (relative to the working directory).
@@ -46,16 +46,15 @@ def cached_run(preset: str, overrides: dict[str, object] | None = None, seed: in
             (choose another ``name``); or the preset or an override is invalid.
         subprocess.CalledProcessError: training failed (its output says why).
     """
-    assignments = [f"{key}={_as_cli_value(value)}" for key, value in (overrides or {}).items()]
-    config = get_preset(preset).with_overrides(assignments).replace(seed=seed)  # validates early
+    assignments = [f"{key}={format_value(value)}" for key, value in (overrides or {}).items()]
+    config = with_overrides(get_preset(preset), assignments).replace(seed=seed)  # validates early
     root = Path(root if root is not None else os.environ.get(RUNS_ROOT_ENV, "runs"))
-    run_dir = root / (name or f"{preset}-seed{seed}")
+    run_dir = root / name if name else root / default_run_dir(preset, seed).name
     done = finished_iterations(run_dir)
     if (run_dir / "config.json").exists():
-        existing = json.loads((run_dir / "config.json").read_text())
-        wanted = json.loads(config.to_json())  # as config.json stores it (tuples become lists)
+        existing, wanted = PearlConfig.from_file(run_dir / "config.json").to_dict(), config.to_dict()
         if existing != wanted:
-            differ = sorted(k for k in existing if existing[k] != wanted.get(k))
+            differ = sorted(k for k in existing if existing[k] != wanted[k])
             raise ValueError(f"{run_dir} holds a run with a different config (fields {differ}); "
                              f"pass another name= or delete the folder")
     if done >= config.num_iterations:
@@ -73,12 +72,6 @@ def cached_run(preset: str, overrides: dict[str, object] | None = None, seed: in
     subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
     print(f"trained: {run_dir} ({finished_iterations(run_dir)} iterations)")
     return run_dir
-
-
-def _as_cli_value(value: object) -> str:
-    if isinstance(value, tuple):
-        return ",".join(str(v) for v in value)
-    return str(value)
 
 
 #: The runs the book's chapters share: name -> (preset, overrides). The book trains each once

@@ -86,6 +86,5 @@ def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
 
     ``tau = 1`` copies ``source``; ``tau = 0`` leaves ``target`` unchanged.
     """
-    target_params = list(target.parameters())
-    source_params = list(source.parameters())
-    torch._foreach_lerp_(target_params, source_params, tau)
+    for target_param, source_param in zip(target.parameters(), source.parameters()):
+        target_param.lerp_(source_param, tau)

@@ -75,11 +75,11 @@ def belief_animation(agent: PearlAgent, config: PearlConfig, result: MetaTestRes
     return animation_html(fig, lambda i: draw_belief_frame(axes[0], frames[i]), len(frames))
 
 
-def exploration_animation(result: MetaTestResult, tasks: list[Task], task_index: int, num_exp_traj_eval: int) -> str:
+def exploration_animation(result: MetaTestResult, tasks: list[Task], task_index: int) -> str:
     """Static twin of :class:`ExplorationView`: one frame per trajectory of one task."""
     fig, axes = new_figure(*EXPLORATION_SIZE, columns=3)
     goal = np.asarray(tasks[task_index]["goal"])
-    draw = lambda k: draw_exploration_frame(axes[0], result, task_index, goal, k, num_exp_traj_eval)
+    draw = lambda k: draw_exploration_frame(axes[0], result, task_index, goal, k)
     return animation_html(fig, draw, len(result.trajectories), interval_ms=1200)
 
 
@@ -135,11 +135,10 @@ class ExplorationView:
     Display it with ``display(view.widget)``.
     """
 
-    def __init__(self, result: MetaTestResult, tasks: list[Task], task_indices: list[int], num_exp_traj_eval: int,
-                 describe=str) -> None:
+    def __init__(self, result: MetaTestResult, tasks: list[Task], task_indices: list[int], describe=str) -> None:
         import ipywidgets as w
 
-        self.result, self.tasks, self.num_exp_traj_eval = result, tasks, num_exp_traj_eval
+        self.result, self.tasks = result, tasks
         self.fig, axes = new_figure(*EXPLORATION_SIZE, columns=3)
         self.axes = axes[0]
         self.task = w.Dropdown(options=[(describe(tasks[i]), i) for i in task_indices], description="goal")
@@ -153,6 +152,5 @@ class ExplorationView:
 
     def redraw(self) -> None:
         i = self.task.value
-        draw_exploration_frame(self.axes, self.result, i, np.asarray(self.tasks[i]["goal"]), self.episode.value - 1,
-                               self.num_exp_traj_eval)
+        draw_exploration_frame(self.axes, self.result, i, np.asarray(self.tasks[i]["goal"]), self.episode.value - 1)
         self.image.value = figure_png(self.fig)

@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 
 import pearlkit
-from pearlkit.config import train_command
+from pearlkit.cli import default_run_dir, train_command
 from pearlkit.evaluate import run_meta_test
 from pearlkit.training import read_progress
 
@@ -42,11 +42,11 @@ def main() -> None:
     rows = read_progress(tmp)
     last = rows[-1]
     metrics = run_meta_test(tmp, seed=0, device="cpu")
-    if metrics["iteration"] != int(last["iteration"]):
+    if metrics.iteration != int(last["iteration"]):
         shutil.rmtree(tmp)
-        raise SystemExit(f"error: {args.run_dir}/agent.pt is at iteration {metrics['iteration']} but progress.csv "
+        raise SystemExit(f"error: {args.run_dir}/agent.pt is at iteration {metrics.iteration} but progress.csv "
                          f"ends at {last['iteration']}; resume the run for an iteration, then ship it")
-    run_name = f"runs/{args.family}-seed{config.seed}"
+    run_name = default_run_dir(args.family, config.seed)
     readme = f"""# `{args.family}`: PEARL on `{config.env_id}`
 
 {args.note}
@@ -65,8 +65,8 @@ python scripts/ship_result.py {run_name} {args.family}
 | environment steps | {int(last['env_steps']):,} |
 | gradient steps | {int(last['grad_steps']):,} |
 | training wall clock | {float(last['seconds']) / 3600:.2f} h ({float(last['seconds']):.0f} s, one CPU thread, sharing a {os.cpu_count()}-core {platform.machine()} machine) |
-| return after exploration (`evaluate --json`, seed 0) | {metrics['return_after_exploration']:.1f} over {metrics['num_tasks']} test tasks |
-| adaptation curve (mean return per trajectory) | {', '.join(f'{r:.1f}' for r in metrics['adaptation_curve'])} |
+| return after exploration (`evaluate --json`, seed 0) | {metrics.return_after_exploration:.1f} over {metrics.num_tasks} test tasks |
+| adaptation curve (mean return per trajectory) | {', '.join(f'{r:.1f}' for r in metrics.adaptation_curve)} |
 
 Check it: `python -m pearlkit evaluate results/{args.family} --json`. `progress.csv` is the
 learning curve (evaluated every {config.eval_every} iterations on the held-out tasks).
@@ -76,7 +76,7 @@ learning curve (evaluated every {config.eval_every} iterations on the held-out t
         shutil.rmtree(out)
     os.replace(tmp, out)
     print(json.dumps({"family": args.family, "iteration": int(last["iteration"]),
-                      "return_after_exploration": metrics["return_after_exploration"]}))
+                      "return_after_exploration": metrics.return_after_exploration}))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ import torch
 import pearlkit
 from pearlkit.buffers import MultiTaskReplayBuffer
 from pearlkit.config import PearlConfig
-from pearlkit.envs.tasks import split_tasks
 from pearlkit.pearl import build_agent, collect_data
 from pearlkit.sampler import EnvPool
 
@@ -29,7 +28,7 @@ def _seed() -> None:
 def agent_with_data(config):
     """An untrained agent and its two buffers after the initial collection in every task."""
     agent = build_agent(config, torch.device("cpu"))
-    train_tasks, test_tasks = split_tasks(config)
+    train_tasks, test_tasks = config.split_tasks()
     buffers = [MultiTaskReplayBuffer(config.num_train_tasks, 2, 2, 10_000) for _ in range(2)]
     pool = EnvPool(config.env_id, seed=0)
     collect_data(agent, pool, train_tasks, list(range(config.num_train_tasks)), *buffers,

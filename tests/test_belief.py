@@ -8,10 +8,8 @@ from tests.conftest import agent_with_data, tiny_config
 
 
 def _meta_test(agent, config, tasks, num_trajs=3):
-    from pearlkit.sampler import EnvPool
-
-    return meta_test(agent, tasks, EnvPool(config.env_id, 0), config.max_path_length, num_trajs,
-                     num_exp_traj_eval=2, use_next_obs=False)
+    protocol = config.replace(num_exp_traj_eval=2, num_steps_per_eval=num_trajs * config.max_path_length)
+    return meta_test(agent, tasks, protocol, seed=0)
 
 
 def test_task_context_is_the_tasks_transitions_in_time_order():
@@ -28,9 +26,9 @@ def test_beliefs_along_a_context_match_the_encoder_on_each_prefix():
     context = task_context(_meta_test(agent, config, tasks), 0)
     path = beliefs_along(agent, context)
     n = context.obs.shape[0]
-    assert path.z_mean.shape == (n + 1, config.latent_size)
-    assert torch.equal(path.z_mean[0], torch.zeros(config.latent_size))  # no context: the prior
-    assert torch.equal(path.z_var[0], torch.ones(config.latent_size))
+    assert path.z_mean.shape == (n + 1, config.latent_dim)
+    assert torch.equal(path.z_mean[0], torch.zeros(config.latent_dim))  # no context: the prior
+    assert torch.equal(path.z_var[0], torch.ones(config.latent_dim))
     rows = context_from_transitions(context, False)
     with torch.no_grad():
         for k in (1, 7, n):

@@ -5,9 +5,9 @@ from gymnasium.utils.env_checker import check_env
 
 import pearlkit
 from pearlkit.config import PearlConfig
-from pearlkit.envs import PointNavEnv, SparsePointNavEnv, make_env
+from pearlkit.envs import ENV_IDS, PointNavEnv, SparsePointNavEnv, make_env
+from pearlkit.envs.tasks import env_class
 from pearlkit.envs.point_nav import goal_positions
-from pearlkit.envs.tasks import split_tasks
 
 
 @pytest.mark.parametrize("env_id", ["pearlkit/PointNav-v0", "pearlkit/SparsePointNav-v0"])
@@ -47,7 +47,7 @@ def test_dense_env_reward_and_clipped_actions():
 
 
 def test_goal_split_is_80_20_on_the_upper_half_circle():
-    train, test = split_tasks(PearlConfig())
+    train, test = PearlConfig().split_tasks()
     assert len(train) == 80 and len(test) == 20
     goals = np.array([t["goal"] for t in train + test])
     np.testing.assert_allclose(np.linalg.norm(goals, axis=1), 1.0)
@@ -56,7 +56,7 @@ def test_goal_split_is_80_20_on_the_upper_half_circle():
     expected = goal_positions(100)
     order = np.lexsort(goals.T)
     np.testing.assert_allclose(goals[order], expected[np.lexsort(expected.T)], atol=1e-12)
-    again_train, again_test = split_tasks(PearlConfig(seed=7))  # the split never depends on the run seed
+    again_train, again_test = PearlConfig(seed=7).split_tasks()  # the split never depends on the run seed
     np.testing.assert_array_equal([t["goal"] for t in test], [t["goal"] for t in again_test])
 
 
@@ -72,7 +72,7 @@ def test_bad_task_and_unknown_env_errors():
 
 def test_oracle_in_the_simulator_matches_its_closed_form_and_scores_about_13():
     from pearlkit.envs.point_nav import oracle_action, oracle_path, sparse_reward
-    _, test = split_tasks(PearlConfig())
+    _, test = PearlConfig().split_tasks()
     env = SparsePointNavEnv()
     returns = []
     for task in test:
@@ -85,3 +85,12 @@ def test_oracle_in_the_simulator_matches_its_closed_form_and_scores_about_13():
         assert total == pytest.approx(closed_form, abs=1e-4)
         returns.append(total)
     assert 12.5 < np.mean(returns) < 13.5  # the ceiling for one episode (DESIGN: about 13.4)
+
+
+@pytest.mark.parametrize("env_id", sorted(ENV_IDS))
+def test_registration_states_the_spaces_and_class_each_environment_has(env_id):
+    env = make_env(env_id)
+    registration = ENV_IDS[env_id]
+    assert env.observation_space.shape == (registration.obs_dim,)
+    assert env.action_space.shape == (registration.action_dim,)
+    assert env_class(env_id) is type(env)

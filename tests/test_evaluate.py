@@ -5,23 +5,20 @@ import pytest
 import torch
 
 import pearlkit
-from pearlkit.envs.tasks import split_tasks
 from pearlkit.evaluate import meta_test, reported_trajectory, summarize
 from pearlkit.pearl import build_agent
-from pearlkit.sampler import EnvPool
 
 
-def _meta_test(family, min_steps):
+def _meta_test(family):
     config = pearlkit.get_preset(family).replace(hidden_sizes=(16, 16), encoder_hidden_sizes=(16,), num_test_tasks=3)
     torch.manual_seed(0)
     agent = build_agent(config, torch.device("cpu"))
-    _, tasks = split_tasks(config)
-    return meta_test(agent, tasks[:3], EnvPool(config.env_id, 0), config.max_path_length, 3, 2,
-                     config.use_next_obs_in_context, min_steps=min_steps)
+    _, tasks = config.split_tasks()
+    return meta_test(agent, tasks[:3], config, seed=0)  # 600 steps: 3 trajectories, more if they end early
 
 
 def test_reported_return_is_the_last_trajectory_of_600_steps_counted_by_hand():
-    result = _meta_test("walker-2d-params", min_steps=600)  # an untrained walker falls in about 100 steps
+    result = _meta_test("walker-2d-params")  # an untrained walker falls in about 100 steps
     steps = result.valid.sum(2)
     assert result.returns.shape[1] > 3  # more than 3 trajectories were needed
     expected = []
@@ -35,12 +32,12 @@ def test_reported_return_is_the_last_trajectory_of_600_steps_counted_by_hand():
         expected.append(last)
     assert reported_trajectory(result).tolist() == expected
     by_hand = sum(float(result.returns[task, k]) for task, k in enumerate(expected)) / 3
-    assert summarize(result, 2)["reported_return"] == pytest.approx(by_hand)
+    assert summarize(result).reported_return == pytest.approx(by_hand)
 
 
 def test_without_early_ends_the_reported_trajectory_is_the_third():
-    result = _meta_test("cheetah-vel", min_steps=600)
+    result = _meta_test("cheetah-vel")
     assert result.returns.shape[1] == 3 and result.counted.all()
-    metrics = summarize(result, 2)
-    assert metrics["reported_return"] == pytest.approx(metrics["adaptation_curve"][-1])
-    assert metrics["reported_return"] == pytest.approx(metrics["return_after_exploration"])
+    metrics = summarize(result)
+    assert metrics.reported_return == pytest.approx(metrics.adaptation_curve[-1])
+    assert metrics.reported_return == pytest.approx(metrics.return_after_exploration)

@@ -3,7 +3,6 @@ import pytest
 
 from pearlkit.config import PearlConfig
 from pearlkit.envs.point_nav import goal_positions
-from pearlkit.envs.tasks import split_tasks
 from pearlkit.ideal_explorer import (
     best_spread_find_probability,
     enters_disc,
@@ -15,7 +14,7 @@ from pearlkit.ideal_explorer import (
 
 @pytest.fixture(scope="module")
 def test_goals():
-    _, test = split_tasks(PearlConfig())
+    _, test = PearlConfig().split_tasks()
     return np.array([t["goal"] for t in test])
 
 

@@ -4,10 +4,8 @@ import pytest
 import torch
 
 import pearlkit
-from pearlkit.envs.tasks import split_tasks
-from pearlkit.evaluate import evaluate_agent
+from pearlkit.evaluate import meta_test, summarize
 from pearlkit.pearl import build_agent, make_optimizers, update_step
-from pearlkit.sampler import EnvPool
 from tests.conftest import agent_with_data, tiny_config
 
 pytestmark = pytest.mark.learning
@@ -37,10 +35,10 @@ def test_returns_rise_on_dense_navigation():
                          num_initial_steps=200, num_tasks_sample=1, num_steps_prior=40, num_steps_posterior=40,
                          num_train_steps_per_itr=150, batch_size=128, embedding_batch_size=32, reward_scale=5.0,
                          policy_lr=1e-3, qf_lr=1e-3, vf_lr=1e-3, context_lr=1e-3, eval_every=12)
-    train_tasks, _ = split_tasks(config)
-    score = lambda agent: evaluate_agent(agent, config, train_tasks, EnvPool(config.env_id, 5), seed=5)
+    train_tasks, _ = config.split_tasks()
+    score = lambda agent: summarize(meta_test(agent, train_tasks, config, seed=5, runs_per_task=config.num_evals))
     untrained = score(build_agent(config, torch.device("cpu")))
     trained = score(pearlkit.train(config, progress=False)["agent"])
-    assert untrained["return_after_exploration"] < -15  # about 1 from the goal for 20 steps
+    assert untrained.return_after_exploration < -15  # about 1 from the goal for 20 steps
     # seeds 0-2 measured: about -20 untrained, -7.5 trained (the oracle scores about -4.5)
-    assert trained["return_after_exploration"] > -12, (untrained, trained)
+    assert trained.return_after_exploration > -12, (untrained, trained)

@@ -2,6 +2,7 @@
 import pytest
 
 import pearlkit
+from pearlkit.cli import train_command, with_overrides
 from pearlkit.config import (
     ENV_STEP_BUDGET,
     LOCOMOTION_FAST,
@@ -37,7 +38,7 @@ def test_paper_presets_hold_the_reference_values(family):
     assert (c.num_train_tasks, c.num_test_tasks) == tasks and c.meta_batch == meta_batch
     assert (c.num_steps_prior, c.num_steps_posterior, c.num_extra_rl_steps_posterior) == steps
     assert c.num_train_steps_per_itr == grad_steps and c.embedding_batch_size == embedding and c.kl_lambda == kl
-    assert (c.hidden_sizes, c.encoder_hidden_sizes, c.latent_size) == ((300, 300, 300), (200, 200, 200), 5)
+    assert (c.hidden_sizes, c.encoder_hidden_sizes, c.latent_dim) == ((300, 300, 300), (200, 200, 200), 5)
     assert (c.max_path_length, c.discount, c.reward_scale, c.batch_size) == (200, 0.99, 5.0, 256)
     assert (c.num_initial_steps, c.num_tasks_sample, c.num_iterations) == (2000, 5, 500)
     assert (c.num_exp_traj_eval, c.num_steps_per_eval) == (2, 600)
@@ -69,23 +70,20 @@ def test_fast_presets_collect_the_references_data_within_the_budget(family):
 
 
 def test_train_command_names_the_preset_and_each_change():
-    from pearlkit.config import train_command
-
     config = pearlkit.get_preset("cheetah-vel").replace(seed=2, num_iterations=10, hidden_sizes=(64, 64))
     command = train_command(config, "cheetah-vel")
     assert command == ("python -m pearlkit train cheetah-vel --seed 2 --out runs/cheetah-vel-seed2 "
                        "--set num_iterations=10 hidden_sizes=64,64")
     # What the command says rebuilds the same config.
     sets = command.split("--set ")[1].split()
-    assert pearlkit.get_preset("cheetah-vel").with_overrides(sets).replace(seed=2) == config
+    assert with_overrides(pearlkit.get_preset("cheetah-vel"), sets).replace(seed=2) == config
 
 
 def test_zero_action_floor_of_cheetah_vel_is_minus_horizon_times_the_mean_target_speed():
     # A cheetah that does not move loses |0 - v*| every step and pays no control cost.
-    from pearlkit.envs.tasks import split_tasks
     from pearlkit.evaluate import zero_action_return
 
     config = LOCOMOTION_FAST["cheetah-vel"]
-    speeds = [task["velocity"] for task in split_tasks(config)[1]]
+    speeds = [task["velocity"] for task in config.split_tasks()[1]]
     expected = -config.max_path_length * sum(speeds) / len(speeds)
     assert zero_action_return(config) == pytest.approx(expected, abs=0.5)  # settling drift only

@@ -8,7 +8,6 @@ from gymnasium.utils.env_checker import check_env
 import pearlkit  # noqa: F401  (registers the environments)
 from pearlkit.config import PearlConfig
 from pearlkit.envs import make_env
-from pearlkit.envs.tasks import split_tasks
 
 FAMILIES = ["pearlkit/HalfCheetahVel-v0", "pearlkit/HalfCheetahFwdBack-v0", "pearlkit/AntFwdBack-v1",
             "pearlkit/AntGoal2D-v0", "pearlkit/HumanoidDir2D-v0", "pearlkit/Walker2DParams-v1"]
@@ -143,8 +142,8 @@ def test_walker_params_multipliers_span_the_reference_range():
 def test_task_splits_are_fixed_and_disjoint(env_id, num_train, num_test):
     config = PearlConfig(env_id=env_id, num_train_tasks=num_train, num_test_tasks=num_test, max_path_length=200,
                          num_steps_per_eval=600, num_exp_traj_eval=2)
-    train, test = split_tasks(config)
-    again_train, again_test = split_tasks(config.replace(seed=5))  # the run seed never moves the split
+    train, test = config.split_tasks()
+    again_train, again_test = config.replace(seed=5).split_tasks()  # the run seed never moves the split
     key = next(iter(train[0]))
     assert len(train) == num_train and len(test) == num_test
     np.testing.assert_array_equal([t[key] for t in test], [t[key] for t in again_test])
@@ -164,7 +163,7 @@ def test_cheetah_vel_targets_and_ant_goals_follow_the_reference_distributions():
 def test_fwd_back_families_meta_test_on_their_two_training_tasks(env_id):
     config = PearlConfig(env_id=env_id, num_train_tasks=2, num_test_tasks=2, max_path_length=200,
                          num_steps_per_eval=600, num_exp_traj_eval=2)
-    train, test = split_tasks(config)
+    train, test = config.split_tasks()
     describe = type(make_env(env_id)).describe_task
     assert [describe(t) for t in train] == [describe(t) for t in test] == ["forward", "backward"]
 

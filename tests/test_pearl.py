@@ -9,9 +9,13 @@ import pearlkit.pearl as pearl
 from pearlkit.envs.point_nav import dense_reward, sparse_reward
 from pearlkit.evaluate import meta_test
 from pearlkit.inference import kl_to_prior, sample_z
-from pearlkit.pearl import collect_iteration, make_optimizers, update_step
+from pearlkit.pearl import (
+    MetaTrainer,
+    make_optimizers,
+    meta_train_iteration,
+    update_step,
+)
 from pearlkit.sac import q_loss, q_target
-from pearlkit.sampler import EnvPool
 from tests.conftest import agent_with_data, tiny_config
 
 
@@ -31,11 +35,11 @@ def critic_gradients(agent, batch, context, config, seed):
     torch.manual_seed(seed)
     z_mean, z_var = agent.encoder(context)
     z = sample_z(z_mean, z_var).repeat_interleave(config.batch_size, dim=0)
-    target = q_target(batch.reward, batch.terminal, agent.target_vf(batch.next_obs, z).detach(),
+    target = q_target(batch.reward, batch.terminal, agent.v_bar(batch.next_obs, z).detach(),
                       config.reward_scale, config.discount)
-    loss = q_loss(agent.qf1(batch.obs, batch.action, z), agent.qf2(batch.obs, batch.action, z), target)
+    loss = q_loss(agent.q1(batch.obs, batch.action, z), agent.q2(batch.obs, batch.action, z), target)
     loss = loss + config.kl_lambda * kl_to_prior(z_mean, z_var).sum()
-    modules = (agent.encoder, agent.qf1)
+    modules = (agent.encoder, agent.q1)
     grads = torch.autograd.grad(loss, [p for m in modules for p in m.parameters()])
     return grads
 
@@ -50,11 +54,11 @@ def test_encoder_gets_gradients_only_from_the_q_losses_and_the_kl(setup):
     # After the step, .grad holds what the optimizers used. V and the policy also ran
     # backward (through z-bar and Q), yet the encoder's and Q's gradients are exactly the
     # critic loss + KL gradients: nothing else reached them.
-    actual = [p.grad for m in (agent.encoder, agent.qf1) for p in m.parameters()]
+    actual = [p.grad for m in (agent.encoder, agent.q1) for p in m.parameters()]
     for a, e in zip(actual, expected):
         torch.testing.assert_close(a, e)
-    assert all(p.grad is None for p in agent.target_vf.parameters())
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for m in (agent.policy, agent.vf)
+    assert all(p.grad is None for p in agent.v_bar.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for m in (agent.policy, agent.v)
                for p in m.parameters() if p.dim() > 1)
 
 
@@ -63,11 +67,11 @@ def test_every_network_moves_except_the_target_by_polyak_only(setup):
     batch, context = sample_inputs(config, replay, context_buffer)
     before = copy.deepcopy(agent)
     update_step(agent, make_optimizers(agent, config), batch, context, config)
-    for name in ("encoder", "policy", "qf1", "qf2", "vf"):
+    for name in ("encoder", "policy", "q1", "q2", "v"):
         moved = [not torch.equal(a, b) for a, b in zip(getattr(agent, name).parameters(),
                                                         getattr(before, name).parameters())]
         assert all(moved), name
-    for t, b, v in zip(agent.target_vf.parameters(), before.target_vf.parameters(), agent.vf.parameters()):
+    for t, b, v in zip(agent.v_bar.parameters(), before.v_bar.parameters(), agent.v.parameters()):
         torch.testing.assert_close(t, (1 - config.tau) * b + config.tau * v)
 
 
@@ -95,23 +99,29 @@ def test_context_buffer_is_cleared_when_its_task_is_collected_again(setup):
     config, agent, train_tasks, _, (replay, context_buffer), pool = setup
     context_before = context_buffer.size.clone()
     replay_before = replay.size.clone()
-    collect_iteration(agent, pool, train_tasks, [1, 4], replay, context_buffer,
-                      config.replace(num_extra_rl_steps_posterior=20))
+    config = config.replace(num_extra_rl_steps_posterior=20, num_train_steps_per_itr=0, num_tasks_sample=2)
+    trainer = MetaTrainer(config, agent, make_optimizers(agent, config), replay, context_buffer, train_tasks, pool,
+                          np.random.default_rng(0))
+    # the tasks the iteration will pick, drawn from a copy of its stream
+    picked = sorted(np.random.default_rng(0).choice(config.num_train_tasks, size=2, replace=False).tolist())
+    others = [task for task in range(config.num_train_tasks) if task not in picked]
+    meta_train_iteration(trainer, iteration=1)  # not the first: no initial collection
     fresh = config.num_steps_prior + config.num_steps_posterior  # extra-RL data is not context
-    assert context_buffer.size[[1, 4]].tolist() == [fresh, fresh]
-    assert context_buffer.size[[0, 2, 3, 5]].tolist() == context_before[[0, 2, 3, 5]].tolist()
-    assert (replay.size[[1, 4]] == replay_before[[1, 4]] + fresh + 20).all()
+    assert context_buffer.size[picked].tolist() == [fresh, fresh]
+    assert context_buffer.size[others].tolist() == context_before[others].tolist()
+    assert (replay.size[picked] == replay_before[picked] + fresh + 20).all()
     # and the context now holds only new transitions: the replay buffer's newest ones
-    newest = replay.data["obs"][1, int(replay_before[1]):int(replay_before[1]) + fresh]
-    torch.testing.assert_close(context_buffer.data["obs"][1, :fresh], newest)
+    task = picked[0]
+    newest = replay.data["obs"][task, int(replay_before[task]):int(replay_before[task]) + fresh]
+    torch.testing.assert_close(context_buffer.data["obs"][task, :fresh], newest)
 
 
 @pytest.mark.parametrize("online", [False, True])
 def test_meta_test_starts_from_the_prior_and_infers_from_all_gathered_context(setup, online):
     config, agent, _, test_tasks, _, _ = setup
-    result = meta_test(agent, test_tasks, EnvPool(config.env_id, 1), config.max_path_length, num_trajs=6,
-                       num_exp_traj_eval=3, use_next_obs=False, online_posterior=online)
-    assert result.returns.shape == (3, 6) and result.z.shape == (3, 6, config.latent_size)
+    protocol = config.replace(num_exp_traj_eval=3, num_steps_per_eval=6 * config.max_path_length)
+    result = meta_test(agent, test_tasks, protocol, seed=1, online_posterior=online)
+    assert result.returns.shape == (3, 6) and result.z.shape == (3, 6, config.latent_dim)
     first_inferred = 1 if online else 3
     assert (result.z_means[:, :first_inferred] == 0).all() and (result.z_vars[:, :first_inferred] == 1).all()
     for k in range(first_inferred, 6):  # belief of trajectory k = encoder(all transitions of 0..k-1)
@@ -137,9 +147,11 @@ def test_summary_splits_success_by_whether_exploration_found_the_goal():
     from pearlkit.evaluate import MetaTestResult, summarize
     successes = torch.tensor([[0, 1, 1], [0, 0, 0], [1, 0, 0], [0, 0, 1]], dtype=torch.bool)  # 2 exploration trajs
     returns = torch.tensor([[0.0, 5, 8], [0, 0, 0], [3, 0, 0], [0, 0, 4]])
-    result = MetaTestResult(returns, successes, *(torch.zeros(4, 3, 1),) * 3, [], torch.ones(4, 3, 20).bool(), True)
-    metrics = summarize(result, num_exp_traj_eval=2)
-    assert metrics["found_during_exploration"] == 0.5  # runs 0 and 2
-    assert metrics["success_rate"] == 0.5 and metrics["return_after_exploration"] == 3.0
-    assert metrics["success_given_found"] == 0.5 and metrics["success_given_not_found"] == 0.5
-    assert metrics["adaptation_curve"] == [0.75, 1.25, 3.0]
+    result = MetaTestResult(returns, successes, *(torch.zeros(4, 3, 1),) * 3, [], torch.ones(4, 3, 20).bool(), True,
+                            counted=torch.ones(4, 3).bool(), num_exp_traj_eval=2, runs_per_task=2)
+    metrics = summarize(result)
+    assert metrics.found_during_exploration == 0.5  # runs 0 and 2
+    assert metrics.success_rate == 0.5 and metrics.return_after_exploration == 3.0
+    assert metrics.success_given_found == 0.5 and metrics.success_given_not_found == 0.5
+    assert metrics.adaptation_curve == [0.75, 1.25, 3.0]
+    assert (metrics.num_tasks, metrics.runs_per_task) == (2, 2)

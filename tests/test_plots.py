@@ -4,21 +4,18 @@ matplotlib.use("Agg")
 
 import torch  # noqa: E402
 
-from pearlkit.envs.tasks import split_tasks  # noqa: E402
 from pearlkit.evaluate import meta_test  # noqa: E402
 from pearlkit.pearl import build_agent  # noqa: E402
 from pearlkit.plots import plot_navigation_meta_test  # noqa: E402
-from pearlkit.sampler import EnvPool  # noqa: E402
 from tests.conftest import tiny_config  # noqa: E402
 
 
 def test_meta_test_figure_draws_every_trajectory_of_each_task():
     config = tiny_config()
     agent = build_agent(config, torch.device("cpu"))
-    _, tasks = split_tasks(config)
-    result = meta_test(agent, tasks, EnvPool(config.env_id, 0), 20, num_trajs=7, num_exp_traj_eval=5,
-                       use_next_obs=False)
-    fig = plot_navigation_meta_test(result, tasks, num_exp_traj_eval=5, columns=2)
+    _, tasks = config.split_tasks()
+    result = meta_test(agent, tasks, config.replace(num_exp_traj_eval=5, num_steps_per_eval=7 * 20), seed=0)
+    fig = plot_navigation_meta_test(result, tasks, columns=2)
     drawn = [ax for ax in fig.axes if ax.get_visible() and ax.lines]
     assert len(drawn) == 3
     assert all(len(ax.lines) == 2 + 7 for ax in drawn)  # the arc, the start, one line per trajectory

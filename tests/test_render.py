@@ -5,7 +5,13 @@ import torch
 
 import pearlkit  # noqa: F401  (picks MUJOCO_GL before MuJoCo loads)
 from pearlkit.envs import make_env
-from pearlkit.render import FrameRecorder, adaptation_frames, offscreen_renderer, with_caption, write_video
+from pearlkit.render import (
+    FrameRecorder,
+    adaptation_frames,
+    offscreen_renderer,
+    with_caption,
+    write_video,
+)
 from pearlkit.sampler import EnvPool, rollout
 
 
@@ -76,9 +82,10 @@ def test_adaptation_frames_tile_tasks_and_caption_them():
                         torch.zeros(num_tasks, horizon, 1), torch.zeros(num_tasks, horizon))
     result = MetaTestResult(torch.zeros(num_tasks, num_trajs), torch.zeros(num_tasks, num_trajs, dtype=torch.bool),
                             *(torch.zeros(num_tasks, num_trajs, 5) for _ in range(3)), [traj] * num_trajs,
-                            torch.ones(num_tasks, num_trajs, horizon, dtype=torch.bool), False)
+                            torch.ones(num_tasks, num_trajs, horizon, dtype=torch.bool), False,
+                            torch.ones(num_tasks, num_trajs, dtype=torch.bool), num_exp_traj_eval=2, runs_per_task=1)
     frames = np.zeros((num_trajs, 2, num_tasks, 20, 30, 3), dtype=np.uint8)
-    video = adaptation_frames(result, frames, ["task a", "task b"], every=2, num_exp_traj_eval=2)
+    video = adaptation_frames(result, frames, ["task a", "task b"], every=2)
     captioned = with_caption(frames[0, 0, 0], ["x"])
     assert video.shape == (num_trajs * 2, captioned.shape[0], 2 * 30, 3)
     assert video[:, :captioned.shape[0] - 20].max() > 200  # white caption text on the dark strip

@@ -5,7 +5,13 @@ from pathlib import Path
 import pytest
 
 import pearlkit
-from pearlkit.run_cache import book_run, cached_run, finished_iterations
+from pearlkit.cli import with_overrides
+from pearlkit.run_cache import (
+    book_run,
+    cached_run,
+    finished_iterations,
+    shipped_results,
+)
 from tests.conftest import tiny_config
 
 PRESET = "sparse-point-robot"
@@ -28,7 +34,7 @@ def test_first_call_trains_with_the_cli_and_later_calls_reuse_the_folder(tmp_pat
 
 
 def test_an_interrupted_run_is_resumed(tmp_path):
-    config = pearlkit.get_preset(PRESET).with_overrides([f"{k}={v}" for k, v in TINY.items()])
+    config = with_overrides(pearlkit.get_preset(PRESET), [f"{k}={v}" for k, v in TINY.items()])
     config = config.replace(num_iterations=3)
 
     def stop_after_first(row):
@@ -50,8 +56,6 @@ def test_unknown_names_and_bad_overrides_are_refused_before_training(tmp_path):
 
 
 def test_shipped_results_lists_folders_holding_an_agent(tmp_path, monkeypatch):
-    from pearlkit.run_cache import shipped_results
-
     monkeypatch.chdir(tmp_path)
     assert shipped_results() == {}
     (tmp_path / "results" / "cheetah-vel").mkdir(parents=True)

@@ -13,10 +13,13 @@ import pytest
 import torch
 
 import pearlkit
+import pearlkit.pearl as pearl
 import pearlkit.training as training
 from pearlkit.checkpoint import load_checkpoint
 from pearlkit.cli import main as cli_main
+from pearlkit.cli import with_overrides
 from pearlkit.config import PearlConfig
+from pearlkit.pearl import TrainingDiverged
 from tests.conftest import tiny_config
 
 TINY_SET = [f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
@@ -122,18 +125,19 @@ def test_kill_inside_a_deferred_block_ends_the_process_after_the_block(tmp_path)
 
 
 def test_nan_loss_stops_training_names_it_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    real_update = training.update_step
+    real_update = pearl.update_step
     calls = {"n": 0}
 
     def poisoned_update(agent, *args):
         calls["n"] += 1
         if calls["n"] == 8:  # during iteration 2 (5 gradient steps per iteration)
             with torch.no_grad():
-                agent.qf2.last.weight.fill_(float("nan"))
+                agent.q2.last.weight.fill_(float("nan"))
         return real_update(agent, *args)
 
-    monkeypatch.setattr(training, "update_step", poisoned_update)
-    with pytest.raises(training.TrainingDiverged, match=r"q_loss became nan at gradient step 8 \(iteration 2\)"):
+    monkeypatch.setattr(pearl, "update_step", poisoned_update)
+    with pytest.raises(TrainingDiverged, match=r"q_loss became nan at gradient step 3 of iteration 2; the last good "
+                                               r"checkpoint \(iteration 1\) is kept"):
         pearlkit.train(tiny_config(), tmp_path / "run", progress=False)
     checkpoint = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert checkpoint["state"]["iteration"] == 1
@@ -145,13 +149,13 @@ def test_nan_loss_stops_training_names_it_and_keeps_the_last_good_checkpoint(tmp
 @pytest.mark.parametrize("make, message", [
     (lambda: pearlkit.get_preset("sparse-robot"), r"preset must be one of \[.*'cheetah-vel'.*'sparse-point-robot'"),
     (lambda: PearlConfig(env_id="pearlkit/Maze-v0"), r"env_id must be one of \[.*'pearlkit/HalfCheetahVel-v0'.*'pearlkit/PointNav-v0'"),
-    (lambda: PearlConfig().with_overrides(["kl_weight=1"]), r"unknown config key 'kl_weight'; allowed: \[.*'kl_lambda'"),
+    (lambda: with_overrides(PearlConfig(), ["kl_weight=1"]), r"unknown config key 'kl_weight'; allowed: \[.*'kl_lambda'"),
     (lambda: PearlConfig.from_dict({"lr": 1}), r"unknown config key\(s\) \['lr'\]"),
     (lambda: PearlConfig(discount=1.5), r"discount must be in \[0, 1\], got 1.5"),
     (lambda: PearlConfig(meta_batch=0), r"meta_batch must be >= 1, got 0"),
     (lambda: PearlConfig(kl_lambda=float("nan")), r"kl_lambda must be a finite number, got nan"),
     (lambda: PearlConfig(hidden_sizes=(64, 0)), r"hidden_sizes must be a non-empty tuple of positive ints"),
-    (lambda: PearlConfig().with_overrides(["meta_batch=lots"]), r"cannot parse meta_batch='lots' as int"),
+    (lambda: with_overrides(PearlConfig(), ["meta_batch=lots"]), r"cannot parse meta_batch='lots' as int"),
     (lambda: PearlConfig(num_steps_prior=0, num_steps_posterior=0, num_initial_steps=200),
      r"num_steps_prior and num_steps_posterior are both 0: the context buffer .* cleared and stay empty"),
 ])

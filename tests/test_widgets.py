@@ -4,7 +4,6 @@ import pytest
 pytest.importorskip("ipywidgets")
 
 from pearlkit.evaluate import meta_test  # noqa: E402
-from pearlkit.sampler import EnvPool  # noqa: E402
 from pearlkit.widgets import (  # noqa: E402
     BeliefView,
     ExplorationView,
@@ -20,8 +19,8 @@ PNG = b"\x89PNG"
 @pytest.fixture(scope="module")
 def meta_tested():
     config, agent, _, tasks, _, _ = agent_with_data(tiny_config())
-    result = meta_test(agent, tasks, EnvPool(config.env_id, 0), config.max_path_length, 4, num_exp_traj_eval=2,
-                       use_next_obs=False)
+    protocol = config.replace(num_exp_traj_eval=2, num_steps_per_eval=4 * config.max_path_length)
+    result = meta_test(agent, tasks, protocol, seed=0)
     return config, agent, tasks, result
 
 
@@ -39,7 +38,7 @@ def test_belief_view_redraws_when_transitions_are_added(meta_tested):
 
 def test_exploration_view_shows_each_trajectory(meta_tested):
     config, agent, tasks, result = meta_tested
-    view = ExplorationView(result, tasks, [0, 1], num_exp_traj_eval=2)
+    view = ExplorationView(result, tasks, [0, 1])
     assert view.episode.max == 4
     images = set()
     for k in range(1, 5):
@@ -51,7 +50,7 @@ def test_exploration_view_shows_each_trajectory(meta_tested):
 def test_static_twins_are_scrubbable_javascript_animations(meta_tested):
     config, agent, tasks, result = meta_tested
     belief = belief_animation(agent, config, result, tasks, 0, num_trajs=2, every=10)
-    exploration = exploration_animation(result, tasks, 1, num_exp_traj_eval=2)
+    exploration = exploration_animation(result, tasks, 1)
     for html, frames in ((belief, 5), (exploration, 4)):  # 0, 10, 20, 30, 40 transitions; 4 trajectories
         assert "<script" in html and "Animation" in html
         assert html.count("data:image/png;base64") == frames

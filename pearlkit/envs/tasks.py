@@ -1,12 +1,10 @@
 """The task interface every pearlkit environment family implements, and env lookup."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+import importlib
+from typing import Any, NamedTuple
 
 import gymnasium as gym
-
-if TYPE_CHECKING:
-    from pearlkit.config import PearlConfig
 
 #: A task is a small dict of what defines it (``{"goal": array}`` for navigation).
 Task = dict[str, Any]
@@ -16,26 +14,28 @@ class Registration(NamedTuple):
 
     entry_point: str
     max_episode_steps: int
+    obs_dim: int  #: what the environment's observation space holds (a test checks it)
+    action_dim: int
     kwargs: dict[str, Any] = {}
 
 
 #: Environment ids registered by ``import pearlkit``. As in Gymnasium, a change to what an
 #: environment observes or simulates gets a new version; the old one stays for the runs made with it.
 ENV_IDS: dict[str, Registration] = {
-    "pearlkit/PointNav-v0": Registration("pearlkit.envs.point_nav:PointNavEnv", 20),
-    "pearlkit/SparsePointNav-v0": Registration("pearlkit.envs.point_nav:SparsePointNavEnv", 20),
+    "pearlkit/PointNav-v0": Registration("pearlkit.envs.point_nav:PointNavEnv", 20, 2, 2),
+    "pearlkit/SparsePointNav-v0": Registration("pearlkit.envs.point_nav:SparsePointNavEnv", 20, 2, 2),
     # The MuJoCo families (the paper's locomotion tasks) on Gymnasium's v5 models; 200 steps.
-    "pearlkit/HalfCheetahVel-v0": Registration("pearlkit.envs.half_cheetah:HalfCheetahVelEnv", 200),
-    "pearlkit/HalfCheetahFwdBack-v0": Registration("pearlkit.envs.half_cheetah:HalfCheetahFwdBackEnv", 200),
+    "pearlkit/HalfCheetahVel-v0": Registration("pearlkit.envs.half_cheetah:HalfCheetahVelEnv", 200, 17, 6),
+    "pearlkit/HalfCheetahFwdBack-v0": Registration("pearlkit.envs.half_cheetah:HalfCheetahFwdBackEnv", 200, 17, 6),
     # v1: the reference's 27-D observation; v0 also observed Gymnasium's 78 contact forces.
-    "pearlkit/AntFwdBack-v1": Registration("pearlkit.envs.ant:AntFwdBackEnv", 200),
-    "pearlkit/AntFwdBack-v0": Registration("pearlkit.envs.ant:AntFwdBackEnv", 200,
+    "pearlkit/AntFwdBack-v1": Registration("pearlkit.envs.ant:AntFwdBackEnv", 200, 27, 8),
+    "pearlkit/AntFwdBack-v0": Registration("pearlkit.envs.ant:AntFwdBackEnv", 200, 105, 8,
                                            {"include_cfrc_ext_in_observation": True}),
-    "pearlkit/AntGoal2D-v0": Registration("pearlkit.envs.ant:AntGoal2DEnv", 200),
-    "pearlkit/HumanoidDir2D-v0": Registration("pearlkit.envs.humanoid:HumanoidDir2DEnv", 200),
+    "pearlkit/AntGoal2D-v0": Registration("pearlkit.envs.ant:AntGoal2DEnv", 200, 107, 8),
+    "pearlkit/HumanoidDir2D-v0": Registration("pearlkit.envs.humanoid:HumanoidDir2DEnv", 200, 348, 17),
     # v1: the reference's 0.016 s step; v0 stepped Gymnasium's 0.008 s.
-    "pearlkit/Walker2DParams-v1": Registration("pearlkit.envs.walker_params:Walker2DParamsEnv", 200),
-    "pearlkit/Walker2DParams-v0": Registration("pearlkit.envs.walker_params:Walker2DParamsEnv", 200,
+    "pearlkit/Walker2DParams-v1": Registration("pearlkit.envs.walker_params:Walker2DParamsEnv", 200, 17, 6),
+    "pearlkit/Walker2DParams-v0": Registration("pearlkit.envs.walker_params:Walker2DParamsEnv", 200, 17, 6,
                                                {"frame_skip": 4}),
 }
 
@@ -48,9 +48,15 @@ def check_task_keys(task: Task, keys: tuple[str, ...], env_name: str) -> None:
 
 def register_envs() -> None:
     """Register pearlkit's environments with Gymnasium (idempotent)."""
-    for env_id, (entry_point, horizon, kwargs) in ENV_IDS.items():
+    for env_id, registration in ENV_IDS.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=entry_point, max_episode_steps=horizon, kwargs=kwargs)
+            gym.register(id=env_id, entry_point=registration.entry_point,
+                         max_episode_steps=registration.max_episode_steps, kwargs=registration.kwargs)
+
+
+def _check_env_id(env_id: str) -> None:
+    if env_id not in ENV_IDS:
+        raise ValueError(f"unknown env_id {env_id!r}; pearlkit provides {sorted(ENV_IDS)}")
 
 
 def make_env(env_id: str) -> gym.Env:
@@ -59,18 +65,24 @@ def make_env(env_id: str) -> gym.Env:
     Raises:
         ValueError: ``env_id`` is not one of pearlkit's environments.
     """
-    if env_id not in ENV_IDS:
-        raise ValueError(f"unknown env_id {env_id!r}; pearlkit provides {sorted(ENV_IDS)}")
+    _check_env_id(env_id)
     register_envs()
     return gym.make(env_id).unwrapped
 
 
-def split_tasks(config: PearlConfig) -> tuple[list, list]:
+def env_class(env_id: str) -> type[gym.Env]:
+    """The class behind ``env_id`` (for its class methods), without building an environment."""
+    _check_env_id(env_id)
+    module, _, name = ENV_IDS[env_id].entry_point.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def split_tasks(env_id: str, num_train_tasks: int, num_test_tasks: int) -> tuple[list[Task], list[Task]]:
     """The family's fixed task list, split into training and held-out test tasks."""
-    env_cls = type(make_env(config.env_id))
-    if getattr(env_cls, "shared_train_test_tasks", False):
+    family = env_class(env_id)
+    if getattr(family, "shared_train_test_tasks", False):
         # Families with only a couple of tasks (Fwd-Back) meta-test on the training tasks.
-        tasks = env_cls.sample_tasks(max(config.num_train_tasks, config.num_test_tasks))
-        return tasks[: config.num_train_tasks], tasks[: config.num_test_tasks]
-    tasks = env_cls.sample_tasks(config.num_train_tasks + config.num_test_tasks)
-    return tasks[: config.num_train_tasks], tasks[config.num_train_tasks:]
+        tasks = family.sample_tasks(max(num_train_tasks, num_test_tasks))
+        return tasks[:num_train_tasks], tasks[:num_test_tasks]
+    tasks = family.sample_tasks(num_train_tasks + num_test_tasks)
+    return tasks[:num_train_tasks], tasks[num_train_tasks:]
