@@ -65,45 +65,45 @@ class MultiTaskReplayBuffer:
     def allocated(self) -> int:
         return self.data["obs"].shape[1]
 
-    def add(self, task: int, transitions: Transitions) -> None:
-        """Append ``n`` transitions of task ``task`` (wrapping around at capacity)."""
+    def add(self, task_id: int, transitions: Transitions) -> None:
+        """Append ``n`` transitions of task ``task_id`` (wrapping around at capacity)."""
         n = transitions.obs.shape[0]
-        needed = min(self.capacity, int(self.top[task]) + n)
+        needed = min(self.capacity, int(self.top[task_id]) + n)
         if needed > self.allocated:
             self._allocate(min(self.capacity, max(needed, 2 * self.allocated)))
-        slots = (self.top[task] + torch.arange(n)) % self.capacity
+        slots = (self.top[task_id] + torch.arange(n)) % self.capacity
         for key, value in transitions._asdict().items():
-            self.data[key][task, slots.to(self.device)] = value.reshape(n, -1).to(self.device, torch.float32)
-        self.top[task] = (self.top[task] + n) % self.capacity
-        self.size[task] = min(self.capacity, int(self.size[task]) + n)
+            self.data[key][task_id, slots.to(self.device)] = value.reshape(n, -1).to(self.device, torch.float32)
+        self.top[task_id] = (self.top[task_id] + n) % self.capacity
+        self.size[task_id] = min(self.capacity, int(self.size[task_id]) + n)
 
-    def clear(self, task: int) -> None:
-        """Forget everything stored for ``task`` (the context buffer, when the task is recollected)."""
-        self.size[task] = 0
-        self.top[task] = 0
+    def clear(self, task_id: int) -> None:
+        """Forget everything stored for task ``task_id`` (the context buffer, when the task is collected again)."""
+        self.size[task_id] = 0
+        self.top[task_id] = 0
 
-    def _sample_slots(self, tasks: Tensor, n: int) -> tuple[Tensor, Tensor]:
-        sizes = self.size[tasks.cpu()]
+    def _sample_slots(self, task_ids: Tensor, n: int) -> tuple[Tensor, Tensor]:
+        sizes = self.size[task_ids.cpu()]
         if (sizes == 0).any():
-            empty = tasks.cpu()[sizes == 0].tolist()
+            empty = task_ids.cpu()[sizes == 0].tolist()
             raise RuntimeError(f"cannot sample from empty buffers of tasks {empty}")
         # Uniform with replacement within each task's filled slots, all tasks at once.
-        slots = (torch.rand(len(tasks), n) * sizes[:, None]).long()
-        rows = tasks.cpu()[:, None].expand(-1, n)
+        slots = (torch.rand(len(task_ids), n) * sizes[:, None]).long()
+        rows = task_ids.cpu()[:, None].expand(-1, n)
         return rows.to(self.device), slots.to(self.device)
 
-    def sample_batch(self, tasks: Tensor, batch_size: int) -> TransitionBatch:
-        """SAC batch: ``batch_size`` transitions from each of ``tasks``, flattened to
-        ``(len(tasks) * batch_size, ·)`` in task-major order. The reward is the dense one."""
-        rows, slots = self._sample_slots(tasks, batch_size)
-        get = lambda key: self.data[key][rows, slots].reshape(len(tasks) * batch_size, -1)
+    def sample_batch(self, task_ids: Tensor, batch_size: int) -> TransitionBatch:
+        """SAC batch: ``batch_size`` transitions from each of the tasks ``task_ids``, flattened to
+        ``(len(task_ids) * batch_size, ·)`` in task-major order. The reward is the dense one."""
+        rows, slots = self._sample_slots(task_ids, batch_size)
+        get = lambda key: self.data[key][rows, slots].reshape(len(task_ids) * batch_size, -1)
         return TransitionBatch(get("obs"), get("action"), get("dense_reward").squeeze(-1),
                                get("next_obs"), get("terminal").squeeze(-1))
 
-    def sample_context(self, tasks: Tensor, n: int, use_next_obs: bool) -> Tensor:
-        """Context: ``n`` transitions per task as ``(len(tasks), n, context_dim)``, each row
+    def sample_context(self, task_ids: Tensor, n: int, use_next_obs: bool) -> Tensor:
+        """Context: ``n`` transitions per task as ``(len(task_ids), n, context_dim)``, each row
         :math:`(s, a, r)` or :math:`(s, a, r, s')` with the task's own (sparse) reward."""
-        rows, slots = self._sample_slots(tasks, n)
+        rows, slots = self._sample_slots(task_ids, n)
         return torch.cat([self.data[k][rows, slots] for k in context_fields(use_next_obs)], dim=-1)
 
     def state_dict(self) -> dict:
@@ -124,6 +124,12 @@ class MultiTaskReplayBuffer:
 def context_fields(use_next_obs: bool) -> tuple[str, ...]:
     """The layout of one context row, used everywhere a context is built: (s, a, r[, s'])."""
     return ("obs", "action", "reward", "next_obs") if use_next_obs else ("obs", "action", "reward")
+
+
+def context_dim(obs_dim: int, action_dim: int, use_next_obs: bool) -> int:
+    """Width of one context row of :func:`context_fields`."""
+    widths = {"obs": obs_dim, "action": action_dim, "reward": 1, "next_obs": obs_dim}
+    return sum(widths[field] for field in context_fields(use_next_obs))
 
 
 def context_from_transitions(transitions: Transitions, use_next_obs: bool) -> Tensor:

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pearlkit.envs.tasks import ENV_IDS, Task, split_tasks
+from pearlkit.envs.tasks import (
+    ENV_IDS,
+    LOCOMOTION_HORIZON,
+    POINT_NAV_HORIZON,
+    Task,
+    split_tasks,
+)
 from pearlkit.runtime import PRECISIONS
 
 
@@ -62,7 +68,7 @@ class PearlConfig:
     """Steps per picked task with z from the posterior that go to the replay buffer only."""
     update_post_train: int = 1
     """Trajectories between posterior updates during posterior collection."""
-    max_path_length: int = 20
+    max_path_length: int = POINT_NAV_HORIZON
     """Steps per trajectory."""
     replay_buffer_size: int = 1_000_000
     """Transitions kept per task (storage grows as needed)."""
@@ -217,16 +223,18 @@ def _check_range(name: str, value: float, low: float | None = None, high: float 
         raise ValueError(f"{name} must be {bound}, got {value!r}")
 
 
-#: The reference code's sparse navigation settings (DESIGN §4).
+#: The reference code's sparse navigation settings (oyster's ``sparse-point-robot`` config merged
+#: with its defaults; chapter 7 lists them).
 SPARSE_POINT_ROBOT_PAPER = PearlConfig()
 
 # paper-vs-code: the book's preset departs from the reference values as listed here; the
 # `-paper` preset keeps them.
 #: The book's budget for sparse navigation (about 20 minutes on 2 CPU cores; measured in
 #: ``benchmarks/RESULTS.md``). What changes from the reference, and why:
-#: smaller networks and batches (16 tasks x 64 transitions, 64 context transitions) make a
-#: gradient step ~20x cheaper here, so 3x more steps per iteration (900) fit; Adam's rate
-#: 1e-3 instead of 3e-4 learns faster in that budget; 400 posterior steps instead of 900.
+#: smaller networks and batches (2x128 networks, 16 tasks x 64 transitions, 64 context
+#: transitions) make a gradient step about 20x cheaper here; 900 gradient steps per iteration
+#: instead of 1000; Adam's rate 1e-3 instead of 3e-4 learns faster in that budget; 400
+#: posterior steps per picked task instead of 900.
 SPARSE_POINT_ROBOT = PearlConfig(
     hidden_sizes=(128, 128),
     encoder_hidden_sizes=(128, 128),
@@ -243,13 +251,13 @@ SPARSE_POINT_ROBOT = PearlConfig(
     eval_every=2,
 )
 
-# ----- the MuJoCo families (DESIGN §4) -----
+# ----- the MuJoCo families -----
 #: What every locomotion family shares in the reference code: 200-step trajectories,
 #: gamma 0.99, reward scale 5, 2000 initial steps per task, 5 tasks picked per iteration
 #: with 400 prior steps and 600 extra-RL steps each (no posterior steps into the context),
 #: and meta-test with 2 exploration trajectories in 600 steps.
 _LOCOMOTION_PAPER = PearlConfig(
-    max_path_length=200, discount=0.99, reward_scale=5.0, kl_lambda=0.1,
+    max_path_length=LOCOMOTION_HORIZON, discount=0.99, reward_scale=5.0, kl_lambda=0.1,
     num_initial_steps=2000, num_tasks_sample=5, num_steps_prior=400, num_steps_posterior=0,
     num_extra_rl_steps_posterior=600, num_train_steps_per_itr=4000, embedding_batch_size=256,
     num_exp_traj_eval=2, num_steps_per_eval=600,

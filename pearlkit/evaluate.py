@@ -64,8 +64,13 @@ def infer_from_context(agent: PearlAgent, contexts: list[Tensor]) -> tuple[Tenso
 def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed: int, runs_per_task: int = 1,
               online_posterior: bool = False, on_step: StepHook | None = None,
               pool: EnvPool | None = None) -> MetaTestResult:
-    """Run the meta-test protocol on ``tasks``, all in lockstep, until each run has
-    ``config.num_steps_per_eval`` steps.
+    r"""Run the meta-test protocol on ``tasks``, all in lockstep, until each run has
+    ``config.num_steps_per_eval`` steps: posterior sampling, with no gradient step,
+
+    .. math:: z_k \sim q_\phi(z \mid c_{1:k-1}), \qquad a_t = \tanh\big(\mu_\pi(s_t, z_k)\big)
+              \text{ for the whole trajectory } k
+
+    (the first ``num_exp_traj_eval`` trajectories draw z from the prior, see below).
 
     Args:
         agent: the trained agent (encoder + policy).
@@ -79,6 +84,8 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
         on_step: passed to :func:`~pearlkit.sampler.rollout` (e.g. to render frames).
         pool: environments to reuse across calls (training keeps one, so that its evaluations
             do not rebuild them); by default a new pool seeded with ``seed``.
+    Returns:
+        Everything the runs saw. Book label: ``eq-posterior-sampling``.
     """
     runs = [task for task in tasks for _ in range(runs_per_task)]
     pool = pool if pool is not None else EnvPool(config.env_id, seed)
@@ -141,7 +148,15 @@ class MetaTestSummary:
 
 
 def summarize(result: MetaTestResult) -> MetaTestSummary:
-    """The logged meta-test metrics of ``result`` (see :class:`MetaTestSummary`)."""
+    r"""The logged meta-test metrics of ``result`` (see :class:`MetaTestSummary`). The headline one:
+
+    .. math:: R_\text{after} = \frac{1}{|\mathcal T_\text{test}|} \sum_{\mathcal T \in \mathcal T_\text{test}}
+              \sum_{t=1}^{H} r_{\mathcal T}(s_t, a_t), \qquad a_t = \tanh \mu_\pi(s_t, z),\
+              z \sim q_\phi(z \mid c_{1:K})
+
+    for the trajectory right after the :math:`K` = ``num_exp_traj_eval`` exploration ones.
+    Book label: ``eq-return-after-exploration``.
+    """
     after = result.num_exp_traj_eval
     success = found = given_found = given_not_found = reported_success = None
     reported = reported_trajectory(result)

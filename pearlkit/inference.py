@@ -85,7 +85,14 @@ class ContextEncoder(nn.Module):
         self.mlp = MLP(context_dim, hidden_sizes, 2 * latent_dim if probabilistic else latent_dim)
 
     def factors(self, context: Tensor) -> tuple[Tensor, Tensor]:
-        r"""Per-transition factors :math:`(\mu_n, \sigma_n^2)`, each ``(num_tasks, N, latent_dim)``."""
+        r"""Per-transition factors :math:`\Psi_\phi(z|c_n) = \mathcal N(\mu_n, \sigma_n^2)` with
+        :math:`(\mu_n, \sigma_n^2) = (f^\mu_\phi(c_n), \mathrm{softplus}(f^\sigma_\phi(c_n)))`.
+
+        Args:
+            context: ``(num_tasks, N, context_dim)``.
+        Returns:
+            ``(mu, var)``, each ``(num_tasks, N, latent_dim)``. Book label: ``eq-factor``.
+        """
         if not self.probabilistic:
             raise RuntimeError("the deterministic encoder has no Gaussian factors")
         mu, pre_var = self.mlp(context).chunk(2, dim=-1)

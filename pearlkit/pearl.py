@@ -18,21 +18,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from pearlkit.buffers import MultiTaskReplayBuffer
+from pearlkit import sac
+from pearlkit.buffers import MultiTaskReplayBuffer, context_dim
 from pearlkit.config import PearlConfig
 from pearlkit.envs.tasks import ENV_IDS, Task
 from pearlkit.inference import ContextEncoder, kl_to_prior, sample_z
 from pearlkit.networks import MLP, QNetwork, TanhGaussianPolicy, VNetwork
 from pearlkit.runtime import resolve_precision, seed_everything
-from pearlkit.sac import (
-    TransitionBatch,
-    policy_loss,
-    polyak_update,
-    q_loss,
-    q_target,
-    v_loss,
-    v_target,
-)
+from pearlkit.sac import TransitionBatch
 from pearlkit.sampler import EnvPool, rollout, valid_steps
 
 
@@ -90,12 +83,6 @@ def renamed_networks(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
     return {rename(key): value for key, value in state_dict.items()}
 
 
-def context_dim(obs_dim: int, action_dim: int, use_next_obs: bool) -> int:
-    """Width of one context row: s, a, r (and s' with ``use_next_obs``); see
-    :func:`pearlkit.buffers.context_fields`."""
-    return obs_dim + action_dim + 1 + (obs_dim if use_next_obs else 0)
-
-
 def build_agent(config: PearlConfig, device: torch.device) -> PearlAgent:
     """A freshly initialised agent sized for ``config.env_id``'s spaces, on ``device``, in the
     precision ``config.precision`` resolves to there."""
@@ -139,12 +126,20 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
                 config: PearlConfig) -> dict[str, Tensor]:
     r"""One gradient step on all networks, batched over the tasks of the meta-batch.
 
+    The critic and the encoder step on
+
+    .. math:: \mathcal L_\text{critic} = L_Q(z) + \beta \sum_\text{tasks}
+              D_{KL}\big(q_\phi(z|c)\,\|\,\mathcal N(0, I)\big), \qquad z \sim q_\phi(z|c),
+
+    then V and the policy on :math:`L_V + L_\pi` with :math:`\bar z`, then :math:`\bar V` moves.
+    (:math:`\beta` is ``kl_lambda``.)
+
     Args:
         batch: ``num_tasks * batch_size`` transitions, task-major (see ``sample_batch``).
         context: ``(num_tasks, embedding_batch_size, context_dim)``, same task order.
     Returns:
         The detached losses: ``q_loss``, ``kl``, ``v_loss``, ``policy_loss``, and the mean
-        belief variance ``z_var``.
+        belief variance ``z_var``. Book label: ``eq-critic-loss``.
     """
     num_tasks = context.shape[0]
     z_mean, z_var = agent.encoder(context)
@@ -154,14 +149,14 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
     # Critic and encoder: the Bellman error of Q1, Q2 (through z) plus the KL to the prior.
     q1 = agent.q1(batch.obs, batch.action, z)
     q2 = agent.q2(batch.obs, batch.action, z)
-    target = q_target(batch.reward, batch.terminal, agent.v_bar(batch.next_obs, z_bar),
-                      config.reward_scale, config.discount)
-    critic_loss = q_loss(q1, q2, target)
+    target = sac.q_target(batch.reward, batch.terminal, agent.v_bar(batch.next_obs, z_bar),
+                          config.reward_scale, config.discount)
+    q_loss = sac.q_loss(q1, q2, target)
     # paper-vs-code: like the reference, the KL is summed over the tasks of the meta-batch.
     no_kl = torch.zeros((), device=z_mean.device)  # the deterministic variant has no KL term
     kl = kl_to_prior(z_mean, z_var).sum() if config.probabilistic_encoder else no_kl
     optimizers.critic.zero_grad(set_to_none=True)
-    (critic_loss + config.kl_lambda * kl).backward()
+    (q_loss + config.kl_lambda * kl).backward()
     optimizers.critic.step()
 
     # Actor and value: z is detached, so neither trains the encoder. Q is the updated one.
@@ -169,14 +164,15 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
     with frozen(agent.q1, agent.q2):  # the gradient reaches the action, not Q's weights
         q_pi = torch.min(agent.q1(batch.obs, pi.action, z_bar), agent.q2(batch.obs, pi.action, z_bar))
     v = agent.v(batch.obs, z_bar)
-    value_loss = v_loss(v, v_target(q_pi, pi.log_pi))
-    actor_loss = policy_loss(pi.log_pi, q_pi, pi.mean, pi.log_std, config.policy_mean_reg, config.policy_std_reg)
+    v_loss = sac.v_loss(v, sac.v_target(q_pi, pi.log_pi))
+    policy_loss = sac.policy_loss(pi.log_pi, q_pi, pi.mean, pi.log_std, config.policy_mean_reg,
+                                  config.policy_std_reg)
     optimizers.actor.zero_grad(set_to_none=True)
-    (value_loss + actor_loss).backward()
+    (v_loss + policy_loss).backward()
     optimizers.actor.step()
-    polyak_update(agent.v_bar, agent.v, config.tau)
-    return {"q_loss": critic_loss.detach(), "kl": kl.detach(), "v_loss": value_loss.detach(),
-            "policy_loss": actor_loss.detach(), "z_var": z_var.detach().mean()}
+    sac.polyak_update(agent.v_bar, agent.v, config.tau)
+    return {"q_loss": q_loss.detach(), "kl": kl.detach(), "v_loss": v_loss.detach(),
+            "policy_loss": policy_loss.detach(), "z_var": z_var.detach().mean()}
 
 
 @torch.no_grad()
@@ -202,13 +198,13 @@ def collect_data(agent: PearlAgent, pool: EnvPool, tasks: list[Task], task_ids: 
     trajectories_done = 0
     while (collected < num_steps).any():
         traj, valid, _ = rollout(pool, envs, act, sample_z(z_mean, z_var), config.max_path_length)
-        for slot, task in enumerate(task_ids):
+        for slot, task_id in enumerate(task_ids):
             if collected[slot] >= num_steps:
                 continue  # this task has its share; its extra trajectory is dropped
             steps = valid_steps(traj, valid, slot)
-            replay.add(task, steps)
+            replay.add(task_id, steps)
             if add_to_context:
-                context_buffer.add(task, steps)
+                context_buffer.add(task_id, steps)
             collected[slot] += steps.obs.shape[0]
         trajectories_done += 1
         if update_posterior and trajectories_done % config.update_post_train == 0:
@@ -283,17 +279,17 @@ def meta_train_iteration(trainer: MetaTrainer, iteration: int) -> IterationResul
     # draws with replacement), so all picked tasks can be collected in one lockstep batch.
     picked = sorted(rng.choice(config.num_train_tasks, size=min(config.num_tasks_sample, config.num_train_tasks),
                                replace=False).tolist())
-    for task in picked:  # the context buffer holds this round's prior and posterior data only
-        trainer.context_buffer.clear(task)
+    for task_id in picked:  # the context buffer holds this round's prior and posterior data only
+        trainer.context_buffer.clear(task_id)
     env_steps += collect(picked, config.num_steps_prior, update_posterior=False)
     env_steps += collect(picked, config.num_steps_posterior, update_posterior=True)
     env_steps += collect(picked, config.num_extra_rl_steps_posterior, update_posterior=True, add_to_context=False)
 
     sums: dict[str, float] = {}
     for step in range(1, config.num_train_steps_per_itr + 1):
-        tasks = torch.as_tensor(rng.integers(config.num_train_tasks, size=config.meta_batch))
-        batch = trainer.replay.sample_batch(tasks, config.batch_size)
-        context = trainer.context_buffer.sample_context(tasks, config.embedding_batch_size,
+        task_ids = torch.as_tensor(rng.integers(config.num_train_tasks, size=config.meta_batch))
+        batch = trainer.replay.sample_batch(task_ids, config.batch_size)
+        context = trainer.context_buffer.sample_context(task_ids, config.embedding_batch_size,
                                                         config.use_next_obs_in_context)
         losses = update_step(trainer.agent, trainer.optimizers, batch, context, config)
         bad = first_bad_loss(losses)

@@ -50,41 +50,51 @@ def q_loss(q1_pred: Tensor, q2_pred: Tensor, target: Tensor) -> Tensor:
     return ((q1_pred - target) ** 2).mean() + ((q2_pred - target) ** 2).mean()
 
 
-def v_target(min_q_new: Tensor, log_pi: Tensor) -> Tensor:
-    r"""Soft value target: :math:`\min_i Q_i(s, \tilde a, \bar z) - \log\pi(\tilde a|s,\bar z)`,
-    :math:`\tilde a \sim \pi`. Shapes ``(batch,)``; no gradient. Book label: ``eq-v-target``."""
-    return (min_q_new - log_pi).detach()
+def v_target(q_pi: Tensor, log_pi: Tensor) -> Tensor:
+    r"""Soft value target: :math:`y_V = \min_i Q_i(s, \tilde a, \bar z) - \log\pi(\tilde a|s,\bar z)`,
+    :math:`\tilde a \sim \pi`.
+
+    Args:
+        q_pi: :math:`\min_i Q_i(s, \tilde a, \bar z)`, ``(batch,)``.
+        log_pi: :math:`\log\pi(\tilde a|s,\bar z)`, ``(batch,)``.
+    Returns:
+        Shape ``(batch,)``, no gradient. Book label: ``eq-v-target``.
+    """
+    return (q_pi - log_pi).detach()
 
 
 def v_loss(v_pred: Tensor, target: Tensor) -> Tensor:
-    r""":math:`L_V = \mathbb E\big[(V(s,\bar z) - \text{target})^2\big]`; scalar. Book label: ``eq-v-loss``."""
+    r""":math:`L_V = \mathbb E\big[(V(s,\bar z) - y_V)^2\big]`; shapes ``(batch,)``, scalar out.
+    Book label: ``eq-v-loss``."""
     return ((v_pred - target) ** 2).mean()
 
 
-def policy_loss(log_pi: Tensor, min_q_new: Tensor, mean: Tensor, log_std: Tensor,
+def policy_loss(log_pi: Tensor, q_pi: Tensor, mean: Tensor, log_std: Tensor,
                 mean_reg: float = 1e-3, std_reg: float = 1e-3) -> Tensor:
     r"""Reparameterised policy loss with the reference code's small regularisers.
 
     .. math:: L_\pi = \mathbb E\big[\log\pi(\tilde a|s,\bar z) - \min_i Q_i(s,\tilde a,\bar z)\big]
-              + 10^{-3}\big(\overline{\mu^2} + \overline{\log\sigma^2}\big)
+              + \lambda_\mu\,\overline{\mu^2} + \lambda_\sigma\,\overline{(\log\sigma)^2}
 
-    (:math:`\overline{\log\sigma^2}` is the mean of :math:`(\log\sigma)^2`.)
+    (bars are means over the batch and the action dimensions; the reference, and the book's
+    equation, use :math:`\lambda_\mu = \lambda_\sigma = 10^{-3}`.)
 
     Args:
-        log_pi, min_q_new: shape ``(batch,)``; ``min_q_new`` must carry the gradient
+        log_pi, q_pi: shape ``(batch,)``; ``q_pi`` (:math:`\min_i Q_i(s,\tilde a,\bar z)`) must carry the gradient
             through :math:`\tilde a` but not into the Q parameters.
         mean, log_std: the policy's Gaussian, ``(batch, action_dim)``.
+        mean_reg, std_reg: :math:`\lambda_\mu` and :math:`\lambda_\sigma`.
     Returns:
         Scalar. Book label: ``eq-policy-loss``.
     """
-    return (log_pi - min_q_new).mean() + mean_reg * (mean**2).mean() + std_reg * (log_std**2).mean()
+    return (log_pi - q_pi).mean() + mean_reg * (mean**2).mean() + std_reg * (log_std**2).mean()
 
 
 @torch.no_grad()
 def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     r"""Soft target update, in place: :math:`\bar\theta \leftarrow \tau\,\theta + (1-\tau)\,\bar\theta`.
 
-    ``tau = 1`` copies ``source``; ``tau = 0`` leaves ``target`` unchanged.
+    ``tau = 1`` copies ``source``; ``tau = 0`` leaves ``target`` unchanged. Book label: ``eq-polyak``.
     """
     for target_param, source_param in zip(target.parameters(), source.parameters()):
         target_param.lerp_(source_param, tau)

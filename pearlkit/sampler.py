@@ -57,8 +57,8 @@ class EnvPool:
 class Trajectories(Transitions):
     """One trajectory per environment, arrays ``(num_envs, horizon, ·)``.
 
-    ``valid`` marks real steps: an environment that terminated early pads the rest of the
-    horizon with invalid steps. ``success`` is ``info["is_success"]`` per step (False
+    An environment that terminated early pads the rest of the horizon; :func:`rollout`
+    returns the mask of real steps (``valid``) and ``info["is_success"]`` per step (False
     where the environment does not report it).
     """
 
@@ -89,7 +89,7 @@ def rollout(pool: EnvPool, envs: list[gym.Env], act: ActFn, z: Tensor, max_path_
     n, device = len(envs), z.device
     obs = pool.reset(envs)
     alive = np.ones(n, dtype=bool)
-    names = ("obs", "action", "reward", "dense", "next_obs", "terminal", "valid", "success")
+    names = ("obs", "action", "reward", "dense_reward", "next_obs", "terminal", "valid", "success")
     columns: dict[str, list[np.ndarray]] = {k: [] for k in names}
     for _ in range(max_path_length):
         action = act(torch.as_tensor(obs, dtype=torch.float32, device=device), z).cpu().numpy()
@@ -99,7 +99,7 @@ def rollout(pool: EnvPool, envs: list[gym.Env], act: ActFn, z: Tensor, max_path_
         columns["obs"].append(obs)
         columns["action"].append(action)
         columns["reward"].append(reward)
-        columns["dense"].append(np.where(alive, _stack_info(infos, "dense_reward", np.nan), 0.0))
+        columns["dense_reward"].append(np.where(alive, _stack_info(infos, "dense_reward", np.nan), 0.0))
         columns["next_obs"].append(next_obs)
         columns["terminal"].append(terminal)
         columns["valid"].append(alive.copy())
@@ -109,7 +109,7 @@ def rollout(pool: EnvPool, envs: list[gym.Env], act: ActFn, z: Tensor, max_path_
         alive = alive & (terminal == 0)
         obs = next_obs
     as_tensor = lambda key: torch.as_tensor(np.stack(columns[key], axis=1), dtype=torch.float32)
-    dense = as_tensor("dense")
+    dense = as_tensor("dense_reward")
     reward = as_tensor("reward")
     # Environments without a separate dense reward train the critic on their own reward.
     dense = torch.where(dense.isnan(), reward, dense)

@@ -6,8 +6,14 @@ from gymnasium.utils.env_checker import check_env
 import pearlkit
 from pearlkit.config import PearlConfig
 from pearlkit.envs import ENV_IDS, PointNavEnv, SparsePointNavEnv, make_env
+from pearlkit.envs.point_nav import (
+    goal_positions,
+    oracle_action,
+    oracle_path,
+    oracle_return,
+    sparse_reward,
+)
 from pearlkit.envs.tasks import env_class
-from pearlkit.envs.point_nav import goal_positions
 
 
 @pytest.mark.parametrize("env_id", ["pearlkit/PointNav-v0", "pearlkit/SparsePointNav-v0"])
@@ -71,7 +77,6 @@ def test_bad_task_and_unknown_env_errors():
 
 
 def test_oracle_in_the_simulator_matches_its_closed_form_and_scores_about_13():
-    from pearlkit.envs.point_nav import oracle_action, oracle_path, sparse_reward
     _, test = PearlConfig().split_tasks()
     env = SparsePointNavEnv()
     returns = []
@@ -84,7 +89,8 @@ def test_oracle_in_the_simulator_matches_its_closed_form_and_scores_about_13():
         closed_form = sparse_reward(oracle_path(task["goal"]), task["goal"]).sum()
         assert total == pytest.approx(closed_form, abs=1e-4)
         returns.append(total)
-    assert 12.5 < np.mean(returns) < 13.5  # the ceiling for one episode (DESIGN: about 13.4)
+    assert 12.5 < np.mean(returns) < 13.5  # the ceiling for one episode
+    assert oracle_return(np.array([task["goal"] for task in test])) == pytest.approx(np.mean(returns), abs=1e-4)
 
 
 @pytest.mark.parametrize("env_id", sorted(ENV_IDS))

@@ -85,7 +85,7 @@ def test_critic_learns_from_dense_rewards_in_the_sparse_task(setup, monkeypatch)
         np.testing.assert_allclose(replay.data["reward"][task, :n, 0], sparse_reward(next_pos, goal), atol=1e-5)
     # what the Q target was built from inside the real update
     seen = []
-    monkeypatch.setattr(pearl, "q_target", lambda reward, *a: seen.append(reward) or q_target(reward, *a))
+    monkeypatch.setattr(pearl.sac, "q_target", lambda reward, *a: seen.append(reward) or q_target(reward, *a))
     batch, context = sample_inputs(config, replay, context_buffer)
     update_step(agent, make_optimizers(agent, config), batch, context, config)
     goals = torch.tensor(np.array([train_tasks[t]["goal"] for t in (0, 3, 3, 5)])).repeat_interleave(

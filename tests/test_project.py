@@ -42,7 +42,7 @@ def test_committed_notebooks_have_no_outputs():
 def test_the_table_of_contents_lists_every_chapter_in_order():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     listed = [toc["root"]] + [entry["file"] for entry in toc["chapters"]]
-    assert listed == [f"chapters/{n.stem}" for n in NOTEBOOKS] + ["chapters/references"]
+    assert listed == [f"chapters/{n.stem}" for n in NOTEBOOKS] + ["chapters/notation", "chapters/references"]
 
 
 def test_each_chapter_installs_from_the_books_repository_on_colab_and_picks_its_device():

@@ -13,6 +13,11 @@ from pearlkit.envs.mujoco_tasks import MujocoTaskMixin, control_cost
 from pearlkit.envs.tasks import Task
 
 GOAL_DISC_RADIUS = 3.0
+#: Control-cost weights of the reference's two Ant families.
+FWD_BACK_CONTROL_COST = 0.5
+GOAL_CONTROL_COST = 0.1
+#: Reward per step for staying alive (Ant-Fwd-Back).
+ALIVE_BONUS = 1.0
 
 
 def ant_direction_reward(xy_velocity: np.ndarray, angle: float, action: np.ndarray,
@@ -20,13 +25,13 @@ def ant_direction_reward(xy_velocity: np.ndarray, angle: float, action: np.ndarr
     r"""Ant-Fwd-Back: :math:`r = \langle v_{xy}, (\cos\theta, \sin\theta)\rangle
     - 0.5\lVert a\rVert^2 - c_\text{contact} + 1` (the 1 rewards staying alive)."""
     direction = np.array([np.cos(angle), np.sin(angle)])
-    return float(xy_velocity @ direction) - control_cost(action, 0.5) - contact_cost + 1.0
+    return float(xy_velocity @ direction) - control_cost(action, FWD_BACK_CONTROL_COST) - contact_cost + ALIVE_BONUS
 
 
 def ant_goal_reward(xy_position: np.ndarray, goal: np.ndarray, action: np.ndarray,
                     contact_cost: float) -> float:
     r"""Ant-Goal-2D: :math:`r = -\lVert p_{xy} - g\rVert_1 - 0.1\lVert a\rVert^2 - c_\text{contact}`."""
-    return -float(np.abs(xy_position - goal).sum()) - control_cost(action, 0.1) - contact_cost
+    return -float(np.abs(xy_position - goal).sum()) - control_cost(action, GOAL_CONTROL_COST) - contact_cost
 
 
 class AntFwdBackEnv(MujocoTaskMixin, AntEnv):

@@ -18,7 +18,8 @@ MAX_TARGET_VELOCITY = 3.0
 
 
 def velocity_tracking_reward(x_velocity: float, target_velocity: float, action: np.ndarray) -> float:
-    r"""Half-Cheetah-Vel: :math:`r = -\lvert v_x - v^\star\rvert - 0.05\lVert a\rVert^2`."""
+    r"""Half-Cheetah-Vel: :math:`r = -\lvert v_x - v^\star\rvert - 0.05\lVert a\rVert^2`.
+    Book label: ``eq-cheetah-vel``."""
     return -abs(x_velocity - target_velocity) - control_cost(action, CONTROL_COST)
 
 

@@ -14,6 +14,7 @@ from pearlkit.envs.tasks import Task
 # paper-vs-code: the reference writes 0.25 * displacement / timestep (the 3 ms physics step),
 # which is 1.25 times the velocity over one 15 ms environment step: the same reward.
 VELOCITY_WEIGHT = 1.25
+CONTROL_COST = 0.1
 ALIVE_BONUS = 5.0
 
 
@@ -22,7 +23,7 @@ def humanoid_direction_reward(com_velocity: np.ndarray, angle: float, action: np
     r""":math:`r = 1.25\,\langle v_\text{com}, (\cos\theta, \sin\theta)\rangle - 0.1\lVert a\rVert^2
     - \min(5\cdot10^{-7}\lVert F_\text{ext}\rVert^2, 10) + 5`."""
     direction = np.array([np.cos(angle), np.sin(angle)])
-    return (VELOCITY_WEIGHT * float(com_velocity @ direction) - control_cost(action, 0.1)
+    return (VELOCITY_WEIGHT * float(com_velocity @ direction) - control_cost(action, CONTROL_COST)
             - contact_cost + ALIVE_BONUS)
 
 

@@ -15,10 +15,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-from pearlkit.envs.tasks import Task, check_task_keys
-
-#: Seed of every MuJoCo family's task list (independent of the run's seed).
-TASK_LIST_SEED = 1337
+from pearlkit.envs.tasks import TASK_LIST_SEED, Task, check_task_keys
 
 
 @contextlib.contextmanager

@@ -12,15 +12,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from pearlkit.envs.tasks import Task, check_task_keys
+from pearlkit.envs.tasks import POINT_NAV_HORIZON, TASK_LIST_SEED, Task, check_task_keys
 
 NUM_GOALS = 100
 GOAL_RADIUS = 0.2
 STEP_SIZE = 0.1
-HORIZON = 20
-# The order in which the 100 goals are shuffled before the 80/20 split. A fixed
-# seed, so every run, test and chapter sees the same held-out goals.
-GOAL_SPLIT_SEED = 1337
 
 
 def goal_positions(num_goals: int = NUM_GOALS) -> np.ndarray:
@@ -34,15 +30,22 @@ def goal_positions(num_goals: int = NUM_GOALS) -> np.ndarray:
 
 
 def dense_reward(next_position: np.ndarray, goal: np.ndarray) -> np.ndarray:
-    r""":math:`r = -\lVert s' - g \rVert` (works on any leading batch shape)."""
+    r""":math:`r = -\lVert s' - g \rVert` (works on any leading batch shape). Book label: ``eq-dense-reward``."""
     return -np.linalg.norm(next_position - goal, axis=-1)
 
 
 def sparse_reward(next_position: np.ndarray, goal: np.ndarray,
                   goal_radius: float = GOAL_RADIUS) -> np.ndarray:
-    r""":math:`r = 1 - \lVert s' - g\rVert` inside the goal disc, else 0."""
+    r""":math:`r = 1 - \lVert s' - g\rVert` inside the goal disc (radius 0.2), else 0 (works on any
+    leading batch shape). Book label: ``eq-sparse-reward``."""
     distance = np.linalg.norm(next_position - goal, axis=-1)
     return np.where(distance <= goal_radius, 1.0 - distance, 0.0)
+
+
+def oracle_return(goals: np.ndarray) -> float:
+    r"""The ceiling of one episode: the sparse return of :func:`oracle_path` (straight at the
+    goal), averaged over ``goals`` (shape ``(num_goals, 2)``)."""
+    return float(np.mean([sparse_reward(oracle_path(goal), goal).sum() for goal in goals]))
 
 
 def oracle_action(position: np.ndarray, goal: np.ndarray) -> np.ndarray:
@@ -53,7 +56,7 @@ def oracle_action(position: np.ndarray, goal: np.ndarray) -> np.ndarray:
     return delta / largest if largest > STEP_SIZE else delta / STEP_SIZE
 
 
-def oracle_path(goal: np.ndarray, horizon: int = HORIZON) -> np.ndarray:
+def oracle_path(goal: np.ndarray, horizon: int = POINT_NAV_HORIZON) -> np.ndarray:
     """Positions ``(horizon, 2)`` after each step of :func:`oracle_action` from the origin."""
     position, path = np.zeros(2), []
     for _ in range(horizon):
@@ -91,7 +94,7 @@ class PointNavEnv(gym.Env):
 
     # ----- task interface -------------------------------------------------------
     @staticmethod
-    def sample_tasks(num_tasks: int = NUM_GOALS, seed: int = GOAL_SPLIT_SEED) -> list[Task]:
+    def sample_tasks(num_tasks: int = NUM_GOALS, seed: int = TASK_LIST_SEED) -> list[Task]:
         """The ``num_tasks`` goals of the half circle, shuffled by ``seed``.
 
         pearlkit takes the first ``num_train_tasks`` for meta-training and the rest
@@ -128,6 +131,8 @@ class PointNavEnv(gym.Env):
         return self._position.astype(np.float32), {}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        r"""Move: :math:`s_{t+1} = s_t + 0.1\,\mathrm{clip}(a_t, -1, 1)`, the same in every task;
+        the reward is the sparse or the dense one of the task's goal. Book label: ``eq-dynamics``."""
         action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         self._position = self._position + STEP_SIZE * action
         dense = float(dense_reward(self._position, self._goal))

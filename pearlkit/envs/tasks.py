@@ -6,8 +6,17 @@ from typing import Any, NamedTuple
 
 import gymnasium as gym
 
-#: A task is a small dict of what defines it (``{"goal": array}`` for navigation).
+#: A task is a small dict of what defines it (``{"goal": array}`` for navigation). Where
+#: code means a task's position in a list (a buffer row), it says ``task_id``.
 Task = dict[str, Any]
+
+#: Seed of every family's fixed task list (independent of the run's seed), so every run,
+#: test and chapter sees the same training and held-out tasks.
+TASK_LIST_SEED = 1337
+#: Steps per trajectory: Gymnasium's time limit for ``gym.make`` users, and the presets'
+#: ``max_path_length`` (pearlkit's sampler steps the bare environments that many steps).
+POINT_NAV_HORIZON = 20
+LOCOMOTION_HORIZON = 200
 
 class Registration(NamedTuple):
     """How ``import pearlkit`` registers one environment id with Gymnasium."""
@@ -22,20 +31,20 @@ class Registration(NamedTuple):
 #: Environment ids registered by ``import pearlkit``. As in Gymnasium, a change to what an
 #: environment observes or simulates gets a new version; the old one stays for the runs made with it.
 ENV_IDS: dict[str, Registration] = {
-    "pearlkit/PointNav-v0": Registration("pearlkit.envs.point_nav:PointNavEnv", 20, 2, 2),
-    "pearlkit/SparsePointNav-v0": Registration("pearlkit.envs.point_nav:SparsePointNavEnv", 20, 2, 2),
-    # The MuJoCo families (the paper's locomotion tasks) on Gymnasium's v5 models; 200 steps.
-    "pearlkit/HalfCheetahVel-v0": Registration("pearlkit.envs.half_cheetah:HalfCheetahVelEnv", 200, 17, 6),
-    "pearlkit/HalfCheetahFwdBack-v0": Registration("pearlkit.envs.half_cheetah:HalfCheetahFwdBackEnv", 200, 17, 6),
+    "pearlkit/PointNav-v0": Registration("pearlkit.envs.point_nav:PointNavEnv", POINT_NAV_HORIZON, 2, 2),
+    "pearlkit/SparsePointNav-v0": Registration("pearlkit.envs.point_nav:SparsePointNavEnv", POINT_NAV_HORIZON, 2, 2),
+    # The MuJoCo families (the paper's locomotion tasks) on Gymnasium's v5 models.
+    "pearlkit/HalfCheetahVel-v0": Registration("pearlkit.envs.half_cheetah:HalfCheetahVelEnv", LOCOMOTION_HORIZON, 17, 6),
+    "pearlkit/HalfCheetahFwdBack-v0": Registration("pearlkit.envs.half_cheetah:HalfCheetahFwdBackEnv", LOCOMOTION_HORIZON, 17, 6),
     # v1: the reference's 27-D observation; v0 also observed Gymnasium's 78 contact forces.
-    "pearlkit/AntFwdBack-v1": Registration("pearlkit.envs.ant:AntFwdBackEnv", 200, 27, 8),
-    "pearlkit/AntFwdBack-v0": Registration("pearlkit.envs.ant:AntFwdBackEnv", 200, 105, 8,
+    "pearlkit/AntFwdBack-v1": Registration("pearlkit.envs.ant:AntFwdBackEnv", LOCOMOTION_HORIZON, 27, 8),
+    "pearlkit/AntFwdBack-v0": Registration("pearlkit.envs.ant:AntFwdBackEnv", LOCOMOTION_HORIZON, 105, 8,
                                            {"include_cfrc_ext_in_observation": True}),
-    "pearlkit/AntGoal2D-v0": Registration("pearlkit.envs.ant:AntGoal2DEnv", 200, 107, 8),
-    "pearlkit/HumanoidDir2D-v0": Registration("pearlkit.envs.humanoid:HumanoidDir2DEnv", 200, 348, 17),
+    "pearlkit/AntGoal2D-v0": Registration("pearlkit.envs.ant:AntGoal2DEnv", LOCOMOTION_HORIZON, 107, 8),
+    "pearlkit/HumanoidDir2D-v0": Registration("pearlkit.envs.humanoid:HumanoidDir2DEnv", LOCOMOTION_HORIZON, 348, 17),
     # v1: the reference's 0.016 s step; v0 stepped Gymnasium's 0.008 s.
-    "pearlkit/Walker2DParams-v1": Registration("pearlkit.envs.walker_params:Walker2DParamsEnv", 200, 17, 6),
-    "pearlkit/Walker2DParams-v0": Registration("pearlkit.envs.walker_params:Walker2DParamsEnv", 200, 17, 6,
+    "pearlkit/Walker2DParams-v1": Registration("pearlkit.envs.walker_params:Walker2DParamsEnv", LOCOMOTION_HORIZON, 17, 6),
+    "pearlkit/Walker2DParams-v0": Registration("pearlkit.envs.walker_params:Walker2DParamsEnv", LOCOMOTION_HORIZON, 17, 6,
                                                {"frame_skip": 4}),
 }
 

@@ -30,11 +30,13 @@ MODEL_FILE = "walker2d_v5.xml"
 # per action give the same 0.016 s (Gymnasium's own frame_skip 4 gave 0.008 s:
 # ``pearlkit/Walker2DParams-v0``).
 REFERENCE_FRAME_SKIP = 8
+CONTROL_COST = 1e-3
+ALIVE_BONUS = 1.0
 
 
 def walker_reward(x_velocity: float, action: np.ndarray) -> float:
     r""":math:`r = v_x + 1 - 10^{-3}\lVert a\rVert^2` (forward velocity, alive bonus, control cost)."""
-    return x_velocity + 1.0 - control_cost(action, 1e-3)
+    return x_velocity + ALIVE_BONUS - control_cost(action, CONTROL_COST)
 
 
 def _nominal_model() -> mujoco.MjModel:
