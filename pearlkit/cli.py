@@ -4,6 +4,8 @@
     python -m pearlkit train --resume runs/nav
     python -m pearlkit evaluate runs/nav --json
     python -m pearlkit render results/cheetah-vel --out cheetah.mp4 --tasks 3
+    python -m pearlkit sweep sparse-point-robot --seeds 0-2 --out sweeps/nav
+    python -m pearlkit report sweeps/nav
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ from pearlkit.config import (
 )
 from pearlkit.evaluate import run_meta_test
 from pearlkit.render import adaptation_video
+from pearlkit.report import report
+from pearlkit.sweep import parse_seeds, summary_table, sweep
 from pearlkit.training import TrainingDiverged, train
 
 # ----- from the command line into a PearlConfig, and back -----
@@ -116,6 +120,25 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--seed", type=int, default=0, help="seed of the meta-test's randomness")
     render.add_argument("--every", type=int, default=2, help="film every N-th step (default 2)")
     render.add_argument("--device", default=None)
+
+    sweeper = sub.add_parser("sweep", help="train every (preset, seed) pair as a Ray task, each in its own run folder")
+    sweeper.add_argument("presets", nargs="+", metavar="PRESET", help=f"one or more of {sorted(PRESETS)}")
+    sweeper.add_argument("--seeds", required=True, help="seeds and ranges, e.g. 0-4 or 0,2,7")
+    sweeper.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="config overrides for every run")
+    sweeper.add_argument("--out", type=Path, required=True, help="the sweep's folder (runs go to OUT/PRESET-seedN)")
+    sweeper.add_argument("--address", default=None,
+                         help="a Ray cluster to join (e.g. auto or ray://head:10001; default: start one here)")
+    sweeper.add_argument("--cpus-per-trial", type=int, default=1, help="CPU threads per run (default 1)")
+    sweeper.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPU share per run, e.g. 0.25 (default 0)")
+    sweeper.add_argument("--max-retries", type=int, default=3,
+                         help="retries of a run whose worker dies or that fails; each resumes from its checkpoint")
+    sweeper.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    reporter = sub.add_parser("report", help="a sweep's results over seeds: table, curves, IQM, performance profile")
+    reporter.add_argument("sweep_dir", type=Path)
+    reporter.add_argument("--out", type=Path, default=None, help="where report.md and the PNGs go "
+                                                                 "(default SWEEP_DIR/report)")
+    reporter.add_argument("--reps", type=int, default=5000, help="bootstrap resamples (default 5000)")
     return parser
 
 
@@ -186,12 +209,31 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    seeds = parse_seeds(args.seeds)
+    # Every preset and --set value is checked here, before Ray or any run starts.
+    configs = {preset: with_overrides(get_preset(preset), args.set) for preset in args.presets}
+    trials, summaries = sweep(args.presets, seeds, configs, args.out, args.set, address=args.address,
+                              cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+                              max_retries=args.max_retries, progress=not args.no_progress)
+    print(summary_table(trials, summaries))
+    print(f"report: python -m pearlkit report {args.out}")
+    return 1 if any("error" in s for s in summaries) else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    if args.reps < 100:
+        raise ValueError(f"--reps must be >= 100 for a usable interval, got {args.reps}")
+    print(report(args.sweep_dir, args.out, reps=args.reps), end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"train": _train, "evaluate": _evaluate, "render": _render}
+    commands = {"train": _train, "evaluate": _evaluate, "render": _render, "sweep": _sweep, "report": _report}
     try:
         return commands[args.command](args)
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:

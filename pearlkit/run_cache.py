@@ -16,18 +16,10 @@ from pathlib import Path
 
 from pearlkit.cli import default_run_dir, format_value, with_overrides
 from pearlkit.config import PearlConfig, get_preset
-from pearlkit.training import read_progress
+from pearlkit.training import finished_iterations
 
 #: Where run folders go unless ``root`` is given (relative to the working directory).
 RUNS_ROOT_ENV = "PEARLKIT_RUNS"
-
-
-def finished_iterations(run_dir: Path) -> int:
-    """Iterations recorded in ``run_dir/progress.csv`` (0 if there is none)."""
-    if not (run_dir / "progress.csv").exists():
-        return 0
-    rows = read_progress(run_dir)
-    return int(rows[-1]["iteration"]) if rows else 0
 
 
 def cached_run(preset: str, overrides: dict[str, object] | None = None, seed: int = 0,

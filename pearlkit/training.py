@@ -75,6 +75,14 @@ def read_progress(run_dir: str | Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def finished_iterations(run_dir: str | Path) -> int:
+    """Iterations recorded in ``run_dir/progress.csv`` (0 if there is none)."""
+    if not (Path(run_dir) / "progress.csv").exists():
+        return 0
+    rows = read_progress(run_dir)
+    return int(rows[-1]["iteration"]) if rows else 0
+
+
 def _rng_state(rng: np.random.Generator) -> dict:
     return {"torch": torch.get_rng_state(), "numpy": rng.bit_generator.state,
             "numpy_global": np.random.get_state(), "python": random.getstate()}

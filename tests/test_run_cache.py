@@ -9,9 +9,9 @@ from pearlkit.cli import with_overrides
 from pearlkit.run_cache import (
     book_run,
     cached_run,
-    finished_iterations,
     shipped_results,
 )
+from pearlkit.training import finished_iterations
 from tests.conftest import tiny_config
 
 PRESET = "sparse-point-robot"
