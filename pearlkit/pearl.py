@@ -271,6 +271,7 @@ def meta_train_iteration(trainer: MetaTrainer, iteration: int) -> IterationResul
     config, rng = trainer.config, trainer.rng
     collect = lambda task_ids, steps, **how: collect_data(trainer.agent, trainer.pool, trainer.tasks, task_ids,
                                                         trainer.replay, trainer.context_buffer, steps, config, **how)
+    # 1. Collect: the prior's data in every task at the start, then a few tasks each iteration.
     env_steps = 0
     if iteration == 0:  # before anything else, some data from the prior in every task
         env_steps += collect(list(range(config.num_train_tasks)), config.num_initial_steps, update_posterior=False)
@@ -285,6 +286,7 @@ def meta_train_iteration(trainer: MetaTrainer, iteration: int) -> IterationResul
     env_steps += collect(picked, config.num_steps_posterior, update_posterior=True)
     env_steps += collect(picked, config.num_extra_rl_steps_posterior, update_posterior=True, add_to_context=False)
 
+    # 2. Train: each gradient step sees a meta-batch of tasks, a SAC batch and a context from each.
     sums: dict[str, float] = {}
     for step in range(1, config.num_train_steps_per_itr + 1):
         task_ids = torch.as_tensor(rng.integers(config.num_train_tasks, size=config.meta_batch))
