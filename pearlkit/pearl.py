@@ -79,8 +79,11 @@ _OLD_NETWORK_NAMES = {"qf1": "q1", "qf2": "q2", "vf": "v", "target_vf": "v_bar"}
 
 def renamed_networks(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
     """``state_dict`` with the old network prefixes (``qf1.``, ``vf.``, ...) renamed."""
-    rename = lambda key: (lambda head, _, rest: f"{_OLD_NETWORK_NAMES.get(head, head)}.{rest}")(*key.partition("."))
-    return {rename(key): value for key, value in state_dict.items()}
+    renamed = {}
+    for key, value in state_dict.items():
+        network, _, rest = key.partition(".")
+        renamed[f"{_OLD_NETWORK_NAMES.get(network, network)}.{rest}"] = value
+    return renamed
 
 
 def build_agent(config: PearlConfig, device: torch.device) -> PearlAgent:

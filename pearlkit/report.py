@@ -28,11 +28,11 @@ RETURN, SUCCESS = "eval/return_after_exploration", "eval/success_rate"
 CONFIDENCE = 0.95
 #: Published returns after exploration per family: (return, environment steps, source).
 PUBLISHED_RETURNS: dict[str, tuple[float, float, str]] = {
-    "cheetah-vel": (-37.0, 0.78e6, "x35f/meta_rl (PyTorch, GPU)"),
-    "cheetah-fwd-back": (1674.0, 1.44e6, "x35f/meta_rl (PyTorch, GPU)"),
-    "ant-fwd-back": (1057.0, 2.0e6, "x35f/meta_rl (PyTorch, GPU)"),
-    "walker-2d-params": (724.0, 1.09e6, "x35f/meta_rl (PyTorch, GPU)"),
-    "humanoid-dir-2d": (1008.0, 1.67e6, "an oyster run in ZiyiLiubird/CRL (GPU)"),
+    "cheetah-vel": (-37.0, 0.78e6, "x35f/meta_rl, PyTorch on a GPU"),
+    "cheetah-fwd-back": (1674.0, 1.44e6, "x35f/meta_rl, PyTorch on a GPU"),
+    "ant-fwd-back": (1057.0, 2.0e6, "x35f/meta_rl, PyTorch on a GPU"),
+    "walker-2d-params": (724.0, 1.09e6, "x35f/meta_rl, PyTorch on a GPU"),
+    "humanoid-dir-2d": (1008.0, 1.67e6, "an oyster run in ZiyiLiubird/CRL, on a GPU"),
 }
 
 

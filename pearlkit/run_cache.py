@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from pearlkit.cli import default_run_dir, format_value, with_overrides
-from pearlkit.config import PearlConfig, get_preset
-from pearlkit.training import finished_iterations
+from pearlkit.config import get_preset
+from pearlkit.training import config_differences, finished_iterations
 
 #: Where run folders go unless ``root`` is given (relative to the working directory).
 RUNS_ROOT_ENV = "PEARLKIT_RUNS"
@@ -43,12 +43,10 @@ def cached_run(preset: str, overrides: dict[str, object] | None = None, seed: in
     root = Path(root if root is not None else os.environ.get(RUNS_ROOT_ENV, "runs"))
     run_dir = root / name if name else root / default_run_dir(preset, seed).name
     done = finished_iterations(run_dir)
-    if (run_dir / "config.json").exists():
-        existing, wanted = PearlConfig.from_file(run_dir / "config.json").to_dict(), config.to_dict()
-        if existing != wanted:
-            differ = sorted(k for k in existing if existing[k] != wanted[k])
-            raise ValueError(f"{run_dir} holds a run with a different config (fields {differ}); "
-                             f"pass another name= or delete the folder")
+    differ = config_differences(run_dir, config)
+    if differ:
+        raise ValueError(f"{run_dir} holds a run with a different config (fields {differ}); "
+                         f"pass another name= or delete the folder")
     if done >= config.num_iterations:
         print(f"using the trained run in {run_dir} ({done} iterations)")
         return run_dir

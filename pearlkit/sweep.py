@@ -23,7 +23,12 @@ from tqdm.auto import tqdm
 
 from pearlkit.checkpoint import CHECKPOINT_NAME, atomic_write_bytes
 from pearlkit.config import PearlConfig
-from pearlkit.training import TrainingDiverged, finished_iterations, train
+from pearlkit.training import (
+    TrainingDiverged,
+    config_differences,
+    finished_iterations,
+    train,
+)
 
 #: The plan of a sweep, in its output folder.
 MANIFEST_NAME = "sweep.json"
@@ -81,9 +86,9 @@ def plan_trials(presets: list[str], seeds: list[int], configs: dict[str, PearlCo
     trials = [Trial(preset, seed, configs[preset].replace(seed=seed), out / f"{preset}-seed{seed}")
               for preset in dict.fromkeys(presets) for seed in seeds]
     for trial in trials:
-        existing = trial.run_dir / "config.json"
-        if existing.exists() and PearlConfig.from_file(existing).to_dict() != trial.config.to_dict():
-            raise ValueError(f"{trial.run_dir} already holds a run with another config; "
+        differ = config_differences(trial.run_dir, trial.config)
+        if differ:
+            raise ValueError(f"{trial.run_dir} already holds a run with another config (fields {differ}); "
                              f"choose another --out or delete the folder")
     return trials
 

@@ -56,9 +56,19 @@ EVAL_SEED_OFFSET = 1_000_003
 
 def versions() -> dict[str, str]:
     """The versions a run was trained with (``versions.json``)."""
-    packages = {name: importlib.metadata.version(name) for name in ("pearlkit", "torch", "gymnasium", "numpy")}
-    return {"pearlkit": packages["pearlkit"], "python": platform.python_version(), "torch": packages["torch"],
-            "gymnasium": packages["gymnasium"], "numpy": packages["numpy"]}
+    version = importlib.metadata.version
+    return {"pearlkit": version("pearlkit"), "python": platform.python_version(), "torch": version("torch"),
+            "gymnasium": version("gymnasium"), "numpy": version("numpy")}
+
+
+def config_differences(run_dir: str | Path, config: PearlConfig) -> list[str]:
+    """The fields in which the run in ``run_dir`` (its ``config.json``) differs from ``config``;
+    none where the folder holds no run yet."""
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        return []
+    existing, wanted = PearlConfig.from_file(path).to_dict(), config.to_dict()
+    return sorted(k for k in existing if existing[k] != wanted[k])
 
 
 def _write_progress(run_dir: Path, rows: list[dict]) -> None:
