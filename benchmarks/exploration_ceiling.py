@@ -5,7 +5,9 @@ exact belief) on the 20 held-out goals, under the protocol of DESIGN §3 (5 expl
 trajectories with z from the prior, then infer) and the paper's Algorithm 2 (belief
 updated after every trajectory), and prints how often it finds the goal and succeeds after
 exploration, and its success at each of the reference's 20 trajectories (the reference
-reports the 20th). Its last line is one JSON object with every figure.
+reports the 20th), beside an agent whose belief stays the prior until a reward arrives (the
+best a Gaussian belief can do without one, since it cannot rule regions out). Its last line is
+one JSON object with every figure.
 
     python benchmarks/exploration_ceiling.py [--draws N] [--seed S]
 """
@@ -51,6 +53,12 @@ def main() -> None:
         summary[f"{protocol}_curve"] = {key: [round(float(v), 4) for v in values] for key, values in curve.items()}
         print(f"ideal agent, {protocol}, success per trajectory 1-20: "
               + " ".join(f"{v:.2f}" for v in curve["success"]))
+    # A Gaussian belief cannot say "not there"; the honest best it can do without a reward is
+    # to stay the prior. Then every trajectory until the goal is found draws from the prior.
+    curve = ideal_adaptation_curve(test_goals, 20, 20, False, args.draws, args.seed)
+    summary["prior_until_reward_curve"] = {key: [round(float(v), 4) for v in values] for key, values in curve.items()}
+    print("belief that stays the prior until a reward, success per trajectory 1-20: "
+          + " ".join(f"{v:.2f}" for v in curve["success"]))
     print(f"5 hypotheses from the best possible distribution over goals find the goal with "
           f"probability {summary['p_find_best_spread_5']:.3f}")
     print(json.dumps(summary))

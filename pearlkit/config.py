@@ -85,6 +85,12 @@ class PearlConfig:
     embedding_batch_size: int = 1024
     """Context transitions per task fed to the encoder in a gradient step, and sampled
     from the context buffer for posterior collection."""
+    # paper-vs-code: the reference always feeds embedding_batch_size transitions.
+    vary_context_size: bool = False
+    """Train the encoder on contexts of every size: in each gradient step each task's
+    context keeps its first n transitions, n drawn uniformly from 1 to
+    ``embedding_batch_size``. Meta-test's context grows from a few transitions; this shows
+    the encoder what a few (often reward-free) transitions are worth."""
     discount: float = 0.9
     """Discount factor gamma."""
     reward_scale: float = 100.0

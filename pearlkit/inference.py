@@ -16,7 +16,7 @@ from pearlkit.networks import MLP
 MIN_FACTOR_VAR = 1e-7
 
 
-def product_of_gaussians(mu: Tensor, var: Tensor) -> tuple[Tensor, Tensor]:
+def product_of_gaussians(mu: Tensor, var: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     r"""Multiply N Gaussian factors into one Gaussian, per task and latent dimension.
 
     .. math:: \sigma^2 = \Big(\sum_{n=1}^N \sigma_n^{-2}\Big)^{-1}, \qquad
@@ -25,10 +25,14 @@ def product_of_gaussians(mu: Tensor, var: Tensor) -> tuple[Tensor, Tensor]:
     Args:
         mu: factor means, shape ``(num_tasks, N, latent_dim)``.
         var: factor variances, same shape, positive (clamped at ``1e-7``).
+        mask: optional ``(num_tasks, N)`` booleans; a factor where it is False is left out
+            (its precision counts as 0). Each task needs at least one factor left.
     Returns:
         ``(z_mean, z_var)``, each ``(num_tasks, latent_dim)``. Book label: ``eq-product``.
     """
     var = var.clamp(min=MIN_FACTOR_VAR)
+    if mask is not None:  # an infinitely wide factor multiplies in nothing
+        var = torch.where(mask.unsqueeze(-1), var, torch.inf)
     z_var = 1.0 / (1.0 / var).sum(dim=-2)
     z_mean = z_var * (mu / var).sum(dim=-2)
     return z_mean, z_var
@@ -103,12 +107,29 @@ class ContextEncoder(nn.Module):
         z_mean, z_var = prior(num_tasks, self.latent_dim, device)
         return (z_mean, z_var) if self.probabilistic else (z_mean, torch.zeros_like(z_var))
 
-    def forward(self, context: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, context: Tensor, num_transitions: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Belief ``(z_mean, z_var)``, each ``(num_tasks, latent_dim)``; an empty context
-        (N = 0) gives :meth:`belief_without_context`."""
-        if context.shape[1] == 0:
-            return self.belief_without_context(context.shape[0], context.device)
+        (N = 0) gives :meth:`belief_without_context`.
+
+        Args:
+            context: ``(num_tasks, N, context_dim)``.
+            num_transitions: optional ``(num_tasks,)`` counts from 1 to N: task i's belief
+                uses only its first ``num_transitions[i]`` transitions.
+        """
+        num_tasks, n = context.shape[:2]
+        if n == 0:
+            return self.belief_without_context(num_tasks, context.device)
+        mask = None
+        if num_transitions is not None:
+            if not ((num_transitions >= 1) & (num_transitions <= n)).all():
+                raise ValueError(f"num_transitions must be between 1 and the context's {n} transitions, "
+                                 f"got {num_transitions.tolist()}")
+            mask = torch.arange(n, device=context.device) < num_transitions.to(context.device).unsqueeze(1)
         if self.probabilistic:
-            return product_of_gaussians(*self.factors(context))
-        z_mean = self.mlp(context).mean(dim=1)
+            return product_of_gaussians(*self.factors(context), mask=mask)
+        codes = self.mlp(context)
+        if mask is None:
+            z_mean = codes.mean(dim=1)
+        else:
+            z_mean = (codes * mask.unsqueeze(-1)).sum(dim=1) / mask.sum(dim=1, keepdim=True)
         return z_mean, torch.zeros_like(z_mean)

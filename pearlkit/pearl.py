@@ -126,7 +126,7 @@ def frozen(*modules: nn.Module) -> Iterator[None]:
 
 
 def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatch, context: Tensor,
-                config: PearlConfig) -> dict[str, Tensor]:
+                config: PearlConfig, context_sizes: Tensor | None = None) -> dict[str, Tensor]:
     r"""One gradient step on all networks, batched over the tasks of the meta-batch.
 
     The critic and the encoder step on
@@ -140,12 +140,14 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
     Args:
         batch: ``num_tasks * batch_size`` transitions, task-major (see ``sample_batch``).
         context: ``(num_tasks, embedding_batch_size, context_dim)``, same task order.
+        context_sizes: optional ``(num_tasks,)``: the encoder sees only each task's first
+            ``context_sizes[i]`` context transitions (``vary_context_size``).
     Returns:
         The detached losses: ``q_loss``, ``kl``, ``v_loss``, ``policy_loss``, and the mean
         belief variance ``z_var``. Book label: ``eq-critic-loss``.
     """
     num_tasks = context.shape[0]
-    z_mean, z_var = agent.encoder(context)
+    z_mean, z_var = agent.encoder(context, context_sizes)
     z = sample_z(z_mean, z_var).repeat_interleave(batch.obs.shape[0] // num_tasks, dim=0)
     z_bar = z.detach()  # what the policy, V and the target see: z without its gradient
 
@@ -296,7 +298,10 @@ def meta_train_iteration(trainer: MetaTrainer, iteration: int) -> IterationResul
         batch = trainer.replay.sample_batch(task_ids, config.batch_size)
         context = trainer.context_buffer.sample_context(task_ids, config.embedding_batch_size,
                                                         config.use_next_obs_in_context)
-        losses = update_step(trainer.agent, trainer.optimizers, batch, context, config)
+        sizes = None
+        if config.vary_context_size:  # contexts of every size, as meta-test's grows from empty
+            sizes = torch.as_tensor(rng.integers(1, config.embedding_batch_size + 1, size=config.meta_batch))
+        losses = update_step(trainer.agent, trainer.optimizers, batch, context, config, sizes)
         bad = first_bad_loss(losses)
         if bad is not None:
             raise TrainingDiverged(f"{bad} became {losses[bad].item()} at gradient step {step} of "

@@ -79,3 +79,32 @@ def test_sample_z_is_reparameterised():
     z_var = torch.ones(2, 3, requires_grad=True)
     sample_z(z_mean, z_var).sum().backward()
     assert z_mean.grad is not None and z_var.grad is not None
+
+
+@pytest.mark.parametrize("probabilistic", [True, False])
+def test_num_transitions_equals_the_truncated_context(probabilistic):
+    torch.manual_seed(0)
+    encoder = ContextEncoder(context_dim=5, latent_dim=3, hidden_sizes=(16,), probabilistic=probabilistic)
+    context = torch.randn(3, 8, 5)
+    sizes = torch.tensor([1, 4, 8])
+    z_mean, z_var = encoder(context, sizes)
+    for i, n in enumerate(sizes.tolist()):
+        mean_i, var_i = encoder(context[i:i + 1, :n])
+        torch.testing.assert_close(z_mean[i], mean_i[0])
+        torch.testing.assert_close(z_var[i], var_i[0])
+
+
+def test_left_out_transitions_get_no_gradient():
+    encoder = ContextEncoder(context_dim=5, latent_dim=3, hidden_sizes=(16,))
+    context = torch.randn(2, 6, 5, requires_grad=True)
+    z_mean, z_var = encoder(context, torch.tensor([2, 6]))
+    (z_mean.sum() + z_var.sum()).backward()
+    assert torch.isfinite(context.grad).all()
+    assert context.grad[0, 2:].abs().max() == 0 and context.grad[0, :2].abs().max() > 0
+    assert (context.grad[1].abs().sum(-1) > 0).all()
+
+
+def test_num_transitions_out_of_range_is_named():
+    encoder = ContextEncoder(context_dim=5, latent_dim=3, hidden_sizes=(16,))
+    with pytest.raises(ValueError, match=r"between 1 and the context's 6 transitions, got \[0, 6\]"):
+        encoder(torch.randn(2, 6, 5), torch.tensor([0, 6]))

@@ -116,6 +116,26 @@ def test_context_buffer_is_cleared_when_its_task_is_collected_again(setup):
     torch.testing.assert_close(context_buffer.data["obs"][task, :fresh], newest)
 
 
+@pytest.mark.parametrize("vary", [False, True])
+def test_vary_context_size_gives_each_task_a_context_size_from_1_to_the_batch(setup, monkeypatch, vary):
+    config, agent, train_tasks, _, (replay, context_buffer), pool = setup
+    config = config.replace(vary_context_size=vary, num_train_steps_per_itr=20)
+    trainer = MetaTrainer(config, agent, make_optimizers(agent, config), replay, context_buffer, train_tasks, pool,
+                          np.random.default_rng(0))
+    seen = []
+    real_step = pearl.update_step
+    monkeypatch.setattr(pearl, "update_step", lambda *args: seen.append(args[-1]) or real_step(*args))
+    meta_train_iteration(trainer, iteration=1)
+    assert len(seen) == 20
+    if not vary:
+        assert all(sizes is None for sizes in seen)
+        return
+    sizes = torch.stack(seen)
+    assert sizes.shape == (20, config.meta_batch)
+    assert sizes.min() >= 1 and sizes.max() <= config.embedding_batch_size
+    assert len(sizes.unique()) > config.embedding_batch_size // 2  # every size turns up, not one
+
+
 @pytest.mark.parametrize("online", [False, True])
 def test_meta_test_starts_from_the_prior_and_infers_from_all_gathered_context(setup, online):
     config, agent, _, test_tasks, _, _ = setup
