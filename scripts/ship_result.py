@@ -66,6 +66,7 @@ python scripts/ship_result.py {run_name} {args.family}
 | gradient steps | {int(last['grad_steps']):,} |
 | training wall clock | {float(last['seconds']) / 3600:.2f} h ({float(last['seconds']):.0f} s, one CPU thread, sharing a {os.cpu_count()}-core {platform.machine()} machine) |
 | return after exploration (`evaluate --json`, seed 0) | {metrics.return_after_exploration:.1f} over {metrics.num_tasks} test tasks |
+| reported return (the reference's number: the last trajectory of {config.num_steps_per_eval} steps) | {metrics.reported_return:.1f} |
 | adaptation curve (mean return per trajectory) | {', '.join(f'{r:.1f}' for r in metrics.adaptation_curve)} |
 
 Check it: `python -m pearlkit evaluate results/{args.family} --json`. `progress.csv` is the
