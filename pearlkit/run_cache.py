@@ -18,6 +18,12 @@ from pearlkit.cli import default_run_dir, format_value, with_overrides
 from pearlkit.config import get_preset
 from pearlkit.training import config_differences, finished_iterations
 
+def status(message: str) -> None:
+    """Tell the reader what is happening, on stderr: a terminal or a notebook shows it, and the
+    built book leaves it off its pages (``stderr_output: remove``), as it does progress bars."""
+    print(message, file=sys.stderr, flush=True)
+
+
 #: Where run folders go unless ``root`` is given (relative to the working directory).
 RUNS_ROOT_ENV = "PEARLKIT_RUNS"
 
@@ -48,7 +54,7 @@ def cached_run(preset: str, overrides: dict[str, object] | None = None, seed: in
         raise ValueError(f"{run_dir} holds a run with a different config (fields {differ}); "
                          f"pass another name= or delete the folder")
     if done >= config.num_iterations:
-        print(f"using the trained run in {run_dir} ({done} iterations)")
+        status(f"using the trained run in {run_dir} ({done} iterations)")
         return run_dir
     command = [sys.executable, "-m", "pearlkit", "train", "--no-progress"]
     if (run_dir / "checkpoint.pt").exists():
@@ -58,9 +64,9 @@ def cached_run(preset: str, overrides: dict[str, object] | None = None, seed: in
     if device is not None:
         command += ["--device", device]
     shown = ["python", *command[1:]]
-    print(f"training ({done} of {config.num_iterations} iterations done): {shlex.join(shown)}", flush=True)
+    status(f"training ({done} of {config.num_iterations} iterations done): {shlex.join(shown)}")
     subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
-    print(f"trained: {run_dir} ({finished_iterations(run_dir)} iterations)")
+    status(f"trained: {run_dir} ({finished_iterations(run_dir)} iterations)")
     return run_dir
 
 

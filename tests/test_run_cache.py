@@ -21,13 +21,13 @@ TINY = {k: v for k, v in tiny_config().to_dict().items() if v != pearlkit.get_pr
 
 def test_first_call_trains_with_the_cli_and_later_calls_reuse_the_folder(tmp_path, capsys):
     run_dir = cached_run(PRESET, TINY, root=tmp_path, name="nav")
-    assert "python -m pearlkit train" in capsys.readouterr().out
+    assert "python -m pearlkit train" in capsys.readouterr().err
     assert finished_iterations(run_dir) == TINY["num_iterations"]
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["num_train_tasks"] == TINY["num_train_tasks"] and saved["seed"] == 0
     stamp = (run_dir / "agent.pt").stat().st_mtime_ns
     assert cached_run(PRESET, TINY, root=tmp_path, name="nav") == run_dir
-    assert "using the trained run" in capsys.readouterr().out
+    assert "using the trained run" in capsys.readouterr().err
     assert (run_dir / "agent.pt").stat().st_mtime_ns == stamp
     with pytest.raises(ValueError, match="different config.*kl_lambda"):
         cached_run(PRESET, {**TINY, "kl_lambda": 0.5}, root=tmp_path, name="nav")
