@@ -25,6 +25,7 @@ from pearlkit.sweep import read_manifest
 from pearlkit.training import read_progress
 
 RETURN, SUCCESS = "eval/return_after_exploration", "eval/success_rate"
+REPORTED_SUCCESS = "eval/reported_success"  #: the reference's number: the last meta-test trajectory
 CONFIDENCE = 0.95
 #: Published returns after exploration per family: (return, environment steps, source).
 PUBLISHED_RETURNS: dict[str, tuple[float, float, str]] = {
@@ -56,6 +57,7 @@ class PresetResult:
     seeds: list[int]
     final_return: np.ndarray  #: ``(num_seeds,)``, the last evaluation of each run
     final_success: np.ndarray | None  #: same, navigation only
+    final_reported_success: np.ndarray | None  #: same, at the reference's last trajectory
     curve_iterations: np.ndarray  #: iterations evaluated in every run
     curves: np.ndarray  #: ``(num_seeds, len(curve_iterations))`` return after exploration
     config: PearlConfig
@@ -85,11 +87,13 @@ def load_presets(sweep_dir: str | Path) -> list[PresetResult]:
             raise ValueError(f"runs {missing} have no evaluation yet; report them once they have evaluated")
         seeds = sorted(progress)
         successes = [last_evaluation(progress[seed], SUCCESS) for seed in seeds]
+        reported = [last_evaluation(progress[seed], REPORTED_SUCCESS) for seed in seeds]
         evaluated = [{int(r["iteration"]): float(r[RETURN]) for r in progress[seed] if r[RETURN]} for seed in seeds]
         common = sorted(set.intersection(*(set(e) for e in evaluated)))
         results.append(PresetResult(
             preset, seeds, np.array([finals[s] for s in seeds]),
             np.array(successes) if None not in successes else None,
+            np.array(reported) if None not in reported else None,
             np.array(common), np.array([[e[i] for i in common] for e in evaluated]),
             PearlConfig.from_file(runs[0][1] / "config.json")))
     return results
@@ -185,11 +189,13 @@ def report(sweep_dir: str | Path, out: str | Path | None = None, reps: int = 500
     lines = [f"# Sweep report: {sweep_dir}", "",
              f"Mean over seeds at the last evaluation, with {CONFIDENCE:.0%} percentile bootstrap intervals "
              f"({reps} resamples, rliable).", "",
-             "| preset | seeds | return after exploration | success rate |", "|---|---|---|---|"]
+             "| preset | seeds | return after exploration | success rate | success, last trajectory "
+             "(the reference's number) |", "|---|---|---|---|---|"]
+    estimate = lambda scores: str(mean_with_interval(scores, reps)) if scores is not None else ""
     for result in results:
-        success = str(mean_with_interval(result.final_success, reps)) if result.final_success is not None else ""
         lines.append(f"| {result.preset} | {', '.join(map(str, result.seeds))} | "
-                     f"{mean_with_interval(result.final_return, reps)} | {success} |")
+                     f"{estimate(result.final_return)} | {estimate(result.final_success)} | "
+                     f"{estimate(result.final_reported_success)} |")
     plot_curves(results).savefig(out / "curves.png", dpi=110)
     lines += ["", "![learning curves](curves.png)", ""]
     presets, scores = normalized_scores(results)

@@ -107,8 +107,11 @@ def synthetic_sweep(root, finals, successes):
             run_dir = root / f"{preset}-seed{seed}"
             run_dir.mkdir(parents=True)
             (run_dir / "config.json").write_text(config.replace(seed=seed).to_json())
-            rows = [{"iteration": i, "eval/return_after_exploration": value, "eval/success_rate": success}
-                    for i, value, success in ((2, final / 2, 0.0), (3, "", ""), (4, final, successes[preset][seed]))]
+            final_success = successes[preset][seed]
+            rows = [{"iteration": i, "eval/return_after_exploration": value, "eval/success_rate": success,
+                     "eval/reported_success": reported}
+                    for i, value, success, reported in ((2, final / 2, 0.0, 0.0), (3, "", "", ""),
+                                                        (4, final, final_success, min(1.0, 2 * final_success)))]
             with (run_dir / "progress.csv").open("w") as f:
                 writer = csv.DictWriter(f, fieldnames=PROGRESS_COLUMNS)
                 writer.writeheader()
@@ -129,6 +132,8 @@ def test_the_reports_numbers_match_a_hand_computation(tmp_path):
     markdown = report(tmp_path, reps=2000)
     assert "| sparse-point-robot | 0, 1, 2 | 6.00 [" in markdown  # mean of 3, 5, 10
     assert "| 0.50 [" in markdown  # mean success of 0.2, 0.4, 0.9
+    assert nav.final_reported_success.tolist() == [0.4, 0.8, 1.0]
+    assert "| 0.73 [" in markdown  # mean reported success of 0.4, 0.8, 1.0
     # the normalized score: 0 = zero actions (0 on sparse navigation), 1 = the oracle's return
     _, test_tasks = pearlkit.get_preset("sparse-point-robot").replace(num_test_tasks=5).split_tasks()
     oracle = np.mean([sparse_reward(oracle_path(t["goal"]), t["goal"]).sum() for t in test_tasks])
