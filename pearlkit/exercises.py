@@ -54,7 +54,8 @@ def _bayes_one_at_a_time(mu: Tensor, var: Tensor) -> tuple[Tensor, Tensor]:
 
 def check_product_of_gaussians(fn: Callable[[Tensor, Tensor], tuple[Tensor, Tensor] | None]) -> str:
     """Check ``fn(mu, var) -> (z_mean, z_var)``: factors ``(num_tasks, N, latent_dim)`` in, the
-    product per task and latent dimension out (Book label: ``eq-product``)."""
+    product per task and latent dimension out: the book's equation of the product, which
+    :func:`pearlkit.inference.product_of_gaussians` states."""
     generator = torch.Generator().manual_seed(0)
     mu = torch.randn(3, 7, 5, generator=generator, dtype=torch.float64)
     var = torch.rand(3, 7, 5, generator=generator, dtype=torch.float64) + 0.1
@@ -74,7 +75,7 @@ def check_product_of_gaussians(fn: Callable[[Tensor, Tensor], tuple[Tensor, Tens
 
 def check_q_loss(fn: Callable[[Tensor, Tensor, Tensor], Tensor | None]) -> str:
     """Check ``fn(q1_pred, q2_pred, target) -> L_Q``, the critic's Bellman error summed over both
-    Q functions, each a mean over the batch (Book label: ``eq-q-loss``)."""
+    Q functions, each a mean over the batch, as :func:`pearlkit.sac.q_loss` states it."""
     generator = torch.Generator().manual_seed(0)
     q1, q2, target = (torch.randn(64, generator=generator, dtype=torch.float64) for _ in range(3))
     mse = torch.nn.functional.mse_loss
