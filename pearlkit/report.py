@@ -180,13 +180,15 @@ def plot_profile(scores: np.ndarray, reps: int = 2000, seed: int = 0):
     return fig
 
 
-def report(sweep_dir: str | Path, out: str | Path | None = None, reps: int = 5000) -> str:
+def report(sweep_dir: str | Path, out: str | Path | None = None, reps: int = 5000, title: str | None = None) -> str:
     """Write ``report.md``, ``curves.png`` and (with a reference for some preset) ``profile.png``
-    into ``out`` (default ``SWEEP_DIR/report``); return the Markdown."""
+    into ``out`` (default ``SWEEP_DIR/report``); return the Markdown, headed by ``title``
+    (default: the sweep folder's path)."""
     out = Path(out) if out is not None else Path(sweep_dir) / "report"
     out.mkdir(parents=True, exist_ok=True)
     results = load_presets(sweep_dir)
-    lines = [f"# Sweep report: {sweep_dir}", "",
+    title = title or str(sweep_dir)
+    lines = [f"# Sweep report: {title}", "",
              f"Mean over seeds at the last evaluation, with {CONFIDENCE:.0%} percentile bootstrap intervals "
              f"({reps} resamples, rliable).", "",
              "| preset | seeds | return after exploration | success rate | success, last trajectory "

@@ -111,3 +111,18 @@ def shipped_results() -> dict[str, Path]:
         if root.is_dir():
             return {p.name: p for p in sorted(root.iterdir()) if (p / "agent.pt").exists()}
     return {}
+
+
+def shipped_sweep(name: str) -> Path:
+    """The sweep folder shipped as ``results/sweeps/<name>/`` (its ``sweep.json`` and run
+    folders without replay buffers), for :func:`pearlkit.report.load_presets` and meta-tests.
+
+    Raises:
+        FileNotFoundError: naming the places looked in, when no such sweep is shipped.
+    """
+    for root in RESULTS_CANDIDATES:
+        if (root / "sweeps" / name / "sweep.json").exists():
+            return root / "sweeps" / name
+    looked = ", ".join(str(root / "sweeps" / name) for root in RESULTS_CANDIDATES)
+    raise FileNotFoundError(f"no shipped sweep {name!r} (looked in {looked}); on Colab, the chapter's first cell "
+                            "clones the repository, which holds it")

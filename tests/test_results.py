@@ -10,7 +10,8 @@ import pearlkit
 from pearlkit.config import LOCOMOTION_FAST, PearlConfig
 
 RESULTS = Path(__file__).parents[1] / "results"
-SHIPPED = sorted(p.name for p in RESULTS.iterdir()) if RESULTS.is_dir() else []
+SHIPPED = sorted(p.name for p in RESULTS.iterdir() if p.name != "sweeps") if RESULTS.is_dir() else []
+SWEEPS = sorted(p.name for p in (RESULTS / "sweeps").iterdir()) if (RESULTS / "sweeps").is_dir() else []
 
 
 def test_every_family_and_only_those_is_shipped():
@@ -40,3 +41,30 @@ def test_shipped_result_loads_and_documents_itself(family):
     readme = (folder / "README.md").read_text()
     assert f"python -m pearlkit train {family} --seed {config.seed}" in readme
     assert f"python -m pearlkit train --resume runs/{family}-seed{config.seed}" in readme
+
+
+@pytest.mark.parametrize("name", SWEEPS)
+def test_shipped_sweep_is_a_sweep_folder_whose_runs_load(name):
+    from pearlkit.report import load_presets
+    from pearlkit.run_cache import shipped_sweep
+    from pearlkit.sweep import read_manifest
+
+    folder = shipped_sweep(name)
+    assert folder.resolve() == (RESULTS / "sweeps" / name).resolve()
+    trials = read_manifest(folder)
+    assert trials
+    for trial in trials:  # agents and curves only: the replay buffers stay behind
+        assert not (trial["run_dir"] / "checkpoint.pt").exists()
+        config = PearlConfig.from_file(trial["run_dir"] / "config.json")
+        assert config.seed == trial["seed"]
+        _, _, iteration = pearlkit.load_agent(trial["run_dir"], device="cpu")
+        assert iteration == config.num_iterations  # finished runs
+    assert [r.preset for r in load_presets(folder)] == sorted({t["preset"] for t in trials})
+    assert (folder / "report" / "report.md").exists()
+
+
+def test_a_sweep_that_is_not_shipped_is_named():
+    from pearlkit.run_cache import shipped_sweep
+
+    with pytest.raises(FileNotFoundError, match="no shipped sweep 'nowhere'"):
+        shipped_sweep("nowhere")
