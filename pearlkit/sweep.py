@@ -149,8 +149,10 @@ def run_sweep(trials: list[Trial], out: Path, *, address: str | None = None, cpu
     # Ray starts its workers at niceness 15, below everything else on the machine; a local sweep
     # runs them at 0, as `train` runs, so that beside other work they get their share of the CPU.
     # (A cluster keeps the niceness it was started with.)
+    # "local" starts a Ray of its own even where a cluster already runs on this machine (plain
+    # ray.init() would join that one, and refuse the niceness setting).
     local = {"_system_config": {"worker_niceness": 0}} if address is None else {}
-    ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+    ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, logging_level="ERROR",
              configure_logging=True, **local)
     try:
         task = ray.remote(train_trial).options(num_cpus=cpus_per_trial, num_gpus=gpus_per_trial,
