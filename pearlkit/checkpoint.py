@@ -20,6 +20,9 @@ from pearlkit.runtime import pick_device
 CHECKPOINT_NAME = "checkpoint.pt"
 #: The weights evaluation needs, with the config they were trained with.
 AGENT_NAME = "agent.pt"
+#: What a shipped run folder keeps (``results/``): enough to evaluate it and read its curve,
+#: without the resumable checkpoint and its replay buffers.
+SHIPPED_FILES = ("config.json", "progress.csv", "versions.json", AGENT_NAME)
 
 
 @contextlib.contextmanager

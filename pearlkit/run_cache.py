@@ -18,6 +18,7 @@ from pearlkit.cli import default_run_dir, format_value, with_overrides
 from pearlkit.config import get_preset
 from pearlkit.training import config_differences, finished_iterations
 
+
 def status(message: str) -> None:
     """Tell the reader what is happening, on stderr: a terminal or a notebook shows it, and the
     built book leaves it off its pages (``stderr_output: remove``), as it does progress bars."""

@@ -18,12 +18,12 @@ import shutil
 from pathlib import Path
 
 import pearlkit
+from pearlkit.checkpoint import SHIPPED_FILES
 from pearlkit.cli import default_run_dir, train_command
 from pearlkit.evaluate import run_meta_test
 from pearlkit.training import read_progress
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ("config.json", "progress.csv", "versions.json", "agent.pt")
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
     tmp = out.with_name(f".{args.family}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for name in SHIPPED:
+    for name in SHIPPED_FILES:
         shutil.copy2(args.run_dir / name, tmp / name)
     config = pearlkit.PearlConfig.from_dict(json.loads((tmp / "config.json").read_text()))
     rows = read_progress(tmp)

@@ -12,13 +12,13 @@ import os
 import shutil
 from pathlib import Path
 
+from pearlkit.checkpoint import SHIPPED_FILES
 from pearlkit.config import PearlConfig
 from pearlkit.report import report
 from pearlkit.sweep import MANIFEST_NAME, read_manifest
 from pearlkit.training import finished_iterations
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ("config.json", "progress.csv", "versions.json", "agent.pt")
 
 
 def main() -> None:
@@ -39,7 +39,7 @@ def main() -> None:
     shutil.copy2(args.sweep_dir / MANIFEST_NAME, tmp / MANIFEST_NAME)
     for trial in trials:
         (tmp / trial["run_dir"].name).mkdir()
-        for name in SHIPPED:
+        for name in SHIPPED_FILES:
             shutil.copy2(trial["run_dir"] / name, tmp / trial["run_dir"].name / name)
     print(report(tmp, title=f"results/sweeps/{args.name}"))
     if out.exists():
