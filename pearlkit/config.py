@@ -92,6 +92,15 @@ class PearlConfig:
     ``embedding_batch_size``. Meta-test's context grows from a few transitions; this shows
     the encoder what a few (often reward-free) transitions are worth. (On sparse navigation
     it made every factor sharper, not the reward-free ones wider: ``benchmarks/RESULTS.md``.)"""
+    # paper-vs-code: the reference (and the paper) take the Bellman error at one z per task.
+    critic_z_samples: int = 1
+    """Samples of z per task in the critic's loss (1: the paper). With K > 1 the loss is the
+    Bellman error of Q averaged over K draws from the belief, against the averaged target:
+    :math:`\mathbb E\big[(\tfrac1K\sum_k Q(s,a,z_k) - \tfrac1K\sum_k y_k)^2\big]`. At one
+    draw the critic's loss charges a belief for its width (a wide z only adds noise to Q's
+    input), so it narrows the belief even where the context says nothing about the task;
+    averaging K draws divides that charge by K and leaves the KL term to keep such a belief
+    wide. Costs K forward and backward passes of Q1, Q2 and the target V."""
     discount: float = 0.9
     """Discount factor gamma."""
     reward_scale: float = 100.0
@@ -130,7 +139,7 @@ class PearlConfig:
         for name in ("num_train_tasks", "num_test_tasks", "num_iterations", "latent_dim",
                      "num_tasks_sample", "max_path_length", "replay_buffer_size", "meta_batch",
                      "batch_size", "embedding_batch_size", "update_post_train", "num_steps_per_eval",
-                     "num_evals", "eval_every"):
+                     "num_evals", "eval_every", "critic_z_samples"):
             _check_range(name, getattr(self, name), low=1)
         for name in ("num_initial_steps", "num_steps_prior", "num_steps_posterior",
                      "num_extra_rl_steps_posterior", "num_train_steps_per_itr", "num_exp_traj_eval",

@@ -146,17 +146,21 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
         The detached losses: ``q_loss``, ``kl``, ``v_loss``, ``policy_loss``, and the mean
         belief variance ``z_var``. Book label: ``eq-critic-loss``.
     """
-    num_tasks = context.shape[0]
+    num_tasks, draws = context.shape[0], config.critic_z_samples
     z_mean, z_var = agent.encoder(context, context_sizes)
-    z = sample_z(z_mean, z_var).repeat_interleave(batch.obs.shape[0] // num_tasks, dim=0)
+    # `draws` samples of z per task, each held for all of the task's transitions, draw-major.
+    z = torch.cat([sample_z(z_mean, z_var) for _ in range(draws)])
+    z = z.repeat_interleave(batch.obs.shape[0] // num_tasks, dim=0)
     z_bar = z.detach()  # what the policy, V and the target see: z without its gradient
 
     # Critic and encoder: the Bellman error of Q1, Q2 (through z) plus the KL to the prior.
-    q1 = agent.q1(batch.obs, batch.action, z)
-    q2 = agent.q2(batch.obs, batch.action, z)
-    target = sac.q_target(batch.reward, batch.terminal, agent.v_bar(batch.next_obs, z_bar),
-                          config.reward_scale, config.discount)
-    q_loss = sac.q_loss(q1, q2, target)
+    obs, action, next_obs = (x.repeat(draws, 1) for x in (batch.obs, batch.action, batch.next_obs))
+    q1 = agent.q1(obs, action, z)
+    q2 = agent.q2(obs, action, z)
+    target = sac.q_target(batch.reward.repeat(draws), batch.terminal.repeat(draws),
+                          agent.v_bar(next_obs, z_bar), config.reward_scale, config.discount)
+    q_loss = sac.q_loss(*(sac.mean_over_draws(x, draws) for x in (q1, q2, target)))
+    z_bar = z_bar[: batch.obs.shape[0]]  # the actor and V train on the first draw
     # paper-vs-code: like the reference, the KL is summed over the tasks of the meta-batch.
     no_kl = torch.zeros((), device=z_mean.device)  # the deterministic variant has no KL term
     kl = kl_to_prior(z_mean, z_var).sum() if config.probabilistic_encoder else no_kl

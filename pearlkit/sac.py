@@ -50,6 +50,23 @@ def q_loss(q1_pred: Tensor, q2_pred: Tensor, target: Tensor) -> Tensor:
     return ((q1_pred - target) ** 2).mean() + ((q2_pred - target) ** 2).mean()
 
 
+def mean_over_draws(values: Tensor, draws: int) -> Tensor:
+    r"""Average over ``draws`` samples of z, each row's values given draw-major.
+
+    .. math:: \bar Q(s, a) = \frac1K \sum_{k=1}^K Q(s, a, z_k), \qquad z_k \sim q_\phi(z|c)
+
+    With ``critic_z_samples`` = K > 1 the Bellman error is taken between these averages (and
+    the average of the K targets), so it no longer charges the belief for its width, only
+    for being wrong on average (see :class:`pearlkit.config.PearlConfig`).
+
+    Args:
+        values: shape ``(draws * batch,)``, draw-major (all rows of draw 1, then draw 2, ...).
+    Returns:
+        Shape ``(batch,)``; ``values`` unchanged when ``draws`` is 1.
+    """
+    return values.view(draws, -1).mean(dim=0)
+
+
 def v_target(q_pi: Tensor, log_pi: Tensor) -> Tensor:
     r"""Soft value target: :math:`y_V = \min_i Q_i(s, \tilde a, \bar z) - \log\pi(\tilde a|s,\bar z)`,
     :math:`\tilde a \sim \pi`.

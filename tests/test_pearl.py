@@ -31,21 +31,28 @@ def sample_inputs(config, replay, context_buffer):
 
 
 def critic_gradients(agent, batch, context, config, seed):
-    """Gradients of L_Q + kl_lambda * KL alone, recomputed independently of update_step."""
+    """Gradients of L_Q + kl_lambda * KL alone, recomputed independently of update_step: one
+    z per task and draw (``critic_z_samples`` draws), Q and the target averaged over the draws."""
     torch.manual_seed(seed)
     z_mean, z_var = agent.encoder(context)
-    z = sample_z(z_mean, z_var).repeat_interleave(config.batch_size, dim=0)
-    target = q_target(batch.reward, batch.terminal, agent.v_bar(batch.next_obs, z).detach(),
-                      config.reward_scale, config.discount)
-    loss = q_loss(agent.q1(batch.obs, batch.action, z), agent.q2(batch.obs, batch.action, z), target)
-    loss = loss + config.kl_lambda * kl_to_prior(z_mean, z_var).sum()
+    q1, q2, target = 0, 0, 0
+    draws = config.critic_z_samples
+    for z in [sample_z(z_mean, z_var) for _ in range(draws)]:
+        z = z.repeat_interleave(config.batch_size, dim=0)
+        q1 = q1 + agent.q1(batch.obs, batch.action, z) / draws
+        q2 = q2 + agent.q2(batch.obs, batch.action, z) / draws
+        target = target + q_target(batch.reward, batch.terminal, agent.v_bar(batch.next_obs, z).detach(),
+                                   config.reward_scale, config.discount) / draws
+    loss = q_loss(q1, q2, target) + config.kl_lambda * kl_to_prior(z_mean, z_var).sum()
     modules = (agent.encoder, agent.q1)
     grads = torch.autograd.grad(loss, [p for m in modules for p in m.parameters()])
     return grads
 
 
-def test_encoder_gets_gradients_only_from_the_q_losses_and_the_kl(setup):
+@pytest.mark.parametrize("draws", [1, 3])
+def test_encoder_gets_gradients_only_from_the_q_losses_and_the_kl(setup, draws):
     config, agent, _, _, (replay, context_buffer), _ = setup
+    config = config.replace(critic_z_samples=draws)
     batch, context = sample_inputs(config, replay, context_buffer)
     before = copy.deepcopy(agent)
     expected = critic_gradients(before, batch, context, config, seed=123)
