@@ -94,13 +94,13 @@ class PearlConfig:
     it made every factor sharper, not the reward-free ones wider: ``benchmarks/RESULTS.md``.)"""
     # paper-vs-code: the reference (and the paper) take the Bellman error at one z per task.
     critic_z_samples: int = 1
-    """Samples of z per task in the critic's loss (1: the paper). With K > 1 the loss is the
-    Bellman error of Q averaged over K draws from the belief, against the averaged target:
-    :math:`\mathbb E\big[(\tfrac1K\sum_k Q(s,a,z_k) - \tfrac1K\sum_k y_k)^2\big]`. At one
-    draw the critic's loss charges a belief for its width (a wide z only adds noise to Q's
-    input), so it narrows the belief even where the context says nothing about the task;
-    averaging K draws divides that charge by K and leaves the KL term to keep such a belief
-    wide. Costs K forward and backward passes of Q1, Q2 and the target V."""
+    """Samples of z per task in the critic's loss (1: the paper). At one draw the Bellman
+    error charges a belief for its width (a wide z only adds noise to Q's input), so it
+    narrows the belief even where the context says nothing about the task. With K > 1 the
+    loss is the unbiased estimate, from K draws, of the squared Bellman error of Q *averaged
+    over the belief* (:func:`pearlkit.sac.q_loss`), which has no such charge: only the KL
+    term then sets the width of a belief the critic has no use for narrowing. Costs K
+    forward and backward passes of Q1, Q2 and the target V."""
     discount: float = 0.9
     """Discount factor gamma."""
     reward_scale: float = 100.0

@@ -37,34 +37,36 @@ def q_target(reward: Tensor, terminal: Tensor, next_v: Tensor, reward_scale: flo
     return (reward_scale * reward + discount * (1.0 - terminal) * next_v).detach()
 
 
-def q_loss(q1_pred: Tensor, q2_pred: Tensor, target: Tensor) -> Tensor:
+def q_loss(q1_pred: Tensor, q2_pred: Tensor, target: Tensor, draws: int = 1) -> Tensor:
     r"""Bellman error of both Q functions; the only RL loss that reaches the encoder.
 
     .. math:: L_Q = \mathbb E\big[(Q_1(s,a,z) - y)^2\big] + \mathbb E\big[(Q_2(s,a,z) - y)^2\big]
 
+    With ``draws`` = K > 1 samples :math:`z_1, \dots, z_K` of each task's belief (and their
+    targets :math:`y_k`), each term is instead the unbiased estimate of
+    :math:`\big(\mathbb E_z[Q_i(s,a,z) - y]\big)^2` from the K residuals
+    :math:`\delta_k = Q_i(s,a,z_k) - y_k`:
+
+    .. math:: \frac{1}{K(K-1)} \sum_{j \ne k} \delta_j \delta_k
+              = \frac{(\sum_k \delta_k)^2 - \sum_k \delta_k^2}{K(K-1)}
+
+    The one-draw loss equals that square plus :math:`\operatorname{Var}_z[\delta]`, a charge
+    for the belief's width; this one leaves the charge out (``critic_z_samples`` in
+    :class:`pearlkit.config.PearlConfig`). One estimate can be negative; its mean cannot.
+
     Args:
-        q1_pred, q2_pred, target: shape ``(batch,)``.
+        q1_pred, q2_pred, target: shape ``(draws * batch,)``, draw-major (all rows of the
+            first draw, then the second, ...).
     Returns:
         Scalar. Book label: ``eq-q-loss``.
     """
-    return ((q1_pred - target) ** 2).mean() + ((q2_pred - target) ** 2).mean()
-
-
-def mean_over_draws(values: Tensor, draws: int) -> Tensor:
-    r"""Average over ``draws`` samples of z, each row's values given draw-major.
-
-    .. math:: \bar Q(s, a) = \frac1K \sum_{k=1}^K Q(s, a, z_k), \qquad z_k \sim q_\phi(z|c)
-
-    With ``critic_z_samples`` = K > 1 the Bellman error is taken between these averages (and
-    the average of the K targets), so it no longer charges the belief for its width, only
-    for being wrong on average (see :class:`pearlkit.config.PearlConfig`).
-
-    Args:
-        values: shape ``(draws * batch,)``, draw-major (all rows of draw 1, then draw 2, ...).
-    Returns:
-        Shape ``(batch,)``; ``values`` unchanged when ``draws`` is 1.
-    """
-    return values.view(draws, -1).mean(dim=0)
+    if draws == 1:
+        return ((q1_pred - target) ** 2).mean() + ((q2_pred - target) ** 2).mean()
+    loss = 0.0
+    for q_pred in (q1_pred, q2_pred):
+        residual = (q_pred - target).view(draws, -1)
+        loss = loss + ((residual.sum(0) ** 2 - (residual**2).sum(0)) / (draws * (draws - 1))).mean()
+    return loss
 
 
 def v_target(q_pi: Tensor, log_pi: Tensor) -> Tensor:

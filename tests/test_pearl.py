@@ -15,7 +15,7 @@ from pearlkit.pearl import (
     meta_train_iteration,
     update_step,
 )
-from pearlkit.sac import q_loss, q_target
+from pearlkit.sac import q_target
 from tests.conftest import agent_with_data, tiny_config
 
 
@@ -35,15 +35,19 @@ def critic_gradients(agent, batch, context, config, seed):
     z per task and draw (``critic_z_samples`` draws), Q and the target averaged over the draws."""
     torch.manual_seed(seed)
     z_mean, z_var = agent.encoder(context)
-    q1, q2, target = 0, 0, 0
-    draws = config.critic_z_samples
-    for z in [sample_z(z_mean, z_var) for _ in range(draws)]:
+    residuals = []  # per draw: (Q1 - y, Q2 - y)
+    for z in [sample_z(z_mean, z_var) for _ in range(config.critic_z_samples)]:
         z = z.repeat_interleave(config.batch_size, dim=0)
-        q1 = q1 + agent.q1(batch.obs, batch.action, z) / draws
-        q2 = q2 + agent.q2(batch.obs, batch.action, z) / draws
-        target = target + q_target(batch.reward, batch.terminal, agent.v_bar(batch.next_obs, z).detach(),
-                                   config.reward_scale, config.discount) / draws
-    loss = q_loss(q1, q2, target) + config.kl_lambda * kl_to_prior(z_mean, z_var).sum()
+        target = q_target(batch.reward, batch.terminal, agent.v_bar(batch.next_obs, z).detach(),
+                          config.reward_scale, config.discount)
+        residuals.append((agent.q1(batch.obs, batch.action, z) - target,
+                          agent.q2(batch.obs, batch.action, z) - target))
+    if len(residuals) == 1:
+        loss = sum((r**2).mean() for r in residuals[0])
+    else:  # the mean over ordered pairs of different draws of the product of their residuals
+        pairs = [(j, k) for j in range(len(residuals)) for k in range(len(residuals)) if j != k]
+        loss = sum((residuals[j][i] * residuals[k][i]).mean() for j, k in pairs for i in (0, 1)) / len(pairs)
+    loss = loss + config.kl_lambda * kl_to_prior(z_mean, z_var).sum()
     modules = (agent.encoder, agent.q1)
     grads = torch.autograd.grad(loss, [p for m in modules for p in m.parameters()])
     return grads
