@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from pearlkit.cli import default_run_dir, format_value, with_overrides
-from pearlkit.config import get_preset
+from pearlkit.config import LOCOMOTION_FAST, get_preset
 from pearlkit.training import config_differences, finished_iterations
 
 
@@ -103,15 +103,32 @@ RESULTS_CANDIDATES = (Path("results"), Path("../results"), Path("pearl-book/resu
 
 
 def shipped_results() -> dict[str, Path]:
-    """The trained runs shipped in the repository's ``results/<family>/``, by family name.
+    """The trained locomotion runs shipped in the repository's ``results/<family>/``, by family
+    name (the navigation agents there are :func:`shipped_run`'s).
 
     A family appears once its folder holds an ``agent.pt``; an empty dict means no
     ``results/`` folder was found (on Colab, the chapter's first cell clones the repository).
     """
     for root in RESULTS_CANDIDATES:
         if root.is_dir():
-            return {p.name: p for p in sorted(root.iterdir()) if (p / "agent.pt").exists()}
+            return {p.name: p for p in sorted(root.iterdir())
+                    if p.name in LOCOMOTION_FAST and (p / "agent.pt").exists()}
     return {}
+
+
+def shipped_run(name: str) -> Path:
+    """The trained run shipped as ``results/<name>/`` (``sparse-point-robot``, its
+    ``-deterministic`` variant, or a locomotion family), for :func:`pearlkit.load_agent`.
+
+    Raises:
+        FileNotFoundError: naming the places looked in, when no such run is shipped.
+    """
+    for root in RESULTS_CANDIDATES:
+        if (root / name / "agent.pt").exists():
+            return root / name
+    looked = ", ".join(str(root / name) for root in RESULTS_CANDIDATES)
+    raise FileNotFoundError(f"no shipped run {name!r} (looked in {looked}); on Colab, the chapter's first cell "
+                            "clones the repository, which holds it")
 
 
 def shipped_sweep(name: str) -> Path:

@@ -10,6 +10,7 @@ from pearlkit.run_cache import (
     book_run,
     cached_run,
     shipped_results,
+    shipped_run,
 )
 from pearlkit.training import finished_iterations
 from tests.conftest import tiny_config
@@ -61,4 +62,9 @@ def test_shipped_results_lists_folders_holding_an_agent(tmp_path, monkeypatch):
     (tmp_path / "results" / "cheetah-vel").mkdir(parents=True)
     (tmp_path / "results" / "cheetah-vel" / "agent.pt").write_bytes(b"")
     (tmp_path / "results" / "half-written").mkdir()  # no agent.pt: not a result
+    (tmp_path / "results" / "sparse-point-robot").mkdir()  # navigation: not a locomotion family
+    (tmp_path / "results" / "sparse-point-robot" / "agent.pt").write_bytes(b"")
     assert shipped_results() == {"cheetah-vel": Path("results") / "cheetah-vel"}
+    assert shipped_run("sparse-point-robot") == Path("results") / "sparse-point-robot"
+    with pytest.raises(FileNotFoundError, match="no shipped run 'half-written'.*results/half-written"):
+        shipped_run("half-written")
