@@ -218,6 +218,26 @@ def plot_exploration_ceiling(ideal: dict[str, dict[int, dict]], agent: dict[str,
     return fig
 
 
+def plot_success_curves(curves: dict[str, Sequence[float]], num_exploration: int) -> Figure:
+    """Success rate per trajectory of a navigation meta-test, one line per agent and protocol.
+
+    Args:
+        curves: label -> success rate of trajectory 1, 2, ... (a label starting with "ideal"
+            is drawn dashed: the simulated agent of :mod:`pearlkit.ideal_explorer`).
+        num_exploration: exploration trajectories (z from the prior), shaded.
+    """
+    fig, axes = new_figure(7.0, 3.2)
+    ax = axes[0, 0]
+    ax.axvspan(0.5, num_exploration + 0.5, color="0.92", label="exploration (z from the prior)")
+    for label, curve in curves.items():
+        trajectories = np.arange(1, len(curve) + 1)
+        ax.plot(trajectories, curve, "--" if label.startswith("ideal") else "o-", ms=3, label=label)
+    ax.set(xlabel="trajectory", ylabel="success rate (entered the goal disc)", ylim=(0, 1.02),
+           xticks=np.arange(1, max(len(c) for c in curves.values()) + 1, 2))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
 def plot_navigation_meta_test(result: MetaTestResult, tasks: list[Task], task_indices: list[int] | None = None, columns: int = 4) -> Figure:
     """One panel per task: exploration trajectories (z from the prior) in blue, the first
     trajectory after exploration in red, later ones in orange; the goal disc in green.
