@@ -40,7 +40,16 @@ def draw_plane(ax: Axes, goals: Sequence[np.ndarray] = (), goal_color: str = "ta
     for goal in goals:
         ax.add_patch(_disc(goal, goal_color))
     ax.plot([0], [0], "k+", ms=6)
-    ax.set(xlim=(-1.35, 1.35), ylim=(-0.35, 1.35), aspect="equal", xticks=[], yticks=[])
+    ax.set(xlim=(-1.35, 1.35), ylim=(-0.35, 1.35), aspect="equal", xticks=[-1, 0, 1], yticks=[0, 1])
+    ax.tick_params(labelsize=8)
+
+
+def fit_plane(ax: Axes, paths: np.ndarray | Tensor, margin: float = 0.05) -> None:
+    """Widen a :func:`draw_plane` axes so that every point of ``paths`` (``(..., 2)``) shows."""
+    points = np.asarray(paths).reshape(-1, 2)
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    low, high = points.min(0) - margin, points.max(0) + margin
+    ax.set(xlim=(min(x0, low[0]), max(x1, high[0])), ylim=(min(y0, low[1]), max(y1, high[1])))
 
 
 def _disc(center: np.ndarray, color: str):
@@ -271,35 +280,37 @@ def plot_pearl_overview() -> Figure:
     conditions the actor and the critic; the critic's Bellman error and the KL train the encoder."""
     from matplotlib.patches import FancyBboxPatch
 
-    fig, axes = new_figure(10, 3.6)
+    fig, axes = new_figure(10, 4.4)
     ax = axes[0, 0]
-    ax.set(xlim=(0, 9.8), ylim=(0, 3.75))
+    ax.set(xlim=(-0.1, 9.8), ylim=(0, 4.4))
     ax.axis("off")
-    boxes = (  # x, y, text, colour; every box is 1.9 x 0.9
-        (0.1, 1.5, "context c\n(s, a, r) x N", "0.92"),
-        (2.5, 1.5, "encoder: one Gaussian\nfactor per transition", "#dbe9f6"),
-        (4.9, 1.5, "their product:\nthe belief q(z|c)", "#dbe9f6"),
-        (2.5, 0.1, "prior N(0, I)", "0.92"),
-        (7.6, 2.5, "actor pi(a|s, z):\none z per episode", "#fde3c8"),
-        (7.6, 0.5, "critic Q(s, a, z)", "#f8d5d5"),
+    width, height, size = 2.0, 1.0, 11.5  # every box; text large enough to read at page width
+    boxes = (  # x, y, text, colour
+        (0.0, 1.5, "context c\n(s, a, r) x N", "0.92"),
+        (2.4, 1.5, "encoder: one\nGaussian factor\nper transition", "#dbe9f6"),
+        (4.8, 1.5, "their product:\nthe belief q(z|c)", "#dbe9f6"),
+        (2.4, 0.05, "prior N(0, I)", "0.92"),
+        (7.75, 2.55, "actor pi(a|s, z):\none z per episode", "#fde3c8"),
+        (7.75, 0.45, "critic Q(s, a, z)", "#f8d5d5"),
     )
     for x, y, text, color in boxes:
-        ax.add_patch(FancyBboxPatch((x, y), 1.9, 0.9, boxstyle="round,pad=0.05", fc=color, ec="0.4"))
-        ax.text(x + 0.95, y + 0.45, text, ha="center", va="center", fontsize=8.5)
+        ax.add_patch(FancyBboxPatch((x, y), width, height, boxstyle="round,pad=0.05", fc=color, ec="0.4"))
+        ax.text(x + width / 2, y + height / 2, text, ha="center", va="center", fontsize=size)
     arrow = lambda start, end, color="0.2", rad=0.0: ax.annotate(
-        "", xy=end, xytext=start, arrowprops=dict(arrowstyle="-|>", color=color, lw=1.3,
+        "", xy=end, xytext=start, arrowprops=dict(arrowstyle="-|>", color=color, lw=1.8, mutation_scale=16,
                                                   connectionstyle=f"arc3,rad={rad}"))
-    arrow((2.05, 1.95), (2.45, 1.95))
-    arrow((4.45, 1.95), (4.85, 1.95))
-    arrow((6.85, 2.2), (7.55, 2.9))
-    arrow((6.85, 1.7), (7.55, 1.0))
-    ax.text(7.0, 2.65, "z", fontsize=9)
-    ax.text(7.0, 1.15, "z", fontsize=9)
-    arrow((7.55, 0.75), (4.4, 1.45), color="tab:red")
-    ax.text(6.0, 0.62, "Bellman error trains the encoder", fontsize=8, color="tab:red", ha="center")
-    arrow((3.45, 1.05), (3.45, 1.45), color="tab:red")
-    ax.text(3.55, 1.18, "KL", fontsize=8, color="tab:red")
-    arrow((8.55, 3.45), (1.05, 2.45), color="tab:blue", rad=0.1)
-    ax.text(4.9, 3.45, "acting adds transitions to the context, and the belief narrows",
-            fontsize=8.5, color="tab:blue", ha="center")
+    arrow((2.05, 2.0), (2.35, 2.0))
+    arrow((4.45, 2.0), (4.75, 2.0))
+    arrow((6.85, 2.25), (7.7, 2.95))
+    arrow((6.85, 1.75), (7.7, 1.05))
+    ax.text(7.15, 2.75, "z", fontsize=size)
+    ax.text(7.15, 1.05, "z", fontsize=size)
+    arrow((7.7, 0.75), (4.4, 1.45), color="tab:red")
+    ax.text(6.05, 0.45, "Bellman error\ntrains the encoder", fontsize=size - 0.5, color="tab:red", ha="center")
+    arrow((3.4, 1.1), (3.4, 1.45), color="tab:red")
+    ax.text(3.5, 1.18, "KL", fontsize=size - 0.5, color="tab:red")
+    arrow((8.75, 3.6), (1.0, 2.55), color="tab:blue", rad=0.12)
+    # the label sits above the arc, clear of it
+    ax.text(4.9, 4.15, "acting adds transitions to the context, and the belief narrows",
+            fontsize=size - 0.5, color="tab:blue", ha="center")
     return fig
