@@ -98,7 +98,7 @@ class PearlConfig:
     error charges a belief for its width (a wide z only adds noise to Q's input), so it
     narrows the belief even where the context says nothing about the task. With K > 1 the
     loss is the unbiased estimate, from K draws, of the squared Bellman error of Q *averaged
-    over the belief* (:func:`pearlkit.sac.q_loss`), which has no such charge: only the KL
+    over the belief* (:func:`pearlkit.sac.q_loss_over_draws`), which has no such charge: only the KL
     term then sets the width of a belief the critic has no use for narrowing. Costs K
     forward and backward passes of Q1, Q2 and the target V."""
     discount: float = 0.9

@@ -159,7 +159,7 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
     q2 = agent.q2(obs, action, z)
     target = sac.q_target(batch.reward.repeat(draws), batch.terminal.repeat(draws),
                           agent.v_bar(next_obs, z_bar), config.reward_scale, config.discount)
-    q_loss = sac.q_loss(q1, q2, target, draws)
+    q_loss = sac.q_loss(q1, q2, target) if draws == 1 else sac.q_loss_over_draws(q1, q2, target, draws)
     z_bar = z_bar[: batch.obs.shape[0]]  # the actor and V train on the first draw
     # paper-vs-code: like the reference, the KL is summed over the tasks of the meta-batch.
     no_kl = torch.zeros((), device=z_mean.device)  # the deterministic variant has no KL term

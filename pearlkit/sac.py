@@ -37,31 +37,42 @@ def q_target(reward: Tensor, terminal: Tensor, next_v: Tensor, reward_scale: flo
     return (reward_scale * reward + discount * (1.0 - terminal) * next_v).detach()
 
 
-def q_loss(q1_pred: Tensor, q2_pred: Tensor, target: Tensor, draws: int = 1) -> Tensor:
+def q_loss(q1_pred: Tensor, q2_pred: Tensor, target: Tensor) -> Tensor:
     r"""Bellman error of both Q functions; the only RL loss that reaches the encoder.
 
     .. math:: L_Q = \mathbb E\big[(Q_1(s,a,z) - y)^2\big] + \mathbb E\big[(Q_2(s,a,z) - y)^2\big]
 
-    With ``draws`` = K > 1 samples :math:`z_1, \dots, z_K` of each task's belief (and their
-    targets :math:`y_k`), each term is instead the unbiased estimate of
-    :math:`\big(\mathbb E_z[Q_i(s,a,z) - y]\big)^2` from the K residuals
-    :math:`\delta_k = Q_i(s,a,z_k) - y_k`:
+    Args:
+        q1_pred, q2_pred, target: shape ``(batch,)``.
+    Returns:
+        Scalar. Book label: ``eq-q-loss``.
+    """
+    return ((q1_pred - target) ** 2).mean() + ((q2_pred - target) ** 2).mean()
+
+
+def q_loss_over_draws(q1_pred: Tensor, q2_pred: Tensor, target: Tensor, draws: int) -> Tensor:
+    r"""The Bellman error of Q *averaged over the belief*, estimated from K draws of z per task
+    (``critic_z_samples`` in :class:`pearlkit.config.PearlConfig`; not the paper's loss).
+
+    With residuals :math:`\delta_k = Q_i(s,a,z_k) - y_k` of draws :math:`z_1, \dots, z_K`, each
+    Q's term is the unbiased estimate of :math:`\big(\mathbb E_z[Q_i(s,a,z) - y]\big)^2`:
 
     .. math:: \frac{1}{K(K-1)} \sum_{j \ne k} \delta_j \delta_k
               = \frac{(\sum_k \delta_k)^2 - \sum_k \delta_k^2}{K(K-1)}
 
-    The one-draw loss equals that square plus :math:`\operatorname{Var}_z[\delta]`, a charge
-    for the belief's width; this one leaves the charge out (``critic_z_samples`` in
-    :class:`pearlkit.config.PearlConfig`). One estimate can be negative; its mean cannot.
+    :func:`q_loss` at one draw equals that square plus :math:`\operatorname{Var}_z[\delta]`, a
+    charge for the belief's width whatever the context says; this loss leaves the charge out.
+    One estimate can be negative; its mean cannot.
 
     Args:
         q1_pred, q2_pred, target: shape ``(draws * batch,)``, draw-major (all rows of the
             first draw, then the second, ...).
+        draws: K, at least 2.
     Returns:
-        Scalar. Book label: ``eq-q-loss``.
+        Scalar.
     """
-    if draws == 1:
-        return ((q1_pred - target) ** 2).mean() + ((q2_pred - target) ** 2).mean()
+    if draws < 2:
+        raise ValueError(f"q_loss_over_draws needs draws >= 2, got {draws}; one draw is q_loss")
     loss = 0.0
     for q_pred in (q1_pred, q2_pred):
         residual = (q_pred - target).view(draws, -1)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pearlkit.networks import VNetwork
-from pearlkit.sac import policy_loss, polyak_update, q_loss, q_target, v_target
+from pearlkit.sac import policy_loss, polyak_update, q_loss, q_loss_over_draws, q_target, v_target
 
 
 def test_q_target_is_the_scaled_bellman_backup():
@@ -24,14 +24,16 @@ def test_losses_by_hand():
 def test_q_loss_over_draws_by_hand_and_without_the_width_charge():
     # two draws of one row: the product of the residuals, for each Q
     q1, q2, y = torch.tensor([3.0, 1.0]), torch.tensor([0.0, 2.0]), torch.tensor([1.0, 0.0])
-    assert q_loss(q1, q2, y, draws=2).item() == pytest.approx((3 - 1) * (1 - 0) + (0 - 1) * (2 - 0))
+    assert q_loss_over_draws(q1, q2, y, draws=2).item() == pytest.approx((3 - 1) * (1 - 0) + (0 - 1) * (2 - 0))
     # Residuals with mean 0.5 and variance 4 (a wide belief, right on average): one draw charges
     # the variance, E = 0.25 + 4 per Q; four draws estimate the squared mean alone, 0.25 per Q.
     generator = torch.Generator().manual_seed(0)
     residual = 0.5 + 2.0 * torch.randn(4 * 200_000, generator=generator)
     zero = torch.zeros_like(residual)
     assert q_loss(residual, residual, zero).item() == pytest.approx(2 * 4.25, rel=0.02)
-    assert q_loss(residual, residual, zero, draws=4).item() == pytest.approx(2 * 0.25, abs=0.03)
+    assert q_loss_over_draws(residual, residual, zero, draws=4).item() == pytest.approx(2 * 0.25, abs=0.03)
+    with pytest.raises(ValueError, match="draws >= 2, got 1"):
+        q_loss_over_draws(q1, q2, y, draws=1)
 
 
 def test_polyak_endpoints_and_midpoint():
