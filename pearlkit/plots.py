@@ -233,11 +233,12 @@ def plot_success_curves(curves: dict[str, Sequence[float]], num_exploration: int
     Args:
         curves: label -> success rate of trajectory 1, 2, ... (a label starting with "ideal"
             is drawn dashed: the simulated agent of :mod:`pearlkit.ideal_explorer`).
-        num_exploration: exploration trajectories (z from the prior), shaded.
+        num_exploration: exploration trajectories (shaded; z from the prior in the reference
+            protocol, from the belief in Algorithm 2).
     """
     fig, axes = new_figure(7.0, 3.2)
     ax = axes[0, 0]
-    ax.axvspan(0.5, num_exploration + 0.5, color="0.92", label="exploration (z from the prior)")
+    ax.axvspan(0.5, num_exploration + 0.5, color="0.92", label="exploration trajectories")
     for label, curve in curves.items():
         trajectories = np.arange(1, len(curve) + 1)
         ax.plot(trajectories, curve, "--" if label.startswith("ideal") else "o-", ms=3, label=label)
