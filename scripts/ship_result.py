@@ -30,13 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("family", choices=sorted(k for k in pearlkit.PRESETS if not k.endswith("-paper")),
+    parser.add_argument("preset", choices=sorted(k for k in pearlkit.PRESETS if not k.endswith("-paper")),
                         help="the preset the run was trained from")
     parser.add_argument("--name", help="the folder under results/ (default: the preset's name), for a "
                                        "variant trained with --set, such as the deterministic encoder")
     parser.add_argument("--note", default="", help="a sentence on where the run stands")
     args = parser.parse_args()
-    name = args.name or args.family
+    name = args.name or args.preset
     out = ROOT / "results" / name
     tmp = out.with_name(f".{name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -63,9 +63,9 @@ def main() -> None:
 Trained with (one thread; a killed or stopped run continues with the second command):
 
 ```bash
-OMP_NUM_THREADS=1 {train_command(config, args.family, out=run_name)}
+OMP_NUM_THREADS=1 {train_command(config, args.preset, out=run_name)}
 python -m pearlkit train --resume {run_name}
-python scripts/ship_result.py {run_name} {args.family}{f" --name {name}" if args.name else ""}
+python scripts/ship_result.py {run_name} {args.preset}{f" --name {name}" if args.name else ""}
 ```
 
 | | |
