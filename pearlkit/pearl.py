@@ -154,11 +154,12 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
     z_bar = z.detach()  # what the policy, V and the target see: z without its gradient
 
     # Critic and encoder: the Bellman error of Q1, Q2 (through z) plus the KL to the prior.
-    obs, action, next_obs = (x.repeat(draws, 1) for x in (batch.obs, batch.action, batch.next_obs))
-    q1 = agent.q1(obs, action, z)
-    q2 = agent.q2(obs, action, z)
-    target = sac.q_target(batch.reward.repeat(draws), batch.terminal.repeat(draws),
-                          agent.v_bar(next_obs, z_bar), config.reward_scale, config.discount)
+    # With several draws, each sees the whole batch (draw-major); one draw uses it as it is.
+    critic_batch = batch if draws == 1 else TransitionBatch(*(x.repeat(draws, *[1] * (x.dim() - 1)) for x in batch))
+    q1 = agent.q1(critic_batch.obs, critic_batch.action, z)
+    q2 = agent.q2(critic_batch.obs, critic_batch.action, z)
+    target = sac.q_target(critic_batch.reward, critic_batch.terminal, agent.v_bar(critic_batch.next_obs, z_bar),
+                          config.reward_scale, config.discount)
     q_loss = sac.q_loss(q1, q2, target) if draws == 1 else sac.q_loss_over_draws(q1, q2, target, draws)
     z_bar = z_bar[: batch.obs.shape[0]]  # the actor and V train on the first draw
     # paper-vs-code: like the reference, the KL is summed over the tasks of the meta-batch.
