@@ -129,6 +129,23 @@ def shipped_run(name: str) -> Path:
                             "clones the repository, which holds it")
 
 
+#: The folder under ``results/`` where each chapter agent of :data:`BOOK_RUNS` is shipped
+#: (chapter 4's live run is trained, never shipped).
+SHIPPED_AS = {"pearl": "sparse-point-robot", "deterministic": "sparse-point-robot-deterministic"}
+
+
+def book_agent(name: str, train: bool = False) -> Path:
+    """The run folder of a chapter's agent: the one shipped in ``results/`` (:data:`SHIPPED_AS`),
+    or with ``train`` (a chapter's ``TRAIN_FROM_SCRATCH``) :func:`book_run`'s, trained here.
+
+    Args:
+        name: ``"pearl"`` or ``"deterministic"``.
+    """
+    if name not in SHIPPED_AS:
+        raise ValueError(f"unknown book agent {name!r}; the book ships {sorted(SHIPPED_AS)}")
+    return book_run(name) if train else shipped_run(SHIPPED_AS[name])
+
+
 def shipped_sweep(name: str) -> Path:
     """The sweep folder shipped as ``results/sweeps/<name>/`` (its ``sweep.json`` and run
     folders without replay buffers), for :func:`pearlkit.report.load_presets` and meta-tests.

@@ -8,19 +8,21 @@ import pytest
 
 import pearlkit
 from pearlkit.config import LOCOMOTION_FAST, PearlConfig
+from pearlkit.run_cache import BOOK_RUNS, SHIPPED_AS
 
 RESULTS = Path(__file__).parents[1] / "results"
 SHIPPED = sorted(p.name for p in RESULTS.iterdir() if p.name != "sweeps") if RESULTS.is_dir() else []
-#: The sparse-navigation agents chapters 2 and 5 load, by folder: the preset each was trained from.
-NAVIGATION = {"sparse-point-robot": "sparse-point-robot", "sparse-point-robot-deterministic": "sparse-point-robot"}
-PRESET_OF = {**{family: family for family in LOCOMOTION_FAST}, **NAVIGATION}
+#: What each folder was trained from: (preset, overrides). The chapters' navigation agents are
+#: run_cache.BOOK_RUNS entries, shipped under run_cache.SHIPPED_AS.
+TRAINED_FROM = {**{family: (family, {}) for family in LOCOMOTION_FAST},
+                **{folder: BOOK_RUNS[name] for name, folder in SHIPPED_AS.items()}}
 SWEEPS = sorted(p.name for p in (RESULTS / "sweeps").iterdir()) if (RESULTS / "sweeps").is_dir() else []
 
 
 def test_every_family_and_only_those_is_shipped():
     # Issue #4: every family has a result folder with its curve, however far it got; so do the
     # navigation agents of chapters 2 and 5.
-    assert set(SHIPPED) == set(PRESET_OF), f"shipped {SHIPPED}, expected {sorted(PRESET_OF)}"
+    assert set(SHIPPED) == set(TRAINED_FROM), f"shipped {SHIPPED}, expected {sorted(TRAINED_FROM)}"
 
 
 @pytest.mark.parametrize("family", SHIPPED)
@@ -29,13 +31,14 @@ def test_shipped_result_loads_and_documents_itself(family):
     assert {"config.json", "progress.csv", "agent.pt", "README.md"} <= {p.name for p in folder.iterdir()}
     assert (folder / "agent.pt").stat().st_size < 5_000_000  # a small checkpoint, not the replay buffers
     agent, config, iteration = pearlkit.load_agent(folder, device="cpu")
-    preset = pearlkit.get_preset(PRESET_OF[family])
+    preset_name, overrides = TRAINED_FROM[family]
+    preset = pearlkit.get_preset(preset_name)
     family_id = lambda env_id: env_id.rsplit("-v", 1)[0]
     assert family_id(config.env_id) == family_id(preset.env_id)
     readme = (folder / "README.md").read_text()
     if config.env_id != preset.env_id:  # trained before the environment's last fix
         assert f"`{config.env_id}`" in readme and f"`{preset.env_id}`" in readme
-    assert config.probabilistic_encoder == (not family.endswith("-deterministic"))
+    assert all(config.to_dict()[key] == value for key, value in overrides.items())
     rows = list(csv.DictReader((folder / "progress.csv").open()))
     assert int(rows[-1]["iteration"]) == iteration
     written = json.loads((folder / "config.json").read_text())
@@ -45,7 +48,7 @@ def test_shipped_result_loads_and_documents_itself(family):
     defaults = PearlConfig().to_dict()
     assert all(config.to_dict()[k] == defaults[k] for k in set(as_json) - set(written))
     readme = (folder / "README.md").read_text()
-    assert f"python -m pearlkit train {PRESET_OF[family]} --seed {config.seed}" in readme
+    assert f"python -m pearlkit train {preset_name} --seed {config.seed}" in readme
     assert f"python -m pearlkit train --resume runs/{family}-seed{config.seed}" in readme
 
 

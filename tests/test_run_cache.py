@@ -7,6 +7,7 @@ import pytest
 import pearlkit
 from pearlkit.cli import with_overrides
 from pearlkit.run_cache import (
+    book_agent,
     book_run,
     cached_run,
     shipped_results,
@@ -68,3 +69,6 @@ def test_shipped_results_lists_folders_holding_an_agent(tmp_path, monkeypatch):
     assert shipped_run("sparse-point-robot") == Path("results") / "sparse-point-robot"
     with pytest.raises(FileNotFoundError, match="no shipped run 'half-written'.*results/half-written"):
         shipped_run("half-written")
+    assert book_agent("pearl") == Path("results") / "sparse-point-robot"  # shipped, not trained
+    with pytest.raises(ValueError, match="unknown book agent 'live'"):
+        book_agent("live")
