@@ -3,6 +3,7 @@
     python -m pearlkit train sparse-point-robot --seed 0 --out runs/nav --set num_iterations=10
     python -m pearlkit train --resume runs/nav
     python -m pearlkit evaluate runs/nav --json
+    python -m pearlkit evaluate results/cheetah-vel --seeds 0-4
     python -m pearlkit render results/cheetah-vel --out cheetah.mp4 --tasks 3
     python -m pearlkit sweep sparse-point-robot --seeds 0-2 --out sweeps/nav
     python -m pearlkit report sweeps/nav
@@ -25,7 +26,7 @@ from pearlkit.config import (
     config_fields,
     get_preset,
 )
-from pearlkit.evaluate import run_meta_test
+from pearlkit.evaluate import CHECKED_METRICS, evaluate_seeds, run_meta_test
 from pearlkit.render import adaptation_video
 from pearlkit.report import report
 from pearlkit.sweep import parse_seeds, summary_table, sweep
@@ -109,6 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", type=Path)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the evaluation's randomness")
+    evaluate.add_argument("--seeds", help="several evaluation seeds (e.g. 0-4): each one's figures, their mean "
+                                          "and its standard error")
     evaluate.add_argument("--online-posterior", action="store_true",
                           help="update the belief after every exploration trajectory (the paper's Algorithm 2)")
     evaluate.add_argument("--device", default=None)
@@ -178,6 +181,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.seeds is not None:
+        return _evaluate_seeds(args)
     metrics = run_meta_test(args.run_dir, seed=args.seed, online_posterior=args.online_posterior, device=args.device)
     if args.json:
         print(json.dumps(dataclasses.asdict(metrics)))
@@ -191,6 +196,23 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"  reported success rate:    {metrics.reported_success:.2f}")
     curve = ", ".join(f"{r:.1f}" for r in metrics.adaptation_curve)
     print(f"  return per trajectory:    {curve}")
+    return 0
+
+
+def _evaluate_seeds(args: argparse.Namespace) -> int:
+    if args.online_posterior:
+        raise ValueError("--seeds evaluates the reference's protocol; use --seed with --online-posterior")
+    result = evaluate_seeds(args.run_dir, parse_seeds(args.seeds), device=args.device)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    first = result["by_seed"][0]
+    print(f"run {args.run_dir}: iteration {first['iteration']}, {first['num_tasks']} held-out tasks, "
+          f"evaluation seeds {args.seeds}")
+    for name in CHECKED_METRICS:
+        if name in result["mean"]:
+            each = ", ".join(f"{s[name]:.2f}" for s in result["by_seed"])
+            print(f"  {name:25s} {result['mean'][name]:9.2f} ± {result['standard_error'][name]:.2f}   ({each})")
     return 0
 
 

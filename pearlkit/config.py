@@ -40,7 +40,9 @@ class PearlConfig:
 
     # ----- networks -----
     latent_dim: int = 5
-    """Dimension of the latent task variable z."""
+    """Dimension of the latent task variable z. 0 turns task inference off: no encoder, and the
+    networks see the state alone. That is SAC trained on the whole task family with the same
+    data and budget, the baseline of what inference buys."""
     hidden_sizes: tuple[int, ...] = (300, 300, 300)
     """Hidden units of the Q, V and policy networks."""
     encoder_hidden_sizes: tuple[int, ...] = (200, 200, 200)
@@ -136,13 +138,13 @@ class PearlConfig:
     def __post_init__(self) -> None:
         _check_in(self.env_id, sorted(ENV_IDS), "env_id")
         _check_in(self.precision, list(PRECISIONS), "precision")
-        for name in ("num_train_tasks", "num_test_tasks", "num_iterations", "latent_dim",
+        for name in ("num_train_tasks", "num_test_tasks", "num_iterations",
                      "num_tasks_sample", "max_path_length", "replay_buffer_size", "meta_batch",
                      "batch_size", "embedding_batch_size", "update_post_train", "num_steps_per_eval",
                      "num_evals", "eval_every", "critic_z_samples"):
             _check_range(name, getattr(self, name), low=1)
         for name in ("num_initial_steps", "num_steps_prior", "num_steps_posterior",
-                     "num_extra_rl_steps_posterior", "num_train_steps_per_itr", "num_exp_traj_eval",
+                     "num_extra_rl_steps_posterior", "num_train_steps_per_itr", "num_exp_traj_eval", "latent_dim",
                      "reward_scale", "kl_lambda", "policy_mean_reg", "policy_std_reg"):
             _check_range(name, getattr(self, name), low=0)
         for name in ("policy_lr", "qf_lr", "vf_lr", "context_lr"):

@@ -15,7 +15,9 @@ averaged over tasks; for navigation, that trajectory succeeds when it enters the
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -23,12 +25,12 @@ import torch
 from torch import Tensor
 
 from pearlkit.buffers import context_from_transitions
-from pearlkit.checkpoint import load_agent
+from pearlkit.checkpoint import atomic_file, load_agent
 from pearlkit.config import PearlConfig
 from pearlkit.envs.tasks import Task, make_env
 from pearlkit.inference import sample_z
 from pearlkit.pearl import PearlAgent
-from pearlkit.runtime import seeded_stream
+from pearlkit.runtime import cpu_name, seeded_stream, versions
 from pearlkit.sampler import EnvPool, StepHook, Trajectories, rollout, valid_steps
 
 
@@ -213,3 +215,78 @@ def zero_action_return(config: PearlConfig, seed: int = 0) -> float:
                 break
         returns.append(total)
     return float(np.mean(returns))
+
+
+# ----- over several evaluation seeds: what a shipped result records and CI re-checks -----
+
+#: The evaluation seeds a shipped result is measured at (``results/<name>/evaluation.json``).
+EVALUATION_SEEDS = (0, 1, 2, 3, 4)
+#: The file in a shipped result's folder that records :func:`evaluate_seeds` at shipping time.
+EVALUATION_FILE = "evaluation.json"
+#: The figures :func:`changed_figures` compares (those of them a family reports).
+CHECKED_METRICS = ("return_after_exploration", "reported_return", "success_rate", "reported_success")
+
+
+def seed_statistics(summaries: list[dict]) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean over evaluation seeds of each scalar metric of ``summaries`` (dicts of
+    :class:`MetaTestSummary`), and the standard error of that mean,
+    :math:`s/\\sqrt{n}` with :math:`s` the sample standard deviation (0 for one seed)."""
+    names = [k for k, v in summaries[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+             and k not in ("num_tasks", "runs_per_task", "iteration")
+             and all(s[k] is not None for s in summaries)]
+    mean, error = {}, {}
+    for name in names:
+        values = np.array([s[name] for s in summaries], dtype=float)
+        mean[name] = float(values.mean())
+        error[name] = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+    return mean, error
+
+
+def evaluate_seeds(run_dir, seeds=EVALUATION_SEEDS, device: str | None = None) -> dict:
+    """:func:`run_meta_test` at each of ``seeds``: ``{"seeds", "by_seed": [summary dicts],
+    "mean": {metric: mean over seeds}, "standard_error": {metric: ...}}`` (``python -m pearlkit
+    evaluate RUN --seeds 0-4 --json`` prints it)."""
+    by_seed = [dataclasses.asdict(run_meta_test(run_dir, seed=seed, device=device)) for seed in seeds]
+    mean, error = seed_statistics(by_seed)
+    return {"seeds": list(seeds), "by_seed": by_seed, "mean": mean, "standard_error": error}
+
+
+def record_evaluation(folder: str | Path, device: str = "cpu") -> dict:
+    """Measure a shipped result at :data:`EVALUATION_SEEDS` (:func:`evaluate_seeds`) and write it,
+    with the CPU and versions it was measured with, to ``folder/evaluation.json``: the figures
+    its README quotes and CI re-checks (:func:`changed_figures`)."""
+    record = {**evaluate_seeds(folder, EVALUATION_SEEDS, device), "measured_on": cpu_name(), "versions": versions()}
+    with atomic_file(Path(folder) / EVALUATION_FILE) as tmp:
+        tmp.write_text(json.dumps(record, indent=1) + "\n")
+    return record
+
+
+def figure_tolerance(mean: float, standard_error: float) -> float:
+    r"""How far a re-measured seed mean may move before the recorded figure "no longer comes out":
+    :math:`4\,\mathrm{SE} + 0.01\,(1 + |\bar x|)`.
+
+    The same code on the same kind of CPU reproduces a figure exactly. On another CPU the
+    floating-point rounding differs, and a chaotic body (an ant) then acts as if it had drawn
+    another evaluation seed, so the seed mean may move by about its standard error; the 1 %
+    covers agents whose seeds all agree (a standard error of 0). A change that breaks an
+    environment, the agent or the meta-test protocol moves the figures by far more.
+    """
+    return 4.0 * standard_error + 0.01 * (1.0 + abs(mean))
+
+
+def changed_figures(recorded: dict, measured: dict) -> list[str]:
+    """The :data:`CHECKED_METRICS` whose seed mean in ``measured`` moved from ``recorded`` (both
+    :func:`evaluate_seeds` results at the same seeds) by more than :func:`figure_tolerance`,
+    each as a sentence; empty when every recorded figure still comes out."""
+    if recorded["seeds"] != measured["seeds"]:
+        raise ValueError(f"measured at seeds {measured['seeds']}, but the record is of seeds {recorded['seeds']}")
+    changed = []
+    for name in CHECKED_METRICS:
+        if name not in recorded["mean"]:
+            continue
+        was, now = recorded["mean"][name], measured["mean"].get(name)
+        tolerance = figure_tolerance(was, recorded["standard_error"][name])
+        if now is None or abs(now - was) > tolerance:
+            changed.append(f"{name}: recorded {was:.3f} (mean of seeds {recorded['seeds']}), measured "
+                           f"{now if now is None else round(now, 3)}; allowed ±{tolerance:.3f}")
+    return changed

@@ -76,7 +76,8 @@ class ContextEncoder(nn.Module):
 
     Args:
         context_dim: features of one transition, :math:`|s| + |a| + 1` (+ :math:`|s'|`).
-        latent_dim: dimension of z.
+        latent_dim: dimension of z; 0 for no task inference (an empty belief, and no MLP: the
+            baseline of a policy that sees only the state).
         hidden_sizes: hidden units of the per-transition MLP.
         probabilistic: PEARL's Gaussian belief (True) or the deterministic variant.
     """
@@ -86,7 +87,7 @@ class ContextEncoder(nn.Module):
         super().__init__()
         self.latent_dim = latent_dim
         self.probabilistic = probabilistic
-        self.mlp = MLP(context_dim, hidden_sizes, 2 * latent_dim if probabilistic else latent_dim)
+        self.mlp = MLP(context_dim, hidden_sizes, 2 * latent_dim if probabilistic else latent_dim) if latent_dim else None
 
     def factors(self, context: Tensor) -> tuple[Tensor, Tensor]:
         r"""Per-transition factors :math:`\Psi_\phi(z|c_n) = \mathcal N(\mu_n, \sigma_n^2)` with
@@ -97,8 +98,8 @@ class ContextEncoder(nn.Module):
         Returns:
             ``(mu, var)``, each ``(num_tasks, N, latent_dim)``. Book label: ``eq-factor``.
         """
-        if not self.probabilistic:
-            raise RuntimeError("the deterministic encoder has no Gaussian factors")
+        if not self.probabilistic or self.mlp is None:
+            raise RuntimeError("the deterministic encoder, and one with latent_dim=0, has no Gaussian factors")
         mu, pre_var = self.mlp(context).chunk(2, dim=-1)
         return mu, nn.functional.softplus(pre_var)
 
@@ -117,7 +118,7 @@ class ContextEncoder(nn.Module):
                 uses only its first ``num_transitions[i]`` transitions.
         """
         num_tasks, n = context.shape[:2]
-        if n == 0:
+        if n == 0 or self.mlp is None:
             return self.belief_without_context(num_tasks, context.device)
         mask = None
         if num_transitions is not None:

@@ -106,8 +106,8 @@ def make_optimizers(agent: PearlAgent, config: PearlConfig) -> Optimizers:
     # paper-vs-code: the reference has one Adam per network; Adam treats every parameter
     # separately, so grouping them changes no arithmetic, only the number of calls.
     group = lambda module, lr: {"params": list(module.parameters()), "lr": lr}
-    critic = torch.optim.Adam([group(agent.q1, config.qf_lr), group(agent.q2, config.qf_lr),
-                               group(agent.encoder, config.context_lr)])
+    critic = torch.optim.Adam([group(agent.q1, config.qf_lr), group(agent.q2, config.qf_lr)] + (
+        [group(agent.encoder, config.context_lr)] if config.latent_dim else []))  # latent_dim=0: no encoder
     actor = torch.optim.Adam([group(agent.policy, config.policy_lr), group(agent.v, config.vf_lr)])
     return Optimizers(critic, actor)
 
@@ -144,7 +144,7 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
             ``context_sizes[i]`` context transitions (``vary_context_size``).
     Returns:
         The detached losses: ``q_loss``, ``kl``, ``v_loss``, ``policy_loss``, and the mean
-        belief variance ``z_var``. Book label: ``eq-critic-loss``.
+        belief variance ``z_var`` (not with ``latent_dim=0``, which has no belief). Book label: ``eq-critic-loss``.
     """
     num_tasks, draws = context.shape[0], config.critic_z_samples
     z_mean, z_var = agent.encoder(context, context_sizes)
@@ -182,7 +182,7 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
     optimizers.actor.step()
     sac.polyak_update(agent.v_bar, agent.v, config.tau)
     return {"q_loss": q_loss.detach(), "kl": kl.detach(), "v_loss": v_loss.detach(),
-            "policy_loss": policy_loss.detach(), "z_var": z_var.detach().mean()}
+            "policy_loss": policy_loss.detach(), **({"z_var": z_var.detach().mean()} if config.latent_dim else {})}
 
 
 @torch.no_grad()

@@ -7,6 +7,8 @@ of a JavaScript animation (:func:`animation_html`) and the image of a live widge
 """
 from __future__ import annotations
 
+import re
+
 from typing import TYPE_CHECKING, Callable, NamedTuple, Sequence
 
 import numpy as np
@@ -181,15 +183,41 @@ def animation_html(fig: Figure, draw: Callable[[int], None], num_frames: int, in
 
     with mpl.rc_context({"animation.embed_limit": 60.0}):  # MB; the default 20 MB is tight for ~40 frames
         animation = FuncAnimation(fig, lambda i: draw(i), frames=num_frames, interval=interval_ms)
-        return animation.to_jshtml(default_mode="once")
+        return without_icon_font(animation.to_jshtml(default_mode="once"))
+
+
+#: The player buttons' Font Awesome icons (matplotlib's ``to_jshtml``), as plain characters.
+PLAYER_ICONS = {"fa fa-minus": "\u2212", "fa fa-fast-backward": "\u23ee", "fa fa-step-backward": "\u25c1",
+                "fa fa-play fa-flip-horizontal": "\u25c0", "fa fa-pause": "\u23f8", "fa fa-play": "\u25b6",
+                "fa fa-step-forward": "\u25b7", "fa fa-fast-forward": "\u23ed", "fa fa-plus": "+"}
+
+
+def without_icon_font(html: str) -> str:
+    """``to_jshtml``'s player without its Font Awesome stylesheet, which it loads from a CDN:
+    the buttons show plain characters instead, so the page needs no network (and each button
+    keeps its ``title`` tooltip)."""
+    html = re.sub(r'<link rel="stylesheet"\s+href="[^"]*font-awesome[^"]*">', "", html)
+    return re.sub(r'<i class="(fa [^"]+)"></i>', lambda m: PLAYER_ICONS[m.group(1)], html)
 
 
 def plot_learning_curves(progress: dict[str, list[dict]], columns: Sequence[tuple[str, str]],
-                         x: str = "env_steps") -> Figure:
+                         x: str = "env_steps", seeds: dict[str, list[list[dict]]] | None = None) -> Figure:
     """One panel per ``(column, label)``, one line per run: ``progress`` maps a run's name to
-    its ``progress.csv`` rows (dicts). Rows without a value in a column are skipped."""
+    its ``progress.csv`` rows (dicts). Rows without a value in a column are skipped.
+
+    ``seeds`` maps a name to the rows of several runs of one config (training seeds): drawn as
+    their mean, with the range from the lowest to the highest seed shaded, at the ``x`` values
+    all of them evaluated.
+    """
     fig, axes = new_figure(3.6 * len(columns), 3.0, columns=len(columns))
     for ax, (column, label) in zip(axes.flat, columns):
+        for name, runs in (seeds or {}).items():
+            by_run = [{float(r[x]): float(r[column]) for r in rows if r.get(column) not in (None, "")} for rows in runs]
+            xs = sorted(set.intersection(*(set(points) for points in by_run)))
+            values = np.array([[points[v] for v in xs] for points in by_run])
+            line, = ax.plot(xs, values.mean(0), lw=1.0, label=f"{name}: mean")
+            ax.fill_between(xs, values.min(0), values.max(0), color=line.get_color(), alpha=0.2, lw=0,
+                            label=f"{name}: lowest to highest")
         for name, rows in progress.items():
             points = [(float(r[x]), float(r[column])) for r in rows if r.get(column) not in (None, "")]
             if points:
@@ -227,7 +255,8 @@ def plot_exploration_ceiling(ideal: dict[str, dict[int, dict]], agent: dict[str,
     return fig
 
 
-def plot_success_curves(curves: dict[str, Sequence[float]], num_exploration: int) -> Figure:
+def plot_success_curves(curves: dict[str, Sequence[float]], num_exploration: int,
+                        spread: dict[str, tuple[Sequence[float], Sequence[float]]] | None = None) -> Figure:
     """Success rate per trajectory of a navigation meta-test, one line per agent and protocol.
 
     Args:
@@ -235,13 +264,17 @@ def plot_success_curves(curves: dict[str, Sequence[float]], num_exploration: int
             is drawn dashed: the simulated agent of :mod:`pearlkit.ideal_explorer`).
         num_exploration: exploration trajectories (shaded; z from the prior in the reference
             protocol, from the belief in Algorithm 2).
+        spread: label of ``curves`` -> (lowest, highest) per trajectory, shaded in the line's
+            colour (e.g. over training seeds).
     """
     fig, axes = new_figure(7.0, 3.2)
     ax = axes[0, 0]
     ax.axvspan(0.5, num_exploration + 0.5, color="0.92", label="exploration trajectories")
     for label, curve in curves.items():
         trajectories = np.arange(1, len(curve) + 1)
-        ax.plot(trajectories, curve, "--" if label.startswith("ideal") else "o-", ms=3, label=label)
+        line, = ax.plot(trajectories, curve, "--" if label.startswith("ideal") else "o-", ms=3, label=label)
+        if spread and label in spread:
+            ax.fill_between(trajectories, *spread[label], color=line.get_color(), alpha=0.2, lw=0)
     ax.set(xlabel="trajectory", ylabel="success rate (entered the goal disc)", ylim=(0, 1.02),
            xticks=np.arange(1, max(len(c) for c in curves.values()) + 1, 2))
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))

@@ -7,15 +7,16 @@ files are written with ``imageio`` and its bundled ffmpeg (H.264, which every br
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import mujoco
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
-from pearlkit.checkpoint import atomic_file
+from pearlkit.checkpoint import atomic_file, load_agent
 from pearlkit.config import PearlConfig
 from pearlkit.envs.tasks import Task, make_env
 from pearlkit.evaluate import MetaTestResult, meta_test
@@ -25,7 +26,20 @@ from pearlkit.runtime import OFFSCREEN_INSTALL_HINT
 if TYPE_CHECKING:
     import gymnasium as gym
 
-CAPTION_HEIGHT = 34
+#: Caption text size in pixels: readable when a 3-task video is shown at the page's width.
+CAPTION_FONT_SIZE = 13
+CAPTION_LINES = 3
+CAPTION_HEIGHT = CAPTION_LINES * (CAPTION_FONT_SIZE + 4) + 5  # 56: even, as H.264 needs
+
+
+def body_motion(env: gym.Env) -> str:
+    """The root body's velocity as a caption writes it: forward speed for the planar bodies
+    (cheetah, walker: joint 0 slides along x), the horizontal velocity vector for the free
+    bodies (ant, humanoid), which may be asked to head anywhere."""
+    qvel = env.unwrapped.data.qvel
+    if env.unwrapped.model.jnt_type[0] == mujoco.mjtJoint.mjJNT_FREE:
+        return f"velocity ({qvel[0]:+.2f}, {qvel[1]:+.2f}) m/s"
+    return f"speed {qvel[0]:+.2f} m/s"
 
 
 def tracking_camera(env: gym.Env, distance: float = 4.0) -> mujoco.MjvCamera:
@@ -68,11 +82,13 @@ class FrameRecorder:
 
     Attributes:
         frames: one ``(num_envs, height, width, 3)`` array per recorded step.
+        motions: for each recorded step, each environment's :func:`body_motion`.
     """
 
     def __init__(self, height: int = 240, width: int = 320, every: int = 2) -> None:
         self.height, self.width, self.every = height, width, every
         self.frames: list[np.ndarray] = []
+        self.motions: list[list[str]] = []
         self._renderers: list[mujoco.Renderer] = []
         self._cameras: list[mujoco.MjvCamera] = []
         self._steps = 0
@@ -87,13 +103,17 @@ class FrameRecorder:
             self._cameras.append(tracking_camera(env))
         previous = self.frames[-1] if self.frames else None
         frame = np.empty((len(envs), self.height, self.width, 3), dtype=np.uint8)
+        motion = []
         for i, env in enumerate(envs):
             if running[i] or previous is None:
                 self._renderers[i].update_scene(env.data, camera=self._cameras[i])
                 frame[i] = self._renderers[i].render()
+                motion.append(body_motion(env))
             else:
                 frame[i] = previous[i]
+                motion.append(self.motions[-1][i])
         self.frames.append(frame)
+        self.motions.append(motion)
 
     def close(self) -> None:
         for renderer in self._renderers:
@@ -102,35 +122,41 @@ class FrameRecorder:
 
 
 def record_meta_test(agent: PearlAgent, config: PearlConfig, tasks: list[Task], seed: int = 0,
-                     height: int = 240, width: int = 320, every: int = 2) -> tuple[MetaTestResult, np.ndarray]:
+                     height: int = 240, width: int = 320, every: int = 2,
+                     ) -> tuple[MetaTestResult, np.ndarray, np.ndarray]:
     """Meta-test ``agent`` on ``tasks`` (the reference protocol) while filming every environment.
 
     Returns:
-        The meta-test result and the frames, ``(K, steps, num_tasks, height, width, 3)`` for its
-        ``K`` trajectories, with ``steps = ceil(max_path_length / every)``.
+        The meta-test result, the frames, ``(K, steps, num_tasks, height, width, 3)`` for its
+        ``K`` trajectories with ``steps = ceil(max_path_length / every)``, and each frame's
+        :func:`body_motion` text, ``(K, steps, num_tasks)``.
     """
     recorder = FrameRecorder(height, width, every)
     try:
         result = meta_test(agent, tasks, config, seed=seed, on_step=recorder)
     finally:
         recorder.close()
-    frames = np.stack(recorder.frames)
-    return result, frames.reshape(result.returns.shape[1], -1, *frames.shape[1:])
+    frames, motions = np.stack(recorder.frames), np.array(recorder.motions, dtype=object)
+    num_trajs = result.returns.shape[1]
+    return (result, frames.reshape(num_trajs, -1, *frames.shape[1:]),
+            motions.reshape(num_trajs, -1, motions.shape[-1]))
 
 
 def with_caption(frame: np.ndarray, lines: list[str]) -> np.ndarray:
-    """``frame`` with a dark strip above it holding up to two lines of text."""
+    """``frame`` with a dark strip above it holding up to :data:`CAPTION_LINES` lines of text."""
     strip = Image.new("RGB", (frame.shape[1], CAPTION_HEIGHT), (20, 20, 20))
     draw = ImageDraw.Draw(strip)
-    for row, text in enumerate(lines[:2]):
-        draw.text((6, 3 + 15 * row), text, fill=(235, 235, 235))
+    font = ImageFont.load_default(size=CAPTION_FONT_SIZE)
+    for row, text in enumerate(lines[:CAPTION_LINES]):
+        draw.text((6, 3 + (CAPTION_FONT_SIZE + 4) * row), text, fill=(235, 235, 235), font=font)
     return np.concatenate([np.asarray(strip), frame], axis=0)
 
 
 def adaptation_frames(result: MetaTestResult, frames: np.ndarray, labels: list[str], every: int,
-) -> np.ndarray:
+                      motions: np.ndarray | None = None) -> np.ndarray:
     """Tile the tasks side by side, trajectory after trajectory, each tile captioned with its
-    task, the trajectory (exploring or adapted) and the return so far.
+    task, the trajectory (exploring or adapted), the body's motion (``motions``, from
+    :func:`record_meta_test`) and the return so far.
 
     Returns:
         ``(num_frames, CAPTION_HEIGHT + height, num_tasks * width, 3)`` uint8.
@@ -138,13 +164,17 @@ def adaptation_frames(result: MetaTestResult, frames: np.ndarray, labels: list[s
     num_trajs, steps, num_tasks = frames.shape[:3]
     out = []
     for k in range(num_trajs):
-        stage = "exploring (z from the prior)" if k < result.num_exp_traj_eval else "after exploration (z from the belief)"
+        stage = "exploring: z from the prior" if k < result.num_exp_traj_eval else "z from the belief"
         rewards = result.trajectories[k].reward * result.valid[:, k]
         so_far = rewards.cumsum(dim=1)
         for t in range(steps):
             step = min((t + 1) * every, rewards.shape[1]) - 1
-            tiles = [with_caption(frames[k, t, i], [labels[i], f"trajectory {k + 1}: {stage}, return "
-                                                    f"{float(so_far[i, step]):.0f}"]) for i in range(num_tasks)]
+            tiles = []
+            for i in range(num_tasks):
+                motion = f"{motions[k, t, i]}   " if motions is not None else ""
+                tiles.append(with_caption(frames[k, t, i], [
+                    labels[i], f"trajectory {k + 1} of {num_trajs}, {stage}",
+                    f"{motion}return {float(so_far[i, step]):.0f}"]))
             out.append(np.concatenate(tiles, axis=1))
     return np.stack(out)
 
@@ -174,7 +204,56 @@ def adaptation_video(agent: PearlAgent, config: PearlConfig, tasks: list[Task], 
     Plays at real time: one frame per ``every`` environment steps of ``dt`` seconds.
     """
     env = make_env(config.env_id)  # for its step length dt
-    result, frames = record_meta_test(agent, config, tasks, seed, height, width, every)
+    result, frames, motions = record_meta_test(agent, config, tasks, seed, height, width, every)
     labels = [type(env).describe_task(task) for task in tasks]
-    video = adaptation_frames(result, frames, labels, every)
+    video = adaptation_frames(result, frames, labels, every, motions)
     return write_video(video, path, fps=1.0 / (env.dt * every)), result
+
+
+# ----- the video a shipped MuJoCo result carries -----
+
+#: The files of ``results/<family>/`` that :func:`film_result` writes: the video, and what it
+#: shows (the tasks, the seed, each trajectory's return).
+FILM_FILE, FILM_RECORD = "adaptation.mp4", "adaptation.json"
+
+
+def tasks_to_film(config: PearlConfig, count: int = 3) -> list[Task]:
+    """``count`` held-out tasks that span the family: all of them where there are no more (the
+    Fwd-Back families' two), else tasks at the 10 %, ..., 90 % points of the held-out ones
+    ordered by their one number (a velocity, a direction) or by the goal's angle; in the
+    family's own order where a task is several numbers (Walker-2D-Params' physics)."""
+    _, tasks = config.split_tasks()
+    if len(tasks) <= count:
+        return tasks
+
+    def position(index: int) -> float:
+        values = [np.asarray(v, dtype=float) for v in tasks[index].values()]
+        if len(values) == 1 and values[0].size == 1:
+            return float(values[0])
+        if len(values) == 1 and values[0].shape == (2,):
+            return float(np.arctan2(values[0][1], values[0][0]))
+        return float(index)
+
+    order = sorted(range(len(tasks)), key=position)
+    picks = np.round(np.linspace(0.1, 0.9, count) * (len(tasks) - 1)).astype(int)
+    return [tasks[order[p]] for p in picks]
+
+
+def film_result(folder: str | Path, out: str | Path | None = None, count: int = 3, seed: int = 0,
+                every: int = 2) -> dict:
+    """Film the agent in ``folder`` adapting to :func:`tasks_to_film` (side by side) into
+    ``out/adaptation.mp4`` (``out``: ``folder`` itself unless given) and record what it shows
+    in ``out/adaptation.json``: ``{"tasks": [description], "returns": [[per trajectory] per
+    task], "seed", "every"}``."""
+    folder = Path(folder)
+    out = Path(out) if out is not None else folder
+    out.mkdir(parents=True, exist_ok=True)
+    agent, config, _ = load_agent(folder, "cpu")
+    tasks = tasks_to_film(config, count)
+    _, result = adaptation_video(agent, config, tasks, out / FILM_FILE, seed=seed, every=every)
+    describe = type(make_env(config.env_id)).describe_task
+    record = {"tasks": [describe(task) for task in tasks], "returns": result.returns.tolist(), "seed": seed,
+              "every": every}
+    with atomic_file(out / FILM_RECORD) as tmp:
+        tmp.write_text(json.dumps(record, indent=1) + "\n")
+    return record

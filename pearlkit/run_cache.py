@@ -8,6 +8,7 @@ chapter, finds the folder finished and returns at once.
 """
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from pearlkit.cli import default_run_dir, format_value, with_overrides
 from pearlkit.config import LOCOMOTION_FAST, get_preset
+from pearlkit.evaluate import EVALUATION_FILE
 from pearlkit.training import config_differences, finished_iterations
 
 
@@ -72,8 +74,9 @@ def cached_run(preset: str, overrides: dict[str, object] | None = None, seed: in
 
 
 #: The runs the chapters train: name -> (preset, overrides). Chapter 4 trains ``live`` as it
-#: builds (a few minutes on 2 CPU cores); ``pearl`` and ``deterministic`` are the shipped agents
-#: of ``results/`` (:func:`shipped_run`), trained here only when a chapter's
+#: builds (a few minutes on 2 CPU cores); ``pearl``, ``deterministic`` and ``no-context`` (SAC
+#: on the whole family with no task inference, the baseline) are the shipped agents of
+#: ``results/`` (:func:`shipped_run`), trained here only when a chapter's
 #: ``TRAIN_FROM_SCRATCH`` switch asks (the preset's whole budget, about 20 minutes each).
 BOOK_RUNS: dict[str, tuple[str, dict[str, object]]] = {
     "live": ("sparse-point-robot", {"num_iterations": 16}),
@@ -87,7 +90,8 @@ def book_run(name: str, root: str | Path | None = None) -> Path:
 
     Args:
         name: ``"live"`` (chapter 4's short run), ``"pearl"`` (PEARL as specified, the whole
-            budget) or ``"deterministic"`` (the deterministic context variant, same budget).
+            budget), ``"deterministic"`` (the deterministic context variant, same budget) or
+            ``"no-context"`` (no task inference, same budget).
     """
     if name not in BOOK_RUNS:
         raise ValueError(f"unknown book run {name!r}; the book has {sorted(BOOK_RUNS)}")
@@ -129,6 +133,12 @@ def shipped_run(name: str) -> Path:
                             "clones the repository, which holds it")
 
 
+def shipped_evaluation(name: str) -> dict:
+    """What ``results/<name>/evaluation.json`` records: the shipped agent meta-tested at evaluation
+    seeds 0-4 (:func:`pearlkit.evaluate.evaluate_seeds`; CI checks that it still comes out)."""
+    return json.loads((shipped_run(name) / EVALUATION_FILE).read_text())
+
+
 #: The folder under ``results/`` where each chapter agent of :data:`BOOK_RUNS` is shipped
 #: (chapter 4's live run is trained, never shipped).
 SHIPPED_AS = {"pearl": "sparse-point-robot", "deterministic": "sparse-point-robot-deterministic"}
@@ -139,7 +149,7 @@ def book_agent(name: str, train: bool = False) -> Path:
     or with ``train`` (a chapter's ``TRAIN_FROM_SCRATCH``) :func:`book_run`'s, trained here.
 
     Args:
-        name: ``"pearl"`` or ``"deterministic"``.
+        name: ``"pearl"``, ``"deterministic"`` or ``"no-context"``.
     """
     if name not in SHIPPED_AS:
         raise ValueError(f"unknown book agent {name!r}; the book ships {sorted(SHIPPED_AS)}")

@@ -5,7 +5,9 @@ import contextlib
 import ctypes
 import ctypes.util
 import functools
+import importlib.metadata
 import os
+import platform
 import random
 import sys
 import time
@@ -25,14 +27,33 @@ def pick_device(requested: str | None = None) -> torch.device:
     return device
 
 
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU multiplies bfloat16 in hardware (x86 ``avx512_bf16`` or ``amx_bf16``)."""
+def _cpuinfo(field: str) -> str | None:
+    """The first ``field`` line of ``/proc/cpuinfo``; None where there is none (not Linux)."""
     try:
         with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:  # not Linux: no way to ask without a vendor library; float32 is the safe answer
-        return False
+            return next((line.split(":", 1)[1].strip() for line in f if line.split(":", 1)[0].strip() == field), None)
+    except OSError:
+        return None
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (x86 ``avx512_bf16`` or ``amx_bf16``)."""
+    # Not Linux: no way to ask without a vendor library; float32 is the safe answer.
+    flags = (_cpuinfo("flags") or "").split()
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def cpu_name() -> str:
+    """This machine's CPU as results record it, e.g. ``"AMD EPYC 9R14 (2 cores)"``."""
+    name = _cpuinfo("model name") or platform.processor() or platform.machine()
+    return f"{name} ({os.cpu_count()} cores)"
+
+
+def versions() -> dict[str, str]:
+    """The versions a run was trained with (``versions.json``)."""
+    version = importlib.metadata.version
+    return {"pearlkit": version("pearlkit"), "python": platform.python_version(), "torch": version("torch"),
+            "gymnasium": version("gymnasium"), "numpy": version("numpy")}
 
 
 #: The values of ``PearlConfig.precision``.

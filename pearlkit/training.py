@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import importlib.metadata
 import io
 import json
-import platform
 import random
 import time
 from dataclasses import dataclass, field
@@ -42,7 +40,7 @@ from pearlkit.pearl import (
     meta_train_iteration,
     new_trainer,
 )
-from pearlkit.runtime import pick_device
+from pearlkit.runtime import pick_device, versions
 from pearlkit.sampler import EnvPool
 
 PROGRESS_COLUMNS = ["iteration", "env_steps", "grad_steps", "seconds",
@@ -52,13 +50,6 @@ PROGRESS_COLUMNS = ["iteration", "env_steps", "grad_steps", "seconds",
 # Meta-test draws its randomness from its own stream, so evaluating more or less often
 # never changes what training does.
 EVAL_SEED_OFFSET = 1_000_003
-
-
-def versions() -> dict[str, str]:
-    """The versions a run was trained with (``versions.json``)."""
-    version = importlib.metadata.version
-    return {"pearlkit": version("pearlkit"), "python": platform.python_version(), "torch": version("torch"),
-            "gymnasium": version("gymnasium"), "numpy": version("numpy")}
 
 
 def config_differences(run_dir: str | Path, config: PearlConfig) -> list[str]:

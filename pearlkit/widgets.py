@@ -98,7 +98,7 @@ class BeliefView:
         self._cache: dict[int, tuple[Transitions, BeliefPath]] = {}
         self.fig, axes = new_figure(*BELIEF_SIZE, columns=2)
         self.axes = axes[0]
-        self.task = w.Dropdown(options=[(describe(tasks[i]), i) for i in task_indices], description="goal")
+        self.task = goal_dropdown(w, tasks, task_indices, describe)
         self.count = w.IntSlider(value=0, min=0, max=1, description="transitions", continuous_update=False)
         add, reset = w.Button(description="add one"), w.Button(description="reset")
         add.on_click(lambda _: setattr(self.count, "value", min(self.count.value + 1, self.count.max)))
@@ -129,6 +129,13 @@ class BeliefView:
         self.image.value = figure_png(self.fig)
 
 
+def goal_dropdown(w, tasks: list[Task], task_indices: list[int], describe=str):
+    """A "goal" dropdown over ``tasks[i]`` for ``i`` in ``task_indices``, as wide as its longest
+    option (the default width clips a label such as "goal (+0.75, +0.67), 42 deg")."""
+    return w.Dropdown(options=[(describe(tasks[i]), i) for i in task_indices], description="goal",
+                      layout=w.Layout(width="max-content"))
+
+
 class ExplorationView:
     """Live exploration view: meta-test on a held-out goal, trajectory by trajectory.
 
@@ -141,7 +148,7 @@ class ExplorationView:
         self.result, self.tasks = result, tasks
         self.fig, axes = new_figure(*EXPLORATION_SIZE, columns=3)
         self.axes = axes[0]
-        self.task = w.Dropdown(options=[(describe(tasks[i]), i) for i in task_indices], description="goal")
+        self.task = goal_dropdown(w, tasks, task_indices, describe)
         self.episode = w.IntSlider(value=1, min=1, max=len(result.trajectories), description="trajectory",
                                    continuous_update=False)
         self.image = w.Image(format="png")

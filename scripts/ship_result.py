@@ -5,9 +5,13 @@ curve, and the commands that regenerate it.
     python scripts/ship_result.py runs/nav-det-seed0 sparse-point-robot --name sparse-point-robot-deterministic
 
 Writes ``config.json``, ``progress.csv``, ``versions.json``, ``agent.pt`` (policy, encoder and
-critics: a few MB; the resumable ``checkpoint.pt`` with its replay buffers stays behind) and a
+critics: a few MB; the resumable ``checkpoint.pt`` with its replay buffers stays behind), for a
+MuJoCo family ``adaptation.mp4`` and ``adaptation.json`` (the agent filmed adapting to three
+held-out tasks, which chapter 6 shows) and a
 ``README.md`` with the training command, the budget it took and the meta-test result, which
-it measures here with ``evaluate --json`` (seed 0).
+it measures here (``evaluation.json``: ``evaluate --seeds 0-4``; CI re-checks it).
+
+    python scripts/ship_result.py results/ant-fwd-back --reevaluate   # measure a shipped result anew
 """
 from __future__ import annotations
 
@@ -21,21 +25,88 @@ from pathlib import Path
 import pearlkit
 from pearlkit.checkpoint import SHIPPED_FILES
 from pearlkit.cli import default_run_dir, train_command
-from pearlkit.evaluate import run_meta_test
+from pearlkit.evaluate import EVALUATION_FILE, EVALUATION_SEEDS, record_evaluation
+from pearlkit.render import film_result
 from pearlkit.training import read_progress
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: How a README's table names each figure of ``evaluation.json``.
+FIGURE_NAMES = {"return_after_exploration": "return after exploration", "reported_return": "reported return",
+                "success_rate": "success after exploration", "reported_success": "reported success",
+                "found_during_exploration": "found during exploration"}
+#: The first and last row of the README table that :func:`evaluation_rows` writes.
+FIRST_ROW, LAST_ROW = "| return after exploration (`evaluate --json`, seed 0) |", "| adaptation curve ("
+
+
+def figure(key: str, value: float) -> str:
+    """A figure as the README writes it: shares (success, found) to 2 decimals, returns to 1."""
+    return f"{value:.2f}" if key in ("success_rate", "reported_success", "found_during_exploration") else f"{value:.1f}"
+
+
+def evaluation_rows(record: dict, config: pearlkit.PearlConfig) -> str:
+    """The README table's rows for an ``evaluation.json`` record: seed 0 as ``evaluate --json``
+    prints it, then the mean and standard error over the recorded seeds."""
+    first = record["by_seed"][0]
+    rows = [f"{FIRST_ROW} {first['return_after_exploration']:.1f} over {first['num_tasks']} test tasks |",
+            f"| reported return (the reference's number: the last trajectory of {config.num_steps_per_eval} steps) "
+            f"| {first['reported_return']:.1f} |"]
+    if first["success_rate"] is not None:
+        rows += [f"| success after exploration (entered the goal disc) | {first['success_rate']:.2f} |",
+                 f"| reported success (the last trajectory) | {first['reported_success']:.2f} |",
+                 f"| found during exploration | {first['found_during_exploration']:.2f} |"]
+    rows.append(f"{LAST_ROW}mean return per trajectory, seed 0) | "
+                f"{', '.join(f'{r:.1f}' for r in first['adaptation_curve'])} |")
+    over = "; ".join(f"{label} {figure(key, record['mean'][key])} ± {figure(key, record['standard_error'][key])}"
+                     for key, label in FIGURE_NAMES.items() if key in record["mean"])
+    seeds = record["seeds"]
+    rows.append(f"| evaluation seeds {seeds[0]}-{seeds[-1]}, mean ± standard error (`{EVALUATION_FILE}`, measured "
+                f"on {record['measured_on']}) | {over} |")
+    return "\n".join(rows)
+
+
+def replace_evaluation_rows(readme: str, rows: str) -> str:
+    """``readme`` with its evaluation rows (from :data:`FIRST_ROW` through the seeds row, or
+    through :data:`LAST_ROW` in a README written before ``evaluation.json``) replaced by ``rows``."""
+    lines = readme.split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith(FIRST_ROW))
+    end = next(i for i, line in enumerate(lines) if line.startswith(LAST_ROW))
+    if end + 1 < len(lines) and lines[end + 1].startswith("| evaluation seeds"):
+        end += 1
+    return "\n".join(lines[:start] + [rows] + lines[end + 1:])
+
+
+def reevaluate(folder: Path) -> None:
+    """Measure ``evaluation.json`` of an already shipped ``folder`` anew (and film its video anew),
+    and rewrite its README's evaluation rows, keeping its notes (after a change that moves the figures, or for a result
+    shipped before ``evaluation.json`` existed)."""
+    config = pearlkit.PearlConfig.from_file(folder / "config.json")
+    record = record_evaluation(folder)
+    if "PointNav" not in config.env_id:
+        film_result(folder)
+    readme = folder / "README.md"
+    readme.write_text(replace_evaluation_rows(readme.read_text(), evaluation_rows(record, config)))
+    print(json.dumps({"name": folder.name, **record["mean"]}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("preset", choices=sorted(k for k in pearlkit.PRESETS if not k.endswith("-paper")),
+    parser.add_argument("preset", nargs="?", choices=sorted(k for k in pearlkit.PRESETS if not k.endswith("-paper")),
                         help="the preset the run was trained from")
     parser.add_argument("--name", help="the folder under results/ (default: the preset's name), for a "
                                        "variant trained with --set, such as the deterministic encoder")
     parser.add_argument("--note", default="", help="a sentence on where the run stands")
+    parser.add_argument("--reevaluate", action="store_true",
+                        help="RUN_DIR is an already shipped results/<name>: measure its evaluation.json anew "
+                             "and rewrite its README's evaluation rows")
     args = parser.parse_args()
+    if args.reevaluate:
+        reevaluate(args.run_dir)
+        return
+    if args.preset is None:
+        parser.error("the preset the run was trained from is required (unless --reevaluate)")
     name = args.name or args.preset
     out = ROOT / "results" / name
     tmp = out.with_name(f".{name}.tmp")
@@ -46,16 +117,14 @@ def main() -> None:
     config = pearlkit.PearlConfig.from_dict(json.loads((tmp / "config.json").read_text()))
     rows = read_progress(tmp)
     last = rows[-1]
-    metrics = run_meta_test(tmp, seed=0, device="cpu")
-    if metrics.iteration != int(last["iteration"]):
+    record = record_evaluation(tmp)
+    if "PointNav" not in config.env_id:  # chapter 6 shows each MuJoCo agent adapting
+        film_result(tmp)
+    if record["by_seed"][0]["iteration"] != int(last["iteration"]):
         shutil.rmtree(tmp)
-        raise SystemExit(f"error: {args.run_dir}/agent.pt is at iteration {metrics.iteration} but progress.csv "
-                         f"ends at {last['iteration']}; resume the run for an iteration, then ship it")
+        raise SystemExit(f"error: {args.run_dir}/agent.pt is at iteration {record['by_seed'][0]['iteration']} but "
+                         f"progress.csv ends at {last['iteration']}; resume the run for an iteration, then ship it")
     run_name = default_run_dir(name, config.seed)
-    navigation = "" if metrics.success_rate is None else (
-        f"| success after exploration (entered the goal disc) | {metrics.success_rate:.2f} |\n"
-        f"| reported success (the last trajectory) | {metrics.reported_success:.2f} |\n"
-        f"| found during exploration | {metrics.found_during_exploration:.2f} |\n")
     readme = f"""# `{name}`: PEARL on `{config.env_id}`
 
 {args.note}
@@ -74,19 +143,16 @@ python scripts/ship_result.py {run_name} {args.preset}{f" --name {name}" if args
 | environment steps | {int(last['env_steps']):,} |
 | gradient steps | {int(last['grad_steps']):,} |
 | training wall clock | {float(last['seconds']) / 3600:.2f} h ({float(last['seconds']):.0f} s, one CPU thread, sharing a {os.cpu_count()}-core {platform.machine()} machine) |
-| return after exploration (`evaluate --json`, seed 0) | {metrics.return_after_exploration:.1f} over {metrics.num_tasks} test tasks |
-| reported return (the reference's number: the last trajectory of {config.num_steps_per_eval} steps) | {metrics.reported_return:.1f} |
-{navigation}| adaptation curve (mean return per trajectory) | {', '.join(f'{r:.1f}' for r in metrics.adaptation_curve)} |
+{evaluation_rows(record, config)}
 
-Check it: `python -m pearlkit evaluate results/{name} --json`. `progress.csv` is the
-learning curve (evaluated every {config.eval_every} iterations on the held-out tasks).
+Check it: `python -m pearlkit evaluate results/{name} --seeds 0-{EVALUATION_SEEDS[-1]}` (CI does, against
+`{EVALUATION_FILE}`). `progress.csv` is the learning curve (evaluated every {config.eval_every} iterations on the held-out tasks).
 """
     (tmp / "README.md").write_text(readme)
     if out.exists():
         shutil.rmtree(out)
     os.replace(tmp, out)
-    print(json.dumps({"name": name, "iteration": int(last["iteration"]),
-                      "return_after_exploration": metrics.return_after_exploration}))
+    print(json.dumps({"name": name, "iteration": int(last["iteration"]), **record["mean"]}))
 
 
 if __name__ == "__main__":

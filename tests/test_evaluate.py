@@ -1,11 +1,20 @@
 """The meta-test's reported number: the reference keeps collecting trajectories until
 ``num_steps_per_eval`` steps are in and reports the last one, checked by hand on a family whose
-episodes end early."""
+episodes end early; and the check that a shipped result's recorded figures still come out."""
+import math
+
 import pytest
 import torch
 
 import pearlkit
-from pearlkit.evaluate import meta_test, reported_trajectory, summarize
+from pearlkit.evaluate import (
+    changed_figures,
+    figure_tolerance,
+    meta_test,
+    reported_trajectory,
+    seed_statistics,
+    summarize,
+)
 from pearlkit.pearl import build_agent
 
 
@@ -41,3 +50,36 @@ def test_without_early_ends_the_reported_trajectory_is_the_third():
     metrics = summarize(result)
     assert metrics.reported_return == pytest.approx(metrics.adaptation_curve[-1])
     assert metrics.reported_return == pytest.approx(metrics.return_after_exploration)
+
+
+def summary(**figures):
+    base = dict(return_after_exploration=0.0, success_rate=None, reported_return=0.0, reported_success=None,
+                found_during_exploration=None, success_given_found=None, success_given_not_found=None,
+                adaptation_curve=[0.0], success_curve=None, num_tasks=2, runs_per_task=1, iteration=3)
+    return {**base, **figures}
+
+
+def test_seed_statistics_are_the_mean_and_its_standard_error():
+    returns = [1.0, 2.0, 3.0, 6.0]
+    mean, error = seed_statistics([summary(return_after_exploration=r, reported_return=2 * r) for r in returns])
+    assert mean["return_after_exploration"] == pytest.approx(3.0)
+    by_hand = math.sqrt(sum((r - 3.0) ** 2 for r in returns) / 3) / 2  # s / sqrt(n), s with n - 1
+    assert error["return_after_exploration"] == pytest.approx(by_hand)
+    assert mean["reported_return"] == pytest.approx(6.0) and error["reported_return"] == pytest.approx(2 * by_hand)
+    # Metrics a family does not report (None) and the counts are not averaged.
+    assert set(mean) == {"return_after_exploration", "reported_return"}
+
+
+def test_a_recorded_figure_may_move_by_its_tolerance_and_no_more():
+    recorded = {"seeds": [0, 1], "mean": {"return_after_exploration": 100.0, "success_rate": 0.5},
+                "standard_error": {"return_after_exploration": 5.0, "success_rate": 0.0}}
+    assert figure_tolerance(100.0, 5.0) == pytest.approx(4 * 5.0 + 0.01 * 101.0)
+    within = {"seeds": [0, 1], "mean": {"return_after_exploration": 79.0, "success_rate": 0.51}}
+    assert changed_figures(recorded, within) == []
+    moved = {"seeds": [0, 1], "mean": {"return_after_exploration": 78.0, "success_rate": 0.52}}
+    changed = changed_figures(recorded, moved)
+    assert len(changed) == 2 and changed[0].startswith("return_after_exploration: recorded 100.000")
+    assert changed_figures(recorded, {"seeds": [0, 1], "mean": {"return_after_exploration": 100.0}}) == [
+        "success_rate: recorded 0.500 (mean of seeds [0, 1]), measured None; allowed ±0.015"]
+    with pytest.raises(ValueError, match=r"seeds \[0\], but the record is of seeds \[0, 1\]"):
+        changed_figures(recorded, {"seeds": [0], "mean": {}})

@@ -174,6 +174,26 @@ def test_deterministic_variant_trains_its_encoder_through_q_without_kl():
     assert all(not torch.equal(a, b) for a, b in zip(agent.encoder.parameters(), before.parameters()))
 
 
+def test_without_task_inference_the_networks_see_the_state_alone():
+    # latent_dim=0, the no-context baseline: SAC on the whole family, same data and budget.
+    config, agent, _, test_tasks, buffers, _ = agent_with_data(tiny_config(latent_dim=0))
+    assert not list(agent.encoder.parameters())
+    assert agent.policy.hidden[0].in_features == 2  # the point robot's (x, y), no z
+    batch, context = sample_inputs(config, *buffers)
+    before = copy.deepcopy(agent.q1)
+    losses = update_step(agent, make_optimizers(agent, config), batch, context, config)
+    assert losses["kl"] == 0 and "z_var" not in losses  # no belief to report
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert any(not torch.equal(a, b) for a, b in zip(agent.q1.parameters(), before.parameters()))
+    result = meta_test(agent, test_tasks, config, seed=0)
+    assert result.z.shape[-1] == 0
+    # One deterministic policy of the state: the same path in every task and trajectory.
+    paths = torch.stack([t.obs for t in result.trajectories])
+    assert torch.equal(paths, paths[:1, :1].expand_as(paths))
+    with pytest.raises(ValueError, match="latent_dim must be >= 0, got -1"):
+        tiny_config(latent_dim=-1)
+
+
 def test_summary_splits_success_by_whether_exploration_found_the_goal():
     from pearlkit.evaluate import MetaTestResult, summarize
     successes = torch.tensor([[0, 1, 1], [0, 0, 0], [1, 0, 0], [0, 0, 1]], dtype=torch.bool)  # 2 exploration trajs

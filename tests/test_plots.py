@@ -2,6 +2,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from pearlkit.evaluate import meta_test  # noqa: E402
@@ -33,3 +34,35 @@ def test_exploration_ceiling_figure_has_a_line_per_protocol_and_the_agents_point
     assert success_ax.lines[2].get_ydata().tolist() == [0.35]
     assert list(success_ax.lines[3].get_ydata()) == [0.9, 0.9]  # the target, dashed
     assert len(found_ax.lines) == 3  # no target line on the found panel
+
+
+def test_animation_player_needs_no_icon_font_from_a_cdn():
+    import re
+
+    import matplotlib.pyplot as plt
+
+    from pearlkit.plots import PLAYER_ICONS, animation_html
+
+    fig, ax = plt.subplots()
+    html = animation_html(fig, lambda i: ax.plot([i], [i]), num_frames=2)
+    plt.close(fig)
+    assert "font-awesome" not in html and "<i class=" not in html
+    buttons = re.findall(r"<button[^>]*>\s*(.*?)</button>", html, re.S)
+    assert sorted(b.strip() for b in buttons) == sorted(PLAYER_ICONS.values())  # one character per button
+
+
+def test_seed_band_is_the_mean_between_the_lowest_and_highest_seed():
+    import matplotlib.pyplot as plt
+
+    from pearlkit.plots import plot_learning_curves
+
+    runs = [[{"env_steps": s, "score": v} for s, v in zip((1, 2, 3), values)]
+            for values in ((0.0, 1.0, 2.0), (2.0, 1.0, 0.0), (1.0, 4.0, ""))]  # the last run missed step 3
+    fig = plot_learning_curves({}, [("score", "score")], seeds={"three seeds": runs})
+    ax = fig.axes[0]
+    mean = ax.lines[0]
+    np.testing.assert_allclose(mean.get_xdata(), [1, 2])  # only where every seed evaluated
+    np.testing.assert_allclose(mean.get_ydata(), [1.0, 2.0])
+    band = ax.collections[0].get_paths()[0].vertices
+    assert band[:, 1].min() == 0.0 and band[:, 1].max() == 4.0
+    plt.close(fig)

@@ -6,9 +6,14 @@ import torch
 import pearlkit  # noqa: F401  (picks MUJOCO_GL before MuJoCo loads)
 from pearlkit.envs import make_env
 from pearlkit.render import (
+    FILM_FILE,
+    FILM_RECORD,
     FrameRecorder,
     adaptation_frames,
+    body_motion,
+    film_result,
     offscreen_renderer,
+    tasks_to_film,
     with_caption,
     write_video,
 )
@@ -157,3 +162,32 @@ def test_render_command_films_a_trained_run(tmp_path, capsys):
     assert (tmp_path / "v.mp4").stat().st_size > 1000 and len(printed["returns"]) == 2
     assert main(["render", str(tmp_path / "run"), "--out", str(tmp_path / "w.mp4"), "--tasks", "3"]) == 2
     assert "--tasks must be between 1 and 2" in capsys.readouterr().err
+    # What a shipped result carries: the video and what it shows.
+    record = film_result(tmp_path / "run", count=2, every=50)
+    assert (tmp_path / "run" / FILM_FILE).stat().st_size > 1000
+    assert json.loads((tmp_path / "run" / FILM_RECORD).read_text()) == record
+    assert record["tasks"] == [f"target velocity {float(t['velocity']):.2f} m/s" for t in config.split_tasks()[1]]
+    assert len(record["returns"]) == 2 and len(record["returns"][0]) == 3
+
+
+def test_captions_give_the_bodys_velocity_from_the_simulator():
+    cheetah, ant = make_env("pearlkit/HalfCheetahVel-v0"), make_env("pearlkit/AntFwdBack-v1")
+    for env in (cheetah, ant):
+        env.reset(seed=0)
+        for _ in range(5):
+            env.step(env.action_space.sample())
+    assert body_motion(cheetah) == f"speed {cheetah.unwrapped.data.qvel[0]:+.2f} m/s"  # the root's slide along x
+    vx, vy = ant.unwrapped.data.qvel[:2]  # the free joint's linear velocity, world frame
+    assert body_motion(ant) == f"velocity ({vx:+.2f}, {vy:+.2f}) m/s"
+
+
+def test_filmed_tasks_span_the_family():
+    vel = pearlkit.get_preset("cheetah-vel")
+    velocities = sorted(float(t["velocity"]) for t in vel.split_tasks()[1])
+    picked = [float(t["velocity"]) for t in tasks_to_film(vel)]
+    assert picked == [velocities[3], velocities[14], velocities[26]]  # 10 %, 50 %, 90 % of 30
+    fwd_back = pearlkit.get_preset("cheetah-fwd-back")
+    assert tasks_to_film(fwd_back) == fwd_back.split_tasks()[1]  # both tasks
+    goals = [t["goal"] for t in tasks_to_film(pearlkit.get_preset("ant-goal-2d"))]
+    angles = [np.arctan2(g[1], g[0]) for g in goals]
+    assert angles == sorted(angles)

@@ -1,6 +1,7 @@
 """The trained runs shipped in results/: each loads, matches its family, and carries its curve
 and the commands that made it (``python -m pearlkit evaluate results/<family>`` on a fresh clone)."""
 import csv
+import importlib.util
 import json
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 
 import pearlkit
 from pearlkit.config import LOCOMOTION_FAST, PearlConfig
+from pearlkit.evaluate import EVALUATION_FILE, EVALUATION_SEEDS, changed_figures, evaluate_seeds
 from pearlkit.run_cache import BOOK_RUNS, SHIPPED_AS
 
 RESULTS = Path(__file__).parents[1] / "results"
@@ -50,6 +52,51 @@ def test_shipped_result_loads_and_documents_itself(family):
     readme = (folder / "README.md").read_text()
     assert f"python -m pearlkit train {preset_name} --seed {config.seed}" in readme
     assert f"python -m pearlkit train --resume runs/{family}-seed{config.seed}" in readme
+
+
+def ship_result():
+    """``scripts/ship_result.py`` as a module: the README rows it writes from ``evaluation.json``."""
+    spec = importlib.util.spec_from_file_location("ship_result", RESULTS.parent / "scripts" / "ship_result.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_readme_quotes_the_recorded_evaluation(name):
+    folder = RESULTS / name
+    record = json.loads((folder / EVALUATION_FILE).read_text())
+    assert record["seeds"] == list(EVALUATION_SEEDS)
+    assert len(record["by_seed"]) == len(EVALUATION_SEEDS)
+    assert record["by_seed"][0]["iteration"] == pearlkit.load_agent(folder, device="cpu")[2]
+    config = PearlConfig.from_file(folder / "config.json")
+    assert ship_result().evaluation_rows(record, config) in (folder / "README.md").read_text()
+
+
+@pytest.mark.parametrize("family", sorted(set(SHIPPED) & set(LOCOMOTION_FAST)))
+def test_a_mujoco_result_carries_its_film(family):
+    # Chapter 6 shows these instead of filming for a minute per family as the book builds.
+    from pearlkit.envs import make_env
+    from pearlkit.render import FILM_FILE, FILM_RECORD, tasks_to_film
+
+    folder = RESULTS / family
+    record = json.loads((folder / FILM_RECORD).read_text())
+    config = PearlConfig.from_file(folder / "config.json")
+    describe = type(make_env(config.env_id)).describe_task
+    assert record["tasks"] == [describe(task) for task in tasks_to_film(config)]
+    assert len(record["returns"]) == len(record["tasks"])
+    assert 100_000 < (folder / FILM_FILE).stat().st_size < 4_000_000
+
+
+@pytest.mark.shipped
+@pytest.mark.parametrize("name", SHIPPED)
+def test_recorded_figures_still_come_out(name):
+    # CI re-evaluates every shipped agent at the recorded seeds: a change to an environment, the
+    # agent or the meta-test that moves a figure its README quotes fails here.
+    folder = RESULTS / name
+    recorded = json.loads((folder / EVALUATION_FILE).read_text())
+    measured = evaluate_seeds(folder, recorded["seeds"], device="cpu")
+    assert changed_figures(recorded, measured) == []
 
 
 @pytest.mark.parametrize("name", SWEEPS)
