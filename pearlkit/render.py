@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     import gymnasium as gym
 
 #: Caption text size in pixels: readable when a 3-task video is shown at the page's width.
-CAPTION_FONT_SIZE = 13
+CAPTION_FONT_SIZE = 15
 CAPTION_LINES = 3
-CAPTION_HEIGHT = CAPTION_LINES * (CAPTION_FONT_SIZE + 4) + 5  # 56: even, as H.264 needs
+CAPTION_HEIGHT = CAPTION_LINES * (CAPTION_FONT_SIZE + 4) + 5  # 62: even, as H.264 needs
 
 
 def body_motion(env: gym.Env) -> str:
@@ -146,8 +146,12 @@ def with_caption(frame: np.ndarray, lines: list[str]) -> np.ndarray:
     """``frame`` with a dark strip above it holding up to :data:`CAPTION_LINES` lines of text."""
     strip = Image.new("RGB", (frame.shape[1], CAPTION_HEIGHT), (20, 20, 20))
     draw = ImageDraw.Draw(strip)
-    font = ImageFont.load_default(size=CAPTION_FONT_SIZE)
     for row, text in enumerate(lines[:CAPTION_LINES]):
+        size = CAPTION_FONT_SIZE
+        font = ImageFont.load_default(size=size)
+        while font.getlength(text) > frame.shape[1] - 12 and size > 9:  # a long line shrinks to fit
+            size -= 1
+            font = ImageFont.load_default(size=size)
         draw.text((6, 3 + (CAPTION_FONT_SIZE + 4) * row), text, fill=(235, 235, 235), font=font)
     return np.concatenate([np.asarray(strip), frame], axis=0)
 
