@@ -82,6 +82,7 @@ BOOK_RUNS: dict[str, tuple[str, dict[str, object]]] = {
     "live": ("sparse-point-robot", {"num_iterations": 16}),
     "pearl": ("sparse-point-robot", {}),
     "deterministic": ("sparse-point-robot", {"probabilistic_encoder": False}),
+    "no-context": ("sparse-point-robot", {"latent_dim": 0}),
 }
 
 
@@ -141,7 +142,8 @@ def shipped_evaluation(name: str) -> dict:
 
 #: The folder under ``results/`` where each chapter agent of :data:`BOOK_RUNS` is shipped
 #: (chapter 4's live run is trained, never shipped).
-SHIPPED_AS = {"pearl": "sparse-point-robot", "deterministic": "sparse-point-robot-deterministic"}
+SHIPPED_AS = {"pearl": "sparse-point-robot", "deterministic": "sparse-point-robot-deterministic",
+              "no-context": "sparse-point-robot-no-context"}
 
 
 def book_agent(name: str, train: bool = False) -> Path:
