@@ -125,7 +125,8 @@ def main() -> None:
         raise SystemExit(f"error: {args.run_dir}/agent.pt is at iteration {record['by_seed'][0]['iteration']} but "
                          f"progress.csv ends at {last['iteration']}; resume the run for an iteration, then ship it")
     run_name = default_run_dir(name, config.seed)
-    readme = f"""# `{name}`: PEARL on `{config.env_id}`
+    method = "PEARL" if config.latent_dim else "SAC with no task inference (`latent_dim=0`)"
+    readme = f"""# `{name}`: {method} on `{config.env_id}`
 
 {args.note}
 
