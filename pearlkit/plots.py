@@ -186,10 +186,11 @@ def animation_html(fig: Figure, draw: Callable[[int], None], num_frames: int, in
         return without_icon_font(animation.to_jshtml(default_mode="once"))
 
 
-#: The player buttons' Font Awesome icons (matplotlib's ``to_jshtml``), as plain characters.
-PLAYER_ICONS = {"fa fa-minus": "\u2212", "fa fa-fast-backward": "\u23ee", "fa fa-step-backward": "\u25c1",
-                "fa fa-play fa-flip-horizontal": "\u25c0", "fa fa-pause": "\u23f8", "fa fa-play": "\u25b6",
-                "fa fa-step-forward": "\u25b7", "fa fa-fast-forward": "\u23ed", "fa fa-plus": "+"}
+#: The player buttons' Font Awesome icons (matplotlib's ``to_jshtml``), as characters that common
+#: fonts have (the media-control symbols U+23EE-23F8 show as empty boxes in many).
+PLAYER_ICONS = {"fa fa-minus": "\u2212", "fa fa-fast-backward": "|\u25c1", "fa fa-step-backward": "\u25c1",
+                "fa fa-play fa-flip-horizontal": "\u25c0", "fa fa-pause": "||", "fa fa-play": "\u25b6",
+                "fa fa-step-forward": "\u25b7", "fa fa-fast-forward": "\u25b7|", "fa fa-plus": "+"}
 
 
 def without_icon_font(html: str) -> str:

@@ -79,7 +79,7 @@ def cached_run(preset: str, overrides: dict[str, object] | None = None, seed: in
 #: ``results/`` (:func:`shipped_run`), trained here only when a chapter's
 #: ``TRAIN_FROM_SCRATCH`` switch asks (the preset's whole budget, about 20 minutes each).
 BOOK_RUNS: dict[str, tuple[str, dict[str, object]]] = {
-    "live": ("sparse-point-robot", {"num_iterations": 16}),
+    "live": ("sparse-point-robot", {"num_iterations": 12}),
     "pearl": ("sparse-point-robot", {}),
     "deterministic": ("sparse-point-robot", {"probabilistic_encoder": False}),
     "no-context": ("sparse-point-robot", {"latent_dim": 0}),

@@ -99,14 +99,16 @@ class BeliefView:
         self.fig, axes = new_figure(*BELIEF_SIZE, columns=2)
         self.axes = axes[0]
         self.task = goal_dropdown(w, tasks, task_indices, describe)
-        self.count = w.IntSlider(value=0, min=0, max=1, description="transitions", continuous_update=False)
+        # A slider in a full row shrinks to nothing; this one keeps room for its track.
+        self.count = w.IntSlider(value=0, min=0, max=1, description="transitions", continuous_update=False,
+                                 layout=w.Layout(min_width="320px"))
         add, reset = w.Button(description="add one"), w.Button(description="reset")
         add.on_click(lambda _: setattr(self.count, "value", min(self.count.value + 1, self.count.max)))
         reset.on_click(lambda _: setattr(self.count, "value", 0))
         self.image = w.Image(format="png")
         self.task.observe(lambda _: self._switch_task(), names="value")
         self.count.observe(lambda _: self.redraw(), names="value")
-        self.widget = w.VBox([w.HBox([self.task, self.count, add, reset]), self.image])
+        self.widget = w.VBox([controls_row(w, [self.task, self.count, add, reset]), self.image])
         self._switch_task()
 
     def _data(self) -> tuple[Transitions, BeliefPath]:
@@ -127,6 +129,11 @@ class BeliefView:
         frame = belief_frame(self.agent, self.config, self.tasks[self.task.value], context, beliefs, self.count.value)
         draw_belief_frame(self.axes, frame)
         self.image.value = figure_png(self.fig)
+
+
+def controls_row(w, controls: list):
+    """A row of controls that wraps onto a second line where the page is too narrow for it."""
+    return w.HBox(controls, layout=w.Layout(flex_flow="row wrap"))
 
 
 def goal_dropdown(w, tasks: list[Task], task_indices: list[int], describe=str):
@@ -150,11 +157,11 @@ class ExplorationView:
         self.axes = axes[0]
         self.task = goal_dropdown(w, tasks, task_indices, describe)
         self.episode = w.IntSlider(value=1, min=1, max=len(result.trajectories), description="trajectory",
-                                   continuous_update=False)
+                                   continuous_update=False, layout=w.Layout(min_width="320px"))
         self.image = w.Image(format="png")
         for control in (self.task, self.episode):
             control.observe(lambda _: self.redraw(), names="value")
-        self.widget = w.VBox([w.HBox([self.task, self.episode]), self.image])
+        self.widget = w.VBox([controls_row(w, [self.task, self.episode]), self.image])
         self.redraw()
 
     def redraw(self) -> None:

@@ -30,9 +30,9 @@ EXPECTED = {
     "01_task_family": (3, 0, 0, 0),
     "02_inference_network": (0, 1, 1, 0),
     "03_soft_actor_critic": (2, 0, 0, 0),
-    "04_pearl_loop": (4, 0, 0, 0),
+    "04_pearl_loop": (5, 0, 0, 0),
     "05_exploration": (2, 1, 1, 0),
-    "06_locomotion": (4, 0, 0, 1),
+    "06_locomotion": (4, 0, 0, 3),
     "07_results": (0, 0, 0, 0),
 }
 # A page that plays one video and writes what the browser made of it into its title.
