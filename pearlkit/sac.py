@@ -27,7 +27,7 @@ def q_target(reward: Tensor, terminal: Tensor, next_v: Tensor, reward_scale: flo
              discount: float) -> Tensor:
     r"""Bellman target of the Q functions, using the target value network.
 
-    .. math:: y = \text{scale}\cdot r + \gamma\,(1-d)\,\bar V(s', z)
+    .. math:: y = \text{scale}\cdot r + \gamma\,(1-d)\,\bar V(s', \bar z)
 
     Args:
         reward, terminal, next_v: shape ``(batch,)`` each.
