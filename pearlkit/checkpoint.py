@@ -3,6 +3,7 @@ loading a run folder's trained agent."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import tempfile
@@ -52,6 +53,12 @@ def atomic_write_bytes(path: str | Path, write: Callable[[BinaryIO], Any]) -> No
         write(f)
         f.flush()
         os.fsync(f.fileno())
+
+
+def atomic_write_json(path: str | Path, value: Any, indent: int = 1) -> None:
+    """Write ``value`` as JSON (one trailing newline) to ``path``, atomically
+    (:func:`atomic_write_bytes`)."""
+    atomic_write_bytes(path, lambda f: f.write((json.dumps(value, indent=indent) + "\n").encode()))
 
 
 @contextlib.contextmanager

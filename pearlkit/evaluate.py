@@ -15,7 +15,6 @@ averaged over tasks; for navigation, that trajectory succeeds when it enters the
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -25,7 +24,7 @@ import torch
 from torch import Tensor
 
 from pearlkit.buffers import context_from_transitions
-from pearlkit.checkpoint import atomic_file, load_agent
+from pearlkit.checkpoint import atomic_write_json, load_agent
 from pearlkit.config import PearlConfig
 from pearlkit.envs.tasks import Task, make_env
 from pearlkit.inference import sample_z
@@ -256,8 +255,7 @@ def record_evaluation(folder: str | Path, device: str = "cpu") -> dict:
     with the CPU and versions it was measured with, to ``folder/evaluation.json``: the figures
     its README quotes and CI re-checks (:func:`changed_figures`)."""
     record = {**evaluate_seeds(folder, EVALUATION_SEEDS, device), "measured_on": cpu_name(), "versions": versions()}
-    with atomic_file(Path(folder) / EVALUATION_FILE) as tmp:
-        tmp.write_text(json.dumps(record, indent=1) + "\n")
+    atomic_write_json(Path(folder) / EVALUATION_FILE, record)
     return record
 
 

@@ -7,7 +7,7 @@ files are written with ``imageio`` and its bundled ffmpeg (H.264, which every br
 """
 from __future__ import annotations
 
-import json
+import functools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +16,7 @@ import mujoco
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from pearlkit.checkpoint import atomic_file, load_agent
+from pearlkit.checkpoint import atomic_file, atomic_write_json, load_agent
 from pearlkit.config import PearlConfig
 from pearlkit.envs.tasks import Task, make_env
 from pearlkit.evaluate import MetaTestResult, meta_test
@@ -142,17 +142,22 @@ def record_meta_test(agent: PearlAgent, config: PearlConfig, tasks: list[Task], 
             motions.reshape(num_trajs, -1, motions.shape[-1]))
 
 
+@functools.lru_cache(maxsize=None)
+def caption_font(size: int) -> ImageFont.FreeTypeFont:
+    """Pillow's built-in font at ``size`` pixels, loaded once per size (a film captions
+    thousands of tiles)."""
+    return ImageFont.load_default(size=size)
+
+
 def with_caption(frame: np.ndarray, lines: list[str]) -> np.ndarray:
     """``frame`` with a dark strip above it holding up to :data:`CAPTION_LINES` lines of text."""
     strip = Image.new("RGB", (frame.shape[1], CAPTION_HEIGHT), (20, 20, 20))
     draw = ImageDraw.Draw(strip)
     for row, text in enumerate(lines[:CAPTION_LINES]):
         size = CAPTION_FONT_SIZE
-        font = ImageFont.load_default(size=size)
-        while font.getlength(text) > frame.shape[1] - 12 and size > 9:  # a long line shrinks to fit
+        while caption_font(size).getlength(text) > frame.shape[1] - 12 and size > 9:  # a long line shrinks to fit
             size -= 1
-            font = ImageFont.load_default(size=size)
-        draw.text((6, 3 + (CAPTION_FONT_SIZE + 4) * row), text, fill=(235, 235, 235), font=font)
+        draw.text((6, 3 + (CAPTION_FONT_SIZE + 4) * row), text, fill=(235, 235, 235), font=caption_font(size))
     return np.concatenate([np.asarray(strip), frame], axis=0)
 
 
@@ -258,6 +263,5 @@ def film_result(folder: str | Path, out: str | Path | None = None, count: int = 
     describe = type(make_env(config.env_id)).describe_task
     record = {"tasks": [describe(task) for task in tasks], "returns": result.returns.tolist(), "seed": seed,
               "every": every}
-    with atomic_file(out / FILM_RECORD) as tmp:
-        tmp.write_text(json.dumps(record, indent=1) + "\n")
+    atomic_write_json(out / FILM_RECORD, record)
     return record

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from pearlkit.checkpoint import CHECKPOINT_NAME, atomic_write_bytes
+from pearlkit.checkpoint import CHECKPOINT_NAME, atomic_write_json
 from pearlkit.config import PearlConfig
 from pearlkit.training import (
     TrainingDiverged,
@@ -97,7 +97,7 @@ def write_manifest(out: Path, trials: list[Trial], assignments: list[str]) -> No
     """``out/sweep.json``: which folder holds which (preset, seed), and the ``--set`` used."""
     manifest = {"trials": [{"preset": t.preset, "seed": t.seed, "run_dir": t.name} for t in trials],
                 "set": assignments}
-    atomic_write_bytes(out / MANIFEST_NAME, lambda f: f.write((json.dumps(manifest, indent=2) + "\n").encode()))
+    atomic_write_json(out / MANIFEST_NAME, manifest, indent=2)
 
 
 def read_manifest(out: str | Path) -> list[dict[str, Any]]:

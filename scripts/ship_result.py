@@ -77,14 +77,20 @@ def replace_evaluation_rows(readme: str, rows: str) -> str:
     return "\n".join(lines[:start] + [rows] + lines[end + 1:])
 
 
+def film_if_mujoco(folder: Path, config: pearlkit.PearlConfig) -> None:
+    """Film a MuJoCo agent adapting (:func:`pearlkit.render.film_result`), which chapter 6
+    shows; navigation agents are drawn by the chapters, not filmed."""
+    if "PointNav" not in config.env_id:
+        film_result(folder)
+
+
 def reevaluate(folder: Path) -> None:
     """Measure ``evaluation.json`` of an already shipped ``folder`` anew (and film its video anew),
     and rewrite its README's evaluation rows, keeping its notes (after a change that moves the figures, or for a result
     shipped before ``evaluation.json`` existed)."""
     config = pearlkit.PearlConfig.from_file(folder / "config.json")
     record = record_evaluation(folder)
-    if "PointNav" not in config.env_id:
-        film_result(folder)
+    film_if_mujoco(folder, config)
     readme = folder / "README.md"
     readme.write_text(replace_evaluation_rows(readme.read_text(), evaluation_rows(record, config)))
     print(json.dumps({"name": folder.name, **record["mean"]}))
@@ -118,12 +124,11 @@ def main() -> None:
     rows = read_progress(tmp)
     last = rows[-1]
     record = record_evaluation(tmp)
-    if "PointNav" not in config.env_id:  # chapter 6 shows each MuJoCo agent adapting
-        film_result(tmp)
     if record["by_seed"][0]["iteration"] != int(last["iteration"]):
         shutil.rmtree(tmp)
         raise SystemExit(f"error: {args.run_dir}/agent.pt is at iteration {record['by_seed'][0]['iteration']} but "
                          f"progress.csv ends at {last['iteration']}; resume the run for an iteration, then ship it")
+    film_if_mujoco(tmp, config)
     run_name = default_run_dir(name, config.seed)
     method = "PEARL" if config.latent_dim else "SAC with no task inference (`latent_dim=0`)"
     readme = f"""# `{name}`: {method} on `{config.env_id}`
