@@ -23,18 +23,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from pearlkit.buffers import context_from_transitions
+from pearlkit.belief import belief_entropy, factor_precisions
 from pearlkit.checkpoint import load_agent
 from pearlkit.envs.point_nav import goal_positions
 from pearlkit.evaluate import meta_test
 from pearlkit.ideal_explorer import enters_disc, ideal_adaptation_curve
-from pearlkit.sampler import valid_steps, visited_states
+from pearlkit.sampler import visited_states
 
 
 @torch.no_grad()
@@ -44,16 +43,8 @@ def diagnose(run_dir: Path, seed: int) -> dict:
     result = meta_test(agent, tasks, config, seed=seed)
     num_trajs = result.returns.shape[1]
     goals = goal_positions()
-    precisions = {"zero reward": [], "rewarded": []}
-    for k, traj in enumerate(result.trajectories):
-        for task in range(len(tasks)):
-            steps = valid_steps(traj, result.valid[:, k], task)
-            _, var = agent.encoder.factors(context_from_transitions(steps, config.use_next_obs_in_context)[None])
-            precision = (1.0 / var.clamp(min=1e-7))[0]
-            rewarded = steps.reward > 0
-            precisions["rewarded"].append(precision[rewarded])
-            precisions["zero reward"].append(precision[~rewarded])
-    entropy = 0.5 * (torch.log(2 * math.pi * math.e * result.z_vars)).sum(-1)  # (tasks, K)
+    precisions = factor_precisions(agent, result, config.use_next_obs_in_context)
+    entropy = belief_entropy(result.z_vars)  # (tasks, K)
     found_before = torch.cumsum(result.successes.int(), 1) - result.successes.int() > 0
     # Which of the family's goal discs each trajectory crossed, and which were crossed before without reward.
     crossed = np.stack([enters_disc(visited_states(traj).numpy(), goals).T for traj in result.trajectories], 1)
@@ -69,7 +60,7 @@ def diagnose(run_dir: Path, seed: int) -> dict:
     stats = lambda x: {"median": float(x.median()), "p90": float(x.quantile(0.9)), "count": int(x.numel())} \
         if x.numel() else None
     return {
-        "factor_precision": {kind: stats(torch.cat(values).flatten()) for kind, values in precisions.items()},
+        "factor_precision": {kind: stats(values) for kind, values in precisions.items()},
         "entropy_not_found": [float(entropy[~found_before[:, k], k].mean()) if (~found_before[:, k]).any()
                               else None for k in range(num_trajs)],
         "entropy_found": [float(entropy[found_before[:, k], k].mean()) if found_before[:, k].any() else None

@@ -282,6 +282,27 @@ def plot_success_curves(curves: dict[str, Sequence[float]], num_exploration: int
     return fig
 
 
+def plot_factor_precisions(by_agent: dict[str, dict[str, Tensor]]) -> Figure:
+    """How much each context transition narrows the belief: the distribution of its factor's
+    precision (log scale), one panel for zero-reward and one for rewarded transitions, one
+    line per agent; the dotted line is the prior's precision, 1.
+
+    Args:
+        by_agent: label -> :func:`pearlkit.belief.factor_precisions` of that agent's meta-test.
+    """
+    fig, axes = new_figure(7.0, 2.8, columns=2)
+    bins = np.linspace(-4, 5, 46)  # log10 precision: 1e-4 (says nothing) to 1e5 (pins z)
+    for ax, kind in zip(axes[0], ("zero reward", "rewarded")):
+        for label, precisions in by_agent.items():
+            values = np.log10(precisions[kind].clamp(min=10 ** bins[0]).numpy())
+            share = np.histogram(values, bins)[0] / max(len(values), 1)
+            ax.stairs(share, bins, label=f"{label} (median {float(precisions[kind].median()):.3g})", lw=1.5)
+        ax.axvline(0, color="gray", ls=":", lw=1)
+        ax.set(title=f"{kind} transitions", xlabel="log10 of the factor's precision", ylabel="share of factors")
+        ax.legend(fontsize=9, loc="upper left")
+    return fig
+
+
 def plot_navigation_meta_test(result: MetaTestResult, tasks: list[Task], task_indices: list[int] | None = None, columns: int = 4) -> Figure:
     """One panel per task: exploration trajectories (z from the prior) in blue, the first
     trajectory after exploration in red, later ones in orange; the goal disc in green.

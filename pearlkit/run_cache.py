@@ -83,6 +83,7 @@ BOOK_RUNS: dict[str, tuple[str, dict[str, object]]] = {
     "pearl": ("sparse-point-robot", {}),
     "deterministic": ("sparse-point-robot", {"probabilistic_encoder": False}),
     "no-context": ("sparse-point-robot", {"latent_dim": 0}),
+    "unbiased-critic": ("sparse-point-robot", {"critic_z_samples": 4}),
 }
 
 
@@ -91,8 +92,9 @@ def book_run(name: str, root: str | Path | None = None) -> Path:
 
     Args:
         name: ``"live"`` (chapter 4's short run), ``"pearl"`` (PEARL as specified, the whole
-            budget), ``"deterministic"`` (the deterministic context variant, same budget) or
-            ``"no-context"`` (no task inference, same budget).
+            budget), ``"deterministic"`` (the deterministic context variant, same budget),
+            ``"no-context"`` (no task inference, same budget) or ``"unbiased-critic"`` (the
+            critic's loss without its charge for the belief's width, same budget).
     """
     if name not in BOOK_RUNS:
         raise ValueError(f"unknown book run {name!r}; the book has {sorted(BOOK_RUNS)}")
@@ -143,7 +145,8 @@ def shipped_evaluation(name: str) -> dict:
 #: The folder under ``results/`` where each chapter agent of :data:`BOOK_RUNS` is shipped
 #: (chapter 4's live run is trained, never shipped).
 SHIPPED_AS = {"pearl": "sparse-point-robot", "deterministic": "sparse-point-robot-deterministic",
-              "no-context": "sparse-point-robot-no-context"}
+              "no-context": "sparse-point-robot-no-context",
+              "unbiased-critic": "sparse-point-robot-unbiased-critic"}
 
 
 def book_agent(name: str, train: bool = False) -> Path:
@@ -151,7 +154,7 @@ def book_agent(name: str, train: bool = False) -> Path:
     or with ``train`` (a chapter's ``TRAIN_FROM_SCRATCH``) :func:`book_run`'s, trained here.
 
     Args:
-        name: ``"pearl"``, ``"deterministic"`` or ``"no-context"``.
+        name: ``"pearl"``, ``"deterministic"``, ``"no-context"`` or ``"unbiased-critic"``.
     """
     if name not in SHIPPED_AS:
         raise ValueError(f"unknown book agent {name!r}; the book ships {sorted(SHIPPED_AS)}")

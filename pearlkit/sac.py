@@ -69,7 +69,7 @@ def q_loss_over_draws(q1_pred: Tensor, q2_pred: Tensor, target: Tensor, draws: i
             first draw, then the second, ...).
         draws: K, at least 2.
     Returns:
-        Scalar.
+        Scalar. Book label: ``eq-unbiased-critic``.
     """
     if draws < 2:
         raise ValueError(f"q_loss_over_draws needs draws >= 2, got {draws}; one draw is q_loss")

@@ -1,7 +1,8 @@
-"""The belief views' computations: beliefs along a context, imagined paths, a task's context."""
+"""The belief views' computations: beliefs along a context, imagined paths, a task's context,
+factor precisions and the belief's entropy."""
 import torch
 
-from pearlkit.belief import beliefs_along, imagined_paths, task_context
+from pearlkit.belief import belief_entropy, beliefs_along, factor_precisions, imagined_paths, task_context
 from pearlkit.buffers import context_from_transitions
 from pearlkit.evaluate import meta_test
 from tests.conftest import agent_with_data, tiny_config
@@ -53,3 +54,24 @@ def test_imagined_paths_start_at_the_origin_and_leave_the_callers_randomness_alo
     # (equal up to rounding: rows of one batched matmul may round differently)
     torch.testing.assert_close(narrow, narrow[:1].expand_as(narrow), rtol=0, atol=1e-6)
     assert (wide - wide[:1]).abs().max() > 1e-3  # an untrained policy moves little, but z matters
+
+
+def test_factor_precisions_cover_every_transition_and_add_up_to_the_beliefs_precision():
+    config, agent, _, tasks, _, _ = agent_with_data(tiny_config())
+    result = _meta_test(agent, config, tasks)
+    precisions = factor_precisions(agent, result)
+    contexts = [task_context(result, i) for i in range(len(tasks))]
+    rewarded = sum(int((c.reward > 0).sum()) for c in contexts)
+    total = sum(c.obs.shape[0] for c in contexts)
+    assert precisions["rewarded"].numel() == rewarded * config.latent_dim
+    assert precisions["zero reward"].numel() == (total - rewarded) * config.latent_dim
+    # The belief is the product of its factors, so its precision is their sum, task by task.
+    with torch.no_grad():
+        beliefs = [agent.encoder(context_from_transitions(c, False)[None])[1][0] for c in contexts]
+    summed = sum(kind.view(-1, config.latent_dim).sum(0) for kind in precisions.values())
+    torch.testing.assert_close(sum(1 / var for var in beliefs), summed, rtol=1e-4, atol=1e-3)
+
+def test_belief_entropy_is_the_gaussians():
+    z_var = torch.tensor([[1.0, 1.0, 1.0, 1.0, 1.0], [0.5, 2.0, 0.01, 3.0, 1.0]])
+    expected = torch.distributions.Normal(torch.zeros_like(z_var), z_var.sqrt()).entropy().sum(-1)
+    torch.testing.assert_close(belief_entropy(z_var), expected)

@@ -66,3 +66,14 @@ def test_seed_band_is_the_mean_between_the_lowest_and_highest_seed():
     band = ax.collections[0].get_paths()[0].vertices
     assert band[:, 1].min() == 0.0 and band[:, 1].max() == 4.0
     plt.close(fig)
+
+
+def test_factor_precision_figure_has_a_line_per_agent_in_each_panel():
+    from pearlkit.plots import plot_factor_precisions
+
+    factors = {"zero reward": torch.tensor([0.01, 0.1, 1.0]), "rewarded": torch.tensor([10.0, 1000.0])}
+    fig = plot_factor_precisions({"one draw": factors, "four draws": factors})
+    assert [ax.get_title() for ax in fig.axes] == ["zero reward transitions", "rewarded transitions"]
+    for ax in fig.axes:
+        assert len(ax.patches) == 2  # one histogram outline per agent
+        assert all(abs(sum(p.get_data().values) - 1) < 1e-9 for p in ax.patches)  # shares sum to 1
