@@ -49,6 +49,14 @@ class PearlConfig:
     """Hidden units of the context encoder."""
     probabilistic_encoder: bool = True
     """PEARL's Gaussian belief with a KL term (True) or the deterministic variant (False)."""
+    # paper-vs-code: the paper and the reference multiply the context's factors alone.
+    prior_factor: bool = False
+    """Multiply the unit prior into the belief as one more factor, as Bayes' rule does:
+    :math:`q(z|c) \propto \mathcal N(0, I) \prod_n \Psi(z|c_n)`. Without it (the paper) the
+    KL term is smallest when the factors' precisions add up to 1, so the encoder learns that a
+    context of ``embedding_batch_size`` uninformative transitions makes the prior, and a longer
+    one at meta-test makes a narrower belief. With it, an uninformative factor is best at
+    precision 0 and leaves the prior as it is, however long the context."""
     use_next_obs_in_context: bool = False
     """Context rows are (s, a, r, s') instead of (s, a, r); needed when dynamics differ."""
     precision: str = "float32"
@@ -138,6 +146,9 @@ class PearlConfig:
     def __post_init__(self) -> None:
         _check_in(self.env_id, sorted(ENV_IDS), "env_id")
         _check_in(self.precision, list(PRECISIONS), "precision")
+        if self.prior_factor and not self.probabilistic_encoder:
+            raise ValueError("prior_factor=True needs probabilistic_encoder=True: the deterministic encoder has "
+                             "no Gaussian factors to multiply the prior with")
         for name in ("num_train_tasks", "num_test_tasks", "num_iterations",
                      "num_tasks_sample", "max_path_length", "replay_buffer_size", "meta_batch",
                      "batch_size", "embedding_batch_size", "update_post_train", "num_steps_per_eval",

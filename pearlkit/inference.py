@@ -80,13 +80,18 @@ class ContextEncoder(nn.Module):
             baseline of a policy that sees only the state).
         hidden_sizes: hidden units of the per-transition MLP.
         probabilistic: PEARL's Gaussian belief (True) or the deterministic variant.
+        prior_factor: multiply the unit prior in as one more factor (``prior_factor`` in
+            :class:`pearlkit.config.PearlConfig`; not the paper's belief).
     """
 
     def __init__(self, context_dim: int, latent_dim: int, hidden_sizes: tuple[int, ...],
-                 probabilistic: bool = True) -> None:
+                 probabilistic: bool = True, prior_factor: bool = False) -> None:
         super().__init__()
+        if prior_factor and not probabilistic:
+            raise ValueError("prior_factor needs the probabilistic encoder: the deterministic one has no factors")
         self.latent_dim = latent_dim
         self.probabilistic = probabilistic
+        self.prior_factor = prior_factor
         self.mlp = MLP(context_dim, hidden_sizes, 2 * latent_dim if probabilistic else latent_dim) if latent_dim else None
 
     def factors(self, context: Tensor) -> tuple[Tensor, Tensor]:
@@ -127,7 +132,12 @@ class ContextEncoder(nn.Module):
                                  f"got {num_transitions.tolist()}")
             mask = torch.arange(n, device=context.device) < num_transitions.to(context.device).unsqueeze(1)
         if self.probabilistic:
-            return product_of_gaussians(*self.factors(context), mask=mask)
+            mu, var = self.factors(context)
+            if self.prior_factor:  # the prior N(0, I) as factor 0, which no mask leaves out
+                prior_mu, prior_var = prior(num_tasks, self.latent_dim, context.device)
+                mu, var = torch.cat([prior_mu[:, None], mu], 1), torch.cat([prior_var[:, None], var], 1)
+                mask = None if mask is None else torch.cat([torch.ones_like(mask[:, :1]), mask], 1)
+            return product_of_gaussians(mu, var, mask=mask)
         codes = self.mlp(context)
         if mask is None:
             z_mean = codes.mean(dim=1)

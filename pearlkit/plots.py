@@ -102,17 +102,30 @@ def plot_paths(ax: Axes, paths: np.ndarray | Tensor, color: str = EXPLORE, alpha
         ax.scatter(paths[:, -1, 0], paths[:, -1, 1], s=8, color=color, alpha=min(1.0, alpha + 0.3), zorder=3)
 
 
-def draw_belief(ax: Axes, z_mean: Tensor, z_var: Tensor, title: str = "belief q(z|c)") -> None:
+def belief_reach(z_mean: Tensor, z_var: Tensor) -> float:
+    """Half-width of a belief axis that shows every bar (mean ± 2 standard deviations) of these
+    beliefs, any shape ``(..., latent_dim)``: at least 4 (the prior's bars with a margin), at
+    most 8, so that one very wide belief on a path does not squash the others to dots."""
+    mean, std = np.asarray(z_mean, dtype=float), np.sqrt(np.asarray(z_var, dtype=float))
+    return float(np.clip(np.max(np.abs(mean) + 2 * std) + 0.5, 4.0, 8.0))
+
+
+def draw_belief(ax: Axes, z_mean: Tensor, z_var: Tensor, title: str = "belief q(z|c)",
+                reach: float | None = None) -> None:
     """One Gaussian belief, a bar per latent dimension: the mean and ±2 standard deviations.
 
     The grey band is the prior's ±2. A belief that has learned something has moved its means
     or narrowed its bars; the deterministic variant has no width at all.
+
+    Args:
+        reach: the axis's half-width (default: :func:`belief_reach` of this belief); the
+            frames of one animation share one, so that the axis holds still.
     """
     mean, std = np.asarray(z_mean, dtype=float), np.sqrt(np.asarray(z_var, dtype=float))
     dims = np.arange(len(mean))
     ax.axvspan(-2, 2, color="0.9", lw=0)
     ax.errorbar(mean, dims, xerr=2 * std, fmt="o", color="tab:purple", capsize=3, ms=4)
-    reach = max(4.0, float(np.max(np.abs(mean) + 2 * std)) + 0.5)
+    reach = belief_reach(z_mean, z_var) if reach is None else reach
     ax.set(yticks=dims, yticklabels=[f"z{d + 1}" for d in dims], xlim=(-reach, reach),
            ylim=(len(mean) - 0.5, -0.5), title=title)
     ax.axvline(0, color="0.6", lw=0.5)
@@ -127,6 +140,7 @@ class BeliefFrame(NamedTuple):
     z_mean: Tensor  #: ``(latent_dim,)`` the belief after those n transitions
     z_var: Tensor
     paths: np.ndarray  #: ``(num_samples, steps, 2)`` paths of z sampled from that belief
+    reach: float  #: the belief axis's half-width, shared by every frame of one context
 
 
 def draw_belief_frame(axes: Sequence[Axes], frame: BeliefFrame) -> None:
@@ -141,7 +155,7 @@ def draw_belief_frame(axes: Sequence[Axes], frame: BeliefFrame) -> None:
     plane.scatter(*frame.positions[~rewarded].T, s=6, color="0.45", zorder=4)
     plane.scatter(*frame.positions[rewarded].T, s=18, color="gold", edgecolor="k", lw=0.4, zorder=5)
     plane.set_title(f"{len(frame.rewards)} context transitions, {int(rewarded.sum())} with reward", fontsize=10)
-    draw_belief(latent, frame.z_mean, frame.z_var)
+    draw_belief(latent, frame.z_mean, frame.z_var, reach=frame.reach)
 
 
 def draw_exploration_frame(axes: Sequence[Axes], result: MetaTestResult, task_index: int, goal: np.ndarray,
@@ -163,7 +177,8 @@ def draw_exploration_frame(axes: Sequence[Axes], result: MetaTestResult, task_in
     phase = "exploring, z from the prior" if k < num_exp_traj_eval else "after exploration, z from the posterior"
     plane.set_title(f"trajectory {k + 1}: {phase}", fontsize=10)
     draw_belief(latent, result.z_means[task_index, k], result.z_vars[task_index, k],
-                title=f"belief z{k + 1} was drawn from")
+                title=f"belief z{k + 1} was drawn from",
+                reach=belief_reach(result.z_means[task_index], result.z_vars[task_index]))  # one axis for all k
     returns = result.returns[task_index].numpy()
     colors = [EXPLORE if j < num_exp_traj_eval else EXPLOIT for j in range(len(returns))]
     bars.bar(np.arange(1, k + 2), returns[: k + 1], color=colors[: k + 1])
@@ -224,7 +239,9 @@ def plot_learning_curves(progress: dict[str, list[dict]], columns: Sequence[tupl
             if points:
                 ax.plot(*zip(*points), label=name)
         ax.set(xlabel=x.replace("_", " "), title=label)
-    axes.flat[0].legend(fontsize=8)
+    # One legend under all panels: inside a third of a page-wide figure it would be unreadable.
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), fontsize=10, frameon=False)
     return fig
 
 
@@ -252,7 +269,7 @@ def plot_exploration_ceiling(ideal: dict[str, dict[int, dict]], agent: dict[str,
         if target is not None and agent_key == "success":
             ax.axhline(target, color="gray", ls="--", label=f"success {target:g}")
         ax.set(xlabel="exploration trajectories", ylim=(0, 1.02), title=title)
-    axes.flat[1].legend(fontsize=8)
+    axes.flat[1].legend(fontsize=9)
     return fig
 
 
@@ -278,7 +295,7 @@ def plot_success_curves(curves: dict[str, Sequence[float]], num_exploration: int
             ax.fill_between(trajectories, *spread[label], color=line.get_color(), alpha=0.2, lw=0)
     ax.set(xlabel="trajectory", ylabel="success rate (entered the goal disc)", ylim=(0, 1.02),
            xticks=np.arange(1, max(len(c) for c in curves.values()) + 1, 2))
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 

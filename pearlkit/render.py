@@ -26,10 +26,12 @@ from pearlkit.runtime import OFFSCREEN_INSTALL_HINT
 if TYPE_CHECKING:
     import gymnasium as gym
 
-#: Caption text size in pixels: readable when a 3-task video is shown at the page's width.
-CAPTION_FONT_SIZE = 15
-CAPTION_LINES = 3
-CAPTION_HEIGHT = CAPTION_LINES * (CAPTION_FONT_SIZE + 4) + 5  # 62: even, as H.264 needs
+#: Caption text size in pixels. A 3-task video (960 px wide) shows at about 730 px on a page,
+#: so 20 px reads as about 15. At that size a 320-px tile holds about 28 characters a row, so
+#: the captions' lines are short and a longer one wraps onto the next row.
+CAPTION_FONT_SIZE = 20
+CAPTION_LINES = 5
+CAPTION_HEIGHT = CAPTION_LINES * (CAPTION_FONT_SIZE + 4) + 6  # 126: even, as H.264 needs
 
 
 def body_motion(env: gym.Env) -> str:
@@ -149,13 +151,28 @@ def caption_font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)
 
 
+def caption_rows(text: str, width: int) -> list[str]:
+    """``text`` wrapped at spaces into rows no wider than ``width`` pixels at
+    :data:`CAPTION_FONT_SIZE` (a single word wider than that keeps a row of its own)."""
+    font, rows = caption_font(CAPTION_FONT_SIZE), []
+    for word in text.split(" "):
+        if rows and font.getlength(f"{rows[-1]} {word}") <= width:
+            rows[-1] = f"{rows[-1]} {word}"
+        else:
+            rows.append(word)
+    return rows
+
+
 def with_caption(frame: np.ndarray, lines: list[str]) -> np.ndarray:
-    """``frame`` with a dark strip above it holding up to :data:`CAPTION_LINES` lines of text."""
+    """``frame`` with a dark strip above it holding ``lines``, each wrapped to the frame's
+    width (:func:`caption_rows`), up to :data:`CAPTION_LINES` rows in all."""
     strip = Image.new("RGB", (frame.shape[1], CAPTION_HEIGHT), (20, 20, 20))
     draw = ImageDraw.Draw(strip)
-    for row, text in enumerate(lines[:CAPTION_LINES]):
+    width = frame.shape[1] - 12
+    rows = [row for text in lines for row in caption_rows(text, width)]
+    for row, text in enumerate(rows[:CAPTION_LINES]):
         size = CAPTION_FONT_SIZE
-        while caption_font(size).getlength(text) > frame.shape[1] - 12 and size > 9:  # a long line shrinks to fit
+        while caption_font(size).getlength(text) > width and size > 9:  # one word wider than the tile
             size -= 1
         draw.text((6, 3 + (CAPTION_FONT_SIZE + 4) * row), text, fill=(235, 235, 235), font=caption_font(size))
     return np.concatenate([np.asarray(strip), frame], axis=0)
@@ -173,17 +190,17 @@ def adaptation_frames(result: MetaTestResult, frames: np.ndarray, labels: list[s
     num_trajs, steps, num_tasks = frames.shape[:3]
     out = []
     for k in range(num_trajs):
-        stage = "exploring: z from the prior" if k < result.num_exp_traj_eval else "z from the belief"
+        stage = "exploring" if k < result.num_exp_traj_eval else "adapted"  # z from the prior / the belief
         rewards = result.trajectories[k].reward * result.valid[:, k]
         so_far = rewards.cumsum(dim=1)
         for t in range(steps):
             step = min((t + 1) * every, rewards.shape[1]) - 1
             tiles = []
             for i in range(num_tasks):
-                motion = f"{motions[k, t, i]}   " if motions is not None else ""
+                motion = [motions[k, t, i]] if motions is not None else []
                 tiles.append(with_caption(frames[k, t, i], [
-                    labels[i], f"trajectory {k + 1} of {num_trajs}, {stage}",
-                    f"{motion}return {float(so_far[i, step]):.0f}"]))
+                    labels[i], f"trajectory {k + 1} of {num_trajs}: {stage}", *motion,
+                    f"return {float(so_far[i, step]):.0f}"]))
             out.append(np.concatenate(tiles, axis=1))
     return np.stack(out)
 

@@ -23,6 +23,7 @@ from pearlkit.envs import Task
 from pearlkit.plots import (
     BeliefFrame,
     animation_html,
+    belief_reach,
     draw_belief_frame,
     draw_exploration_frame,
     new_figure,
@@ -59,8 +60,9 @@ def belief_frame(agent: PearlAgent, config: PearlConfig, task: Task, context: Tr
     """The belief after the first ``n`` transitions of ``context``, and paths sampled from it."""
     paths = imagined_paths(agent, task, beliefs.z_mean[n], beliefs.z_var[n], num_samples, config.env_id,
                            config.max_path_length)
+    reach = belief_reach(beliefs.z_mean, beliefs.z_var)  # the whole path's: the axis holds still
     return BeliefFrame(np.asarray(task["goal"]), context.next_obs[:n].numpy(), context.reward[:n].numpy(),
-                       beliefs.z_mean[n], beliefs.z_var[n], paths.numpy())
+                       beliefs.z_mean[n], beliefs.z_var[n], paths.numpy(), reach)
 
 
 def belief_animation(agent: PearlAgent, config: PearlConfig, result: MetaTestResult, tasks: list[Task],

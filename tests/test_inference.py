@@ -108,3 +108,28 @@ def test_num_transitions_out_of_range_is_named():
     encoder = ContextEncoder(context_dim=5, latent_dim=3, hidden_sizes=(16,))
     with pytest.raises(ValueError, match=r"between 1 and the context's 6 transitions, got \[0, 6\]"):
         encoder(torch.randn(2, 6, 5), torch.tensor([0, 6]))
+
+
+def test_prior_factor_multiplies_the_unit_prior_into_the_belief():
+    torch.manual_seed(0)
+    plain = ContextEncoder(context_dim=5, latent_dim=3, hidden_sizes=(16,))
+    with_prior = ContextEncoder(context_dim=5, latent_dim=3, hidden_sizes=(16,), prior_factor=True)
+    with_prior.load_state_dict(plain.state_dict())
+    context = torch.randn(2, 6, 5)
+    mu, var = plain.factors(context)
+    precision = 1 + (1 / var).sum(1)  # Bayes: the prior's precision 1 plus each factor's
+    z_mean, z_var = with_prior(context)
+    torch.testing.assert_close(z_var, 1 / precision)
+    torch.testing.assert_close(z_mean, (mu / var).sum(1) / precision)
+    # With a mask, the prior stays in and only the left-out transitions go.
+    z_mean, z_var = with_prior(context, torch.tensor([2, 6]))
+    torch.testing.assert_close(z_var[0], 1 / (1 + (1 / var[0, :2]).sum(0)))
+
+
+def test_prior_factor_needs_the_probabilistic_encoder():
+    import pearlkit
+
+    with pytest.raises(ValueError, match="prior_factor=True needs probabilistic_encoder=True"):
+        pearlkit.get_preset("sparse-point-robot").replace(prior_factor=True, probabilistic_encoder=False)
+    with pytest.raises(ValueError, match="prior_factor needs the probabilistic encoder"):
+        ContextEncoder(5, 3, (8,), probabilistic=False, prior_factor=True)

@@ -77,3 +77,23 @@ def test_factor_precision_figure_has_a_line_per_agent_in_each_panel():
     for ax in fig.axes:
         assert len(ax.patches) == 2  # one histogram outline per agent
         assert all(abs(sum(p.get_data().values) - 1) < 1e-9 for p in ax.patches)  # shares sum to 1
+
+
+def test_a_belief_axis_holds_still_across_an_animations_frames():
+    from matplotlib.figure import Figure
+
+    from pearlkit.plots import belief_reach, draw_exploration_frame
+
+    assert belief_reach(torch.zeros(5), torch.ones(5)) == 4.0  # the prior's bars, with a margin
+    assert belief_reach(torch.full((5,), 3.0), torch.ones(5)) == 5.5
+    assert belief_reach(torch.zeros(5), torch.full((5,), 100.0)) == 8.0  # capped
+    config = tiny_config()
+    agent = build_agent(config, torch.device("cpu"))
+    _, tasks = config.split_tasks()
+    result = meta_test(agent, tasks, config.replace(num_exp_traj_eval=2, num_steps_per_eval=4 * 20), seed=0)
+    limits = []
+    for k in range(4):
+        axes = Figure().subplots(1, 3)
+        draw_exploration_frame(axes, result, 0, np.asarray(tasks[0]["goal"]), k)
+        limits.append(axes[1].get_xlim())
+    assert len(set(limits)) == 1

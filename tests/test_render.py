@@ -191,3 +191,16 @@ def test_filmed_tasks_span_the_family():
     goals = [t["goal"] for t in tasks_to_film(pearlkit.get_preset("ant-goal-2d"))]
     angles = [np.arctan2(g[1], g[0]) for g in goals]
     assert angles == sorted(angles)
+
+
+def test_caption_rows_wrap_at_spaces_to_the_tiles_width():
+    from pearlkit.render import CAPTION_FONT_SIZE, caption_font, caption_rows
+
+    font = caption_font(CAPTION_FONT_SIZE)
+    label = "mass x1.13, inertia x0.91, damping x0.91, friction x0.89"  # a Walker-2D-Params task
+    rows = caption_rows(label, 308)
+    assert len(rows) == 2 and " ".join(rows) == label
+    assert all(font.getlength(row) <= 308 for row in rows)
+    # The longest lines the films write fit a 320-px tile whole, at full size.
+    for line in ("trajectory 3 of 4: exploring", "velocity (+10.23, -10.45) m/s", "target velocity 0.42 m/s"):
+        assert caption_rows(line, 308) == [line]
