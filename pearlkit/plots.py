@@ -82,7 +82,7 @@ def plot_reward_maps(goal: np.ndarray) -> Figure:
     """The dense reward and the sparse reward of one goal over the plane, side by side."""
     xs, ys = np.meshgrid(np.linspace(-1.35, 1.35, 271), np.linspace(-0.35, 1.35, 171))
     grid = np.stack([xs, ys], axis=-1)
-    fig, axes = new_figure(10, 3.0, columns=2)
+    fig, axes = new_figure(7.4, 2.4, columns=2)  # about the page's width: text stays at its size
     for ax, reward, title in ((axes[0, 0], dense_reward(grid, goal), "dense reward  -||s' - g||"),
                               (axes[0, 1], sparse_reward(grid, goal), "sparse reward  (0 outside the disc)")):
         image = ax.pcolormesh(xs, ys, reward, cmap="viridis", shading="auto")
@@ -225,8 +225,11 @@ def plot_learning_curves(progress: dict[str, list[dict]], columns: Sequence[tupl
     their mean, with the range from the lowest to the highest seed shaded, at the ``x`` values
     all of them evaluated.
     """
-    fig, axes = new_figure(3.6 * len(columns), 3.0, columns=len(columns))
+    from matplotlib.ticker import EngFormatter
+
+    fig, axes = new_figure(min(2.6 * len(columns), 7.8), 2.8, columns=len(columns))  # about the page's width
     for ax, (column, label) in zip(axes.flat, columns):
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 600k, not 600000
         for name, runs in (seeds or {}).items():
             by_run = [{float(r[x]): float(r[column]) for r in rows if r.get(column) not in (None, "")} for rows in runs]
             xs = sorted(set.intersection(*(set(points) for points in by_run)))
@@ -269,12 +272,15 @@ def plot_exploration_ceiling(ideal: dict[str, dict[int, dict]], agent: dict[str,
         if target is not None and agent_key == "success":
             ax.axhline(target, color="gray", ls="--", label=f"success {target:g}")
         ax.set(xlabel="exploration trajectories", ylim=(0, 1.02), title=title)
-    axes.flat[1].legend(fontsize=9)
+    # Under the panels: inside, it would cover the agents' markers.
+    handles, labels = axes.flat[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=9, frameon=False)
     return fig
 
 
 def plot_success_curves(curves: dict[str, Sequence[float]], num_exploration: int,
-                        spread: dict[str, tuple[Sequence[float], Sequence[float]]] | None = None) -> Figure:
+                        spread: dict[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+                        colors: dict[str, str] | None = None) -> Figure:
     """Success rate per trajectory of a navigation meta-test, one line per agent and protocol.
 
     Args:
@@ -284,13 +290,16 @@ def plot_success_curves(curves: dict[str, Sequence[float]], num_exploration: int
             protocol, from the belief in Algorithm 2).
         spread: label of ``curves`` -> (lowest, highest) per trajectory, shaded in the line's
             colour (e.g. over training seeds).
+        colors: label -> colour, so that a series keeps its colour from one figure to the next
+            (default: matplotlib's cycle).
     """
     fig, axes = new_figure(7.0, 3.2)
     ax = axes[0, 0]
     ax.axvspan(0.5, num_exploration + 0.5, color="0.92", label="exploration trajectories")
     for label, curve in curves.items():
         trajectories = np.arange(1, len(curve) + 1)
-        line, = ax.plot(trajectories, curve, "--" if label.startswith("ideal") else "o-", ms=3, label=label)
+        line, = ax.plot(trajectories, curve, "--" if label.startswith("ideal") else "o-", ms=3, label=label,
+                        color=(colors or {}).get(label))
         if spread and label in spread:
             ax.fill_between(trajectories, *spread[label], color=line.get_color(), alpha=0.2, lw=0)
     ax.set(xlabel="trajectory", ylabel="success rate (entered the goal disc)", ylim=(0, 1.02),
@@ -313,10 +322,11 @@ def plot_factor_precisions(by_agent: dict[str, dict[str, Tensor]]) -> Figure:
         for label, precisions in by_agent.items():
             values = np.log10(precisions[kind].clamp(min=10 ** bins[0]).numpy())
             share = np.histogram(values, bins)[0] / max(len(values), 1)
-            ax.stairs(share, bins, label=f"{label} (median {float(precisions[kind].median()):.3g})", lw=1.5)
+            ax.stairs(share, bins, label=label, lw=1.5)
         ax.axvline(0, color="gray", ls=":", lw=1)
         ax.set(title=f"{kind} transitions", xlabel="log10 of the factor's precision", ylabel="share of factors")
-        ax.legend(fontsize=9, loc="upper left")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=9, frameon=False)
     return fig
 
 

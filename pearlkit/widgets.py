@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from pearlkit.evaluate import MetaTestResult
     from pearlkit.pearl import PearlAgent
 
-BELIEF_SIZE, EXPLORATION_SIZE = (10.0, 3.6), (13.0, 3.6)
+BELIEF_SIZE, EXPLORATION_SIZE = (7.4, 3.0), (8.0, 2.9)  # inches: near the page's width, so text stays legible
 
 
 def show_source(obj: object) -> Markdown:
