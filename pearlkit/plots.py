@@ -174,7 +174,7 @@ def draw_exploration_frame(axes: Sequence[Axes], result: MetaTestResult, task_in
         hits = result.trajectories[j].reward[task_index] > 0
         plane.scatter(*result.trajectories[j].next_obs[task_index][hits].numpy().T, s=14, color="gold",
                       edgecolor="k", lw=0.3, zorder=5)
-    phase = "exploring, z from the prior" if k < num_exp_traj_eval else "after exploration, z from the posterior"
+    phase = "exploring (z: prior)" if k < num_exp_traj_eval else "z from the belief"
     plane.set_title(f"trajectory {k + 1}: {phase}", fontsize=10)
     draw_belief(latent, result.z_means[task_index, k], result.z_vars[task_index, k],
                 title=f"belief z{k + 1} was drawn from",
@@ -184,7 +184,7 @@ def draw_exploration_frame(axes: Sequence[Axes], result: MetaTestResult, task_in
     bars.bar(np.arange(1, k + 2), returns[: k + 1], color=colors[: k + 1])
     for j in range(k + 1):
         bars.text(j + 1, returns[j] + 0.2, f"{returns[j]:.1f}", ha="center", fontsize=8)
-    bars.set(xlim=(0.4, len(returns) + 0.6), ylim=(0, max(14.0, float(returns.max()) + 0.5)),
+    bars.set(xlim=(0.4, len(returns) + 0.6), ylim=(0, max(14.0, float(returns.max()) * 1.15)),  # room for labels
              xlabel="trajectory", ylabel="sparse return", title="return per trajectory")
 
 
@@ -267,8 +267,9 @@ def plot_exploration_ceiling(ideal: dict[str, dict[int, dict]], agent: dict[str,
         for name, curve in ideal.items():
             ks = sorted(curve)
             ax.plot(ks, [curve[k][key] for k in ks], "o-", label=f"ideal agent, {name}")
-        for (label, point), marker in zip((agent or {}).items(), "s^Dv"):
-            ax.plot(point["k"], point[agent_key], marker, color="black", ms=8, label=label)
+        for i, ((label, point), marker) in enumerate(zip((agent or {}).items(), "s^Dv")):
+            shift = 0.15 * (i - (len(agent) - 1) / 2)  # side by side, so that equal values stay visible
+            ax.plot(point["k"] + shift, point[agent_key], marker, color="black", ms=8, label=label)
         if target is not None and agent_key == "success":
             ax.axhline(target, color="gray", ls="--", label=f"success {target:g}")
         ax.set(xlabel="exploration trajectories", ylim=(0, 1.02), title=title)
