@@ -259,7 +259,7 @@ def plot_exploration_ceiling(ideal: dict[str, dict[int, dict]], agent: dict[str,
             trained agent's measured point, drawn as a marker.
         target: optional success level drawn as a dashed line.
     """
-    fig, axes = new_figure(8.0, 3.0, columns=2)
+    fig, axes = new_figure(7.4, 3.0, columns=2)
     # (key in an ideal summary, key in an agent's point, title)
     panels = (("found", "found", "goal found while exploring"),
               ("success_sampled", "success", "success after exploration"))

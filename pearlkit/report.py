@@ -156,7 +156,7 @@ def aggregate(scores: np.ndarray, reps: int = 5000, seed: int = 0) -> Estimate:
 
 def plot_curves(results: list[PresetResult], reps: int = 2000):
     """One panel per preset: the mean return after exploration over seeds, with its 95% band."""
-    fig, axes = new_figure(3.6 * len(results), 2.8, columns=len(results))
+    fig, axes = new_figure(min(3.6 * len(results), 7.6), 2.8, columns=len(results))  # at most the page's width
     for ax, result in zip(axes[0], results):
         estimates = [mean_with_interval(result.curves[:, j], reps) for j in range(len(result.curve_iterations))]
         steps = result.curve_iterations
