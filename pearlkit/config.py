@@ -20,6 +20,7 @@ from pearlkit.envs.tasks import (
     Task,
     split_tasks,
 )
+from pearlkit.inference import FACTOR_VARIANCES
 from pearlkit.runtime import PRECISIONS
 
 
@@ -49,6 +50,12 @@ class PearlConfig:
     """Hidden units of the context encoder."""
     probabilistic_encoder: bool = True
     """PEARL's Gaussian belief with a KL term (True) or the deterministic variant (False)."""
+    # paper-vs-code: the reference's factor variance is softplus of the encoder's output.
+    factor_variance: str = "softplus"
+    """How the encoder's output becomes a factor's variance: ``"softplus"`` (the reference) or
+    ``"exp"`` (the output is the log-variance). Softplus grows only linearly, so a factor of
+    variance 1,000, one that says next to nothing, needs an output of 1,000; with ``"exp"`` it
+    needs 6.9."""
     # paper-vs-code: the paper and the reference multiply the context's factors alone.
     prior_factor: bool = False
     """Multiply the unit prior into the belief as one more factor, as Bayes' rule does:
@@ -146,6 +153,7 @@ class PearlConfig:
     def __post_init__(self) -> None:
         _check_in(self.env_id, sorted(ENV_IDS), "env_id")
         _check_in(self.precision, list(PRECISIONS), "precision")
+        _check_in(self.factor_variance, list(FACTOR_VARIANCES), "factor_variance")
         if self.prior_factor and not self.probabilistic_encoder:
             raise ValueError("prior_factor=True needs probabilistic_encoder=True: the deterministic encoder has "
                              "no Gaussian factors to multiply the prior with")

@@ -14,6 +14,9 @@ from pearlkit.networks import MLP
 
 # Factor variances are clamped from below so a single transition cannot claim certainty.
 MIN_FACTOR_VAR = 1e-7
+#: How the encoder's output becomes a factor's variance (``factor_variance`` in the config):
+#: softplus, as the reference, or exp of a log-variance (clamped to e^±16 so it stays finite).
+FACTOR_VARIANCES = {"softplus": nn.functional.softplus, "exp": lambda x: torch.exp(x.clamp(-16.0, 16.0))}
 
 
 def product_of_gaussians(mu: Tensor, var: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -82,21 +85,26 @@ class ContextEncoder(nn.Module):
         probabilistic: PEARL's Gaussian belief (True) or the deterministic variant.
         prior_factor: multiply the unit prior in as one more factor (``prior_factor`` in
             :class:`pearlkit.config.PearlConfig`; not the paper's belief).
+        factor_variance: ``"softplus"`` (the reference) or ``"exp"`` (:data:`FACTOR_VARIANCES`).
     """
 
     def __init__(self, context_dim: int, latent_dim: int, hidden_sizes: tuple[int, ...],
-                 probabilistic: bool = True, prior_factor: bool = False) -> None:
+                 probabilistic: bool = True, prior_factor: bool = False, factor_variance: str = "softplus") -> None:
         super().__init__()
         if prior_factor and not probabilistic:
             raise ValueError("prior_factor needs the probabilistic encoder: the deterministic one has no factors")
         self.latent_dim = latent_dim
         self.probabilistic = probabilistic
         self.prior_factor = prior_factor
+        if factor_variance not in FACTOR_VARIANCES:
+            raise ValueError(f"factor_variance must be one of {sorted(FACTOR_VARIANCES)}, got {factor_variance!r}")
+        self.variance = FACTOR_VARIANCES[factor_variance]
         self.mlp = MLP(context_dim, hidden_sizes, 2 * latent_dim if probabilistic else latent_dim) if latent_dim else None
 
     def factors(self, context: Tensor) -> tuple[Tensor, Tensor]:
         r"""Per-transition factors :math:`\Psi_\phi(z|c_n) = \mathcal N(\mu_n, \sigma_n^2)` with
-        :math:`(\mu_n, \sigma_n^2) = (f^\mu_\phi(c_n), \mathrm{softplus}(f^\sigma_\phi(c_n)))`.
+        :math:`(\mu_n, \sigma_n^2) = (f^\mu_\phi(c_n), \mathrm{softplus}(f^\sigma_\phi(c_n)))`
+        (or :math:`\exp f^\sigma_\phi(c_n)` with ``factor_variance="exp"``).
 
         Args:
             context: ``(num_tasks, N, context_dim)``.
@@ -106,7 +114,7 @@ class ContextEncoder(nn.Module):
         if not self.probabilistic or self.mlp is None:
             raise RuntimeError("the deterministic encoder, and one with latent_dim=0, has no Gaussian factors")
         mu, pre_var = self.mlp(context).chunk(2, dim=-1)
-        return mu, nn.functional.softplus(pre_var)
+        return mu, self.variance(pre_var)
 
     def belief_without_context(self, num_tasks: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
         """The unit Gaussian prior; for the deterministic variant z = 0 exactly (zero variance)."""

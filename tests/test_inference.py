@@ -133,3 +133,23 @@ def test_prior_factor_needs_the_probabilistic_encoder():
         pearlkit.get_preset("sparse-point-robot").replace(prior_factor=True, probabilistic_encoder=False)
     with pytest.raises(ValueError, match="prior_factor needs the probabilistic encoder"):
         ContextEncoder(5, 3, (8,), probabilistic=False, prior_factor=True)
+
+
+def test_factor_variance_exp_reads_the_output_as_a_log_variance():
+    torch.manual_seed(0)
+    softplus = ContextEncoder(context_dim=5, latent_dim=3, hidden_sizes=(16,))
+    exp = ContextEncoder(context_dim=5, latent_dim=3, hidden_sizes=(16,), factor_variance="exp")
+    exp.load_state_dict(softplus.state_dict())
+    context = torch.randn(2, 4, 5)
+    _, pre_var = softplus.mlp(context).chunk(2, dim=-1)
+    torch.testing.assert_close(softplus.factors(context)[1], torch.nn.functional.softplus(pre_var))
+    torch.testing.assert_close(exp.factors(context)[1], torch.exp(pre_var))
+
+
+def test_an_unknown_factor_variance_is_named():
+    import pearlkit
+
+    with pytest.raises(ValueError, match="factor_variance must be one of"):
+        pearlkit.get_preset("sparse-point-robot").replace(factor_variance="relu")
+    with pytest.raises(ValueError, match=r"factor_variance must be one of \['exp', 'softplus'\], got 'relu'"):
+        ContextEncoder(5, 3, (8,), factor_variance="relu")
