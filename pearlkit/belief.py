@@ -24,7 +24,7 @@ from torch import Tensor
 
 from pearlkit.buffers import Transitions, context_from_transitions
 from pearlkit.envs import Task
-from pearlkit.inference import sample_z
+from pearlkit.inference import MIN_FACTOR_VAR, sample_z
 from pearlkit.runtime import seeded_stream
 from pearlkit.sampler import EnvPool, rollout, valid_steps, visited_states
 
@@ -114,7 +114,7 @@ def factor_precisions(agent: PearlAgent, result: MetaTestResult, use_next_obs: b
     for task_index in range(result.returns.shape[0]):
         steps = task_context(result, task_index)
         _, var = agent.encoder.factors(context_from_transitions(steps, use_next_obs).to(agent.device)[None])
-        precision = (1.0 / var.clamp(min=1e-7))[0].cpu()  # clamp: a saturated softplus gives 0
+        precision = (1.0 / var.clamp(min=MIN_FACTOR_VAR))[0].cpu()  # the floor the product applies too
         rewarded = steps.reward.flatten() > 0
         kinds["rewarded"].append(precision[rewarded].flatten())
         kinds["zero reward"].append(precision[~rewarded].flatten())

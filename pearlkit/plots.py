@@ -35,6 +35,13 @@ def new_figure(width: float, height: float, columns: int = 1, rows: int = 1) -> 
     return fig, np.array(fig.subplots(rows, columns, squeeze=False))
 
 
+def legend_below(fig: Figure, ax: Axes, ncol: int, fontsize: float = 9) -> None:
+    """One legend for the whole figure, under its panels, from ``ax``'s labelled artists: in a
+    panel of a page-wide figure a legend is unreadable or covers the data."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=ncol, fontsize=fontsize, frameon=False)
+
+
 def draw_plane(ax: Axes, goals: Sequence[np.ndarray] = (), goal_color: str = "tab:green") -> None:
     """The navigation plane: the half circle of goals (dotted), goal discs, the start."""
     arc = np.linspace(0, np.pi, 100)
@@ -242,9 +249,7 @@ def plot_learning_curves(progress: dict[str, list[dict]], columns: Sequence[tupl
             if points:
                 ax.plot(*zip(*points), label=name)
         ax.set(xlabel=x.replace("_", " "), title=label)
-    # One legend under all panels: inside a third of a page-wide figure it would be unreadable.
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), fontsize=10, frameon=False)
+    legend_below(fig, axes.flat[0], ncol=min(len(axes.flat[0].get_legend_handles_labels()[1]), 4), fontsize=10)
     return fig
 
 
@@ -273,9 +278,7 @@ def plot_exploration_ceiling(ideal: dict[str, dict[int, dict]], agent: dict[str,
         if target is not None and agent_key == "success":
             ax.axhline(target, color="gray", ls="--", label=f"success {target:g}")
         ax.set(xlabel="exploration trajectories", ylim=(0, 1.02), title=title)
-    # Under the panels: inside, it would cover the agents' markers.
-    handles, labels = axes.flat[1].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=9, frameon=False)
+    legend_below(fig, axes.flat[1], ncol=2)  # inside a panel it would cover the agents' markers
     return fig
 
 
@@ -326,8 +329,7 @@ def plot_factor_precisions(by_agent: dict[str, dict[str, Tensor]]) -> Figure:
             ax.stairs(share, bins, label=label, lw=1.5)
         ax.axvline(0, color="gray", ls=":", lw=1)
         ax.set(title=f"{kind} transitions", xlabel="log10 of the factor's precision", ylabel="share of factors")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=9, frameon=False)
+    legend_below(fig, axes[0, 0], ncol=len(by_agent))
     return fig
 
 
