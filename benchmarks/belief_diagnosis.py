@@ -1,6 +1,6 @@
 """Why a trained sparse-navigation agent stops exploring: its learned belief against the exact one.
 
-    python benchmarks/belief_diagnosis.py RUN_DIR [--seeds 0 1 2]
+    python benchmarks/belief_diagnosis.py RUN_DIR [--seeds 0 1 2] [--runs-per-task 1] [--misses-ignored]
 
 Meta-tests the run's agent on the 20 held-out goals as the reference does (20 trajectories,
 5 exploring with z from the prior, then the belief inferred from all context before each
@@ -15,7 +15,16 @@ one) and measures, with the agent's own encoder:
   share that enter no goal disc the context had not already ruled out (every disc they
   cross was crossed before without reward), the exact belief's way of saying "wasted";
 - the **success curve**, trajectory by trajectory, beside the ideal agent's
-  (:func:`pearlkit.ideal_explorer.ideal_adaptation_curve`).
+  (:func:`pearlkit.ideal_explorer.ideal_adaptation_curve`), and the two rates it is made of:
+  **search**, the share of runs that had not found the goal whose trajectory enters it (the
+  ideal agent's: 0.12 for a fresh hypothesis, more once misses rule goals out), and
+  **exploitation**, the share of runs that had found it whose trajectory enters it again;
+  with the goal discs a not-yet-successful trajectory enters (**coverage**; the ideal: 12.6).
+
+With ``--misses-ignored`` the meta-test runs with :func:`pearlkit.belief.misses_ignored`: the
+same agent, but a transition without reward multiplies nothing into the belief, so it stays
+the prior until a reward arrives (the factor precisions are still the encoder's own). Against
+the plain run, that separates what the learned belief costs from what the policy costs.
 
 The last line is one JSON object.
 """
@@ -23,12 +32,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from pearlkit.belief import belief_entropy, factor_precisions
+from pearlkit.belief import belief_entropy, factor_precisions, misses_ignored
 from pearlkit.checkpoint import load_agent
 from pearlkit.envs.point_nav import goal_positions
 from pearlkit.evaluate import meta_test
@@ -37,10 +47,11 @@ from pearlkit.sampler import visited_states
 
 
 @torch.no_grad()
-def diagnose(run_dir: Path, seed: int) -> dict:
+def diagnose(run_dir: Path, seed: int, runs_per_task: int = 1, ignore_misses: bool = False) -> dict:
     agent, config, _ = load_agent(run_dir, "cpu")
     _, tasks = config.split_tasks()
-    result = meta_test(agent, tasks, config, seed=seed)
+    with misses_ignored(agent) if ignore_misses else nullcontext():
+        result = meta_test(agent, tasks, config, seed=seed, runs_per_task=runs_per_task)
     num_trajs = result.returns.shape[1]
     goals = goal_positions()
     precisions = factor_precisions(agent, result, config.use_next_obs_in_context)
@@ -49,17 +60,23 @@ def diagnose(run_dir: Path, seed: int) -> dict:
     # Which of the family's goal discs each trajectory crossed, and which were crossed before without reward.
     crossed = np.stack([enters_disc(visited_states(traj).numpy(), goals).T for traj in result.trajectories], 1)
     revisits, considered = 0, 0
-    for task in range(len(tasks)):
+    for run in range(len(result.successes)):
         ruled_out = np.zeros(len(goals), dtype=bool)
         for k in range(num_trajs):
-            if k >= config.num_exp_traj_eval + 1 and not found_before[task, k]:
+            if k >= config.num_exp_traj_eval + 1 and not found_before[run, k]:
                 considered += 1
-                revisits += not (crossed[task, k] & ~ruled_out).any()
-            if not result.successes[task, k]:
-                ruled_out |= crossed[task, k]
+                revisits += not (crossed[run, k] & ~ruled_out).any()
+            if not result.successes[run, k]:
+                ruled_out |= crossed[run, k]
     stats = lambda x: {"median": float(x.median()), "p90": float(x.quantile(0.9)), "count": int(x.numel())} \
         if x.numel() else None
+    searching, exploiting = ~found_before.numpy(), found_before.numpy()
+    rate = lambda mask: [float(successes[mask[:, k], k].mean()) if mask[:, k].any() else None for k in range(num_trajs)]
+    successes = result.successes.numpy()
     return {
+        "search_rate": rate(searching),
+        "exploitation_rate": rate(exploiting),
+        "coverage": [float(crossed[searching[:, k], k].sum(-1).mean()) for k in range(num_trajs)],
         "factor_precision": {kind: stats(values) for kind, values in precisions.items()},
         "entropy_not_found": [float(entropy[~found_before[:, k], k].mean()) if (~found_before[:, k]).any()
                               else None for k in range(num_trajs)],
@@ -75,13 +92,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--runs-per-task", type=int, default=1, help="meta-test runs per goal and seed")
+    parser.add_argument("--misses-ignored", action="store_true",
+                        help="meta-test with a belief that stays the prior until a reward (pearlkit.belief.misses_ignored)")
     args = parser.parse_args()
     torch.manual_seed(0)
-    runs = {seed: diagnose(args.run_dir, seed) for seed in args.seeds}
+    runs = {seed: diagnose(args.run_dir, seed, args.runs_per_task, args.misses_ignored) for seed in args.seeds}
     _, tasks = load_agent(args.run_dir, "cpu")[1].split_tasks()
     ideal = ideal_adaptation_curve(np.array([t["goal"] for t in tasks]), draws=1000)["success"]
     mean = lambda key: np.mean([r[key] for r in runs.values()], axis=0)
-    print(f"{args.run_dir}, evaluation seeds {args.seeds}, 20 held-out goals")
+    print(f"{args.run_dir}, evaluation seeds {args.seeds}, 20 held-out goals, {args.runs_per_task} run(s) each"
+          + (", misses ignored" if args.misses_ignored else ""))
     for kind in ("zero reward", "rewarded"):
         medians = [r["factor_precision"][kind]["median"] for r in runs.values() if r["factor_precision"][kind]]
         p90 = [r["factor_precision"][kind]["p90"] for r in runs.values() if r["factor_precision"][kind]]
@@ -90,6 +111,17 @@ def main() -> None:
                   "  (the prior's: 1)")
     print("  success per trajectory, agent: " + " ".join(f"{v:.2f}" for v in mean("success_curve")))
     print("  success per trajectory, ideal: " + " ".join(f"{v:.2f}" for v in ideal))
+    for key, label, digits in (("search_rate", "search: enters the goal, not found before", 2),
+                               ("exploitation_rate", "exploitation: enters it again, found before", 2),
+                               ("coverage", "coverage: goal discs entered, not found before", 1)):
+        pooled = [np.mean([r[key][k] for r in runs.values() if r[key][k] is not None] or [np.nan])
+                  for k in range(len(ideal))]
+        print(f"  {label}: " + " ".join("  - " if np.isnan(v) else f"{v:4.{digits}f}" for v in pooled))
+    # The ideal agent flies back to a found goal, so its success curve is its share found so far.
+    found_before_ideal = np.concatenate([[0.0], ideal[:-1]])
+    searching_ideal = 1 - found_before_ideal
+    print("  search, ideal: " + " ".join(f"{(ideal[k] - found_before_ideal[k]) / searching_ideal[k]:4.2f}"
+                                         if searching_ideal[k] > 1e-3 else "  - " for k in range(len(ideal))))
     not_found = [np.mean([r["entropy_not_found"][k] for r in runs.values() if r["entropy_not_found"][k] is not None])
                  for k in range(len(ideal))]
     print("  belief entropy before each trajectory, goal not yet found (nats): "

@@ -12,19 +12,24 @@ agent's own encoder and policy (nothing is re-implemented here):
   one task (the context the agent accumulated there);
 * :func:`factor_precisions` and :func:`belief_entropy` measure how much a meta-test's
   transitions narrowed the belief: each factor's precision, split by reward, and the belief's
-  differential entropy.
+  differential entropy;
+* :func:`misses_ignored` meta-tests the same agent with a belief that reads a transition
+  without reward as no information, which separates what the learned belief costs from what
+  the policy costs.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, NamedTuple
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from pearlkit.buffers import Transitions, context_from_transitions
 from pearlkit.envs import Task
-from pearlkit.inference import MIN_FACTOR_VAR, sample_z
+from pearlkit.inference import MIN_FACTOR_VAR, ContextEncoder, prior, product_of_gaussians, sample_z
 from pearlkit.runtime import seeded_stream
 from pearlkit.sampler import EnvPool, rollout, valid_steps, visited_states
 
@@ -130,3 +135,54 @@ def belief_entropy(z_var: Tensor) -> Tensor:
     takes :math:`5 \log 2 \approx 3.47` away.
     """
     return 0.5 * torch.log(2 * math.pi * math.e * z_var).sum(-1)
+
+
+class RewardedFactorsOnly(nn.Module):
+    r"""An encoder's factors, but a transition without reward multiplies in nothing:
+
+    .. math:: q(z \mid c) \propto \mathcal N(0, I) \prod_{n:\, r_n \neq 0} \Psi_\phi(z \mid c_n)
+
+    Until a reward arrives the belief is the prior. A Gaussian cannot say "anywhere but
+    there", so this is the most a Gaussian belief can honestly make of a miss (the
+    exploration ceiling's "belief that stays the prior until a reward"). Not a method: a
+    measurement, used through :func:`misses_ignored`.
+
+    Args:
+        encoder: a trained probabilistic :class:`~pearlkit.inference.ContextEncoder`.
+        reward_column: where the reward sits in a context row (after s and a).
+    """
+
+    def __init__(self, encoder: ContextEncoder, reward_column: int) -> None:
+        super().__init__()
+        if not encoder.probabilistic or encoder.mlp is None:
+            raise ValueError("RewardedFactorsOnly needs a probabilistic encoder with context (latent_dim > 0)")
+        self.encoder, self.reward_column = encoder, reward_column
+
+    def belief_without_context(self, num_tasks: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
+        """The unit prior."""
+        return prior(num_tasks, self.encoder.latent_dim, device)
+
+    def forward(self, context: Tensor, num_transitions: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Belief ``(z_mean, z_var)`` as :meth:`ContextEncoder.forward`, from the rewarded factors."""
+        num_tasks, n = context.shape[:2]
+        if n == 0:
+            return self.belief_without_context(num_tasks, context.device)
+        mu, var = self.encoder.factors(context)
+        kept = context[..., self.reward_column] != 0
+        if num_transitions is not None:
+            kept &= torch.arange(n, device=context.device) < num_transitions.to(context.device).unsqueeze(1)
+        prior_mu, prior_var = prior(num_tasks, self.encoder.latent_dim, context.device)
+        mu, var = torch.cat([prior_mu[:, None], mu], 1), torch.cat([prior_var[:, None], var], 1)
+        return product_of_gaussians(mu, var, mask=torch.cat([torch.ones_like(kept[:, :1]), kept], 1))
+
+
+@contextmanager
+def misses_ignored(agent: PearlAgent) -> Iterator[PearlAgent]:
+    """Within the block, ``agent`` infers with :class:`RewardedFactorsOnly` around its own
+    encoder (meta-test it there); the encoder is put back on leaving."""
+    trained = agent.encoder
+    agent.encoder = RewardedFactorsOnly(trained, reward_column=agent.obs_dim + agent.action_dim)
+    try:
+        yield agent
+    finally:
+        agent.encoder = trained

@@ -58,7 +58,7 @@ class PearlConfig:
     needs 6.9."""
     # paper-vs-code: the paper and the reference multiply the context's factors alone.
     prior_factor: bool = False
-    """Multiply the unit prior into the belief as one more factor, as Bayes' rule does:
+    r"""Multiply the unit prior into the belief as one more factor, as Bayes' rule does:
     :math:`q(z|c) \propto \mathcal N(0, I) \prod_n \Psi(z|c_n)`. Without it (the paper) the
     KL term is smallest when the factors' precisions add up to 1, so the encoder learns that a
     context of ``embedding_batch_size`` uninformative transitions makes the prior, and a longer

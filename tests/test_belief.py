@@ -1,10 +1,13 @@
 """The belief views' computations: beliefs along a context, imagined paths, a task's context,
-factor precisions and the belief's entropy."""
+factor precisions, the belief's entropy and the belief that ignores misses."""
+import pytest
 import torch
 
-from pearlkit.belief import belief_entropy, beliefs_along, factor_precisions, imagined_paths, task_context
+from pearlkit.belief import (RewardedFactorsOnly, belief_entropy, beliefs_along, factor_precisions, imagined_paths,
+                             misses_ignored, task_context)
 from pearlkit.buffers import context_from_transitions
 from pearlkit.evaluate import meta_test
+from pearlkit.pearl import build_agent
 from tests.conftest import agent_with_data, tiny_config
 
 
@@ -70,6 +73,39 @@ def test_factor_precisions_cover_every_transition_and_add_up_to_the_beliefs_prec
         beliefs = [agent.encoder(context_from_transitions(c, False)[None])[1][0] for c in contexts]
     summed = sum(kind.view(-1, config.latent_dim).sum(0) for kind in precisions.values())
     torch.testing.assert_close(sum(1 / var for var in beliefs), summed, rtol=1e-4, atol=1e-3)
+
+
+def test_ignoring_misses_keeps_the_prior_until_a_reward_then_multiplies_in_only_rewarded_factors():
+    config, agent, _, _, _, _ = agent_with_data(tiny_config())
+    context = torch.randn(2, 12, agent.context_dim)
+    reward = agent.obs_dim + agent.action_dim
+    context[..., reward] = 0.0
+    context[1, [3, 8], reward] = 1.0  # task 1 saw two rewards; task 0 none
+    trained = agent.encoder
+    with torch.no_grad(), misses_ignored(agent):
+        z_mean, z_var = agent.encoder(context)
+        first_five = agent.encoder(context, torch.tensor([5, 5]))
+        no_context = agent.encoder(context[:, :0])
+        mu, var = trained.factors(context[1, [3, 8]][None])
+    assert agent.encoder is trained  # put back on leaving
+    assert torch.equal(z_mean[0], torch.zeros(config.latent_dim)) and torch.equal(z_var[0], torch.ones(config.latent_dim))
+    # Task 1: the prior (precision 1, mean 0) times the two rewarded factors, by hand.
+    precision = 1 + (1 / var[0]).sum(0)
+    torch.testing.assert_close(z_var[1], 1 / precision)
+    torch.testing.assert_close(z_mean[1], (mu[0] / var[0]).sum(0) / precision)
+    # Within the first five transitions task 1 has one reward (row 3); task 0 still the prior.
+    mu3, var3 = trained.factors(context[1, 3][None, None])
+    torch.testing.assert_close(first_five[1][1], 1 / (1 + 1 / var3[0, 0]))
+    torch.testing.assert_close(first_five[1][0], torch.ones(config.latent_dim))
+    assert torch.equal(no_context[1], torch.ones(2, config.latent_dim))
+
+
+def test_ignoring_misses_needs_a_probabilistic_encoder():
+    config = tiny_config(probabilistic_encoder=False)
+    agent = build_agent(config, torch.device("cpu"))
+    with pytest.raises(ValueError, match="probabilistic encoder"):
+        RewardedFactorsOnly(agent.encoder, reward_column=4)
+
 
 def test_belief_entropy_is_the_gaussians():
     z_var = torch.tensor([[1.0, 1.0, 1.0, 1.0, 1.0], [0.5, 2.0, 0.01, 3.0, 1.0]])
