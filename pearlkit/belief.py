@@ -162,18 +162,23 @@ class RewardedFactorsOnly(nn.Module):
         """The unit prior."""
         return prior(num_tasks, self.encoder.latent_dim, device)
 
-    def forward(self, context: Tensor, num_transitions: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Belief ``(z_mean, z_var)`` as :meth:`ContextEncoder.forward`, from the rewarded factors."""
+    def forward(self, context: Tensor, num_transitions: Tensor | None = None):
+        """Belief ``(z_mean, z_var)``, as ``ContextEncoder.forward``, from the
+        rewarded transitions' factors and the prior."""
         num_tasks, n = context.shape[:2]
         if n == 0:
             return self.belief_without_context(num_tasks, context.device)
         mu, var = self.encoder.factors(context)
+        # A miss multiplies in nothing; the prior is factor 0, always kept.
         kept = context[..., self.reward_column] != 0
         if num_transitions is not None:
-            kept &= torch.arange(n, device=context.device) < num_transitions.to(context.device).unsqueeze(1)
-        prior_mu, prior_var = prior(num_tasks, self.encoder.latent_dim, context.device)
-        mu, var = torch.cat([prior_mu[:, None], mu], 1), torch.cat([prior_var[:, None], var], 1)
-        return product_of_gaussians(mu, var, mask=torch.cat([torch.ones_like(kept[:, :1]), kept], 1))
+            first = torch.arange(n, device=context.device)
+            kept &= first < num_transitions.to(context.device).unsqueeze(1)
+        prior_mu, prior_var = prior(num_tasks, mu.shape[-1], context.device)
+        mu = torch.cat([prior_mu[:, None], mu], 1)
+        var = torch.cat([prior_var[:, None], var], 1)
+        kept = torch.cat([torch.ones_like(kept[:, :1]), kept], 1)
+        return product_of_gaussians(mu, var, mask=kept)
 
 
 @contextmanager
