@@ -25,11 +25,11 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, NamedTuple
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from pearlkit.buffers import Transitions, context_from_transitions
 from pearlkit.envs import Task
-from pearlkit.inference import MIN_FACTOR_VAR, ContextEncoder, prior, product_of_gaussians, sample_z
+from pearlkit.inference import MIN_FACTOR_VAR, sample_z
 from pearlkit.runtime import seeded_stream
 from pearlkit.sampler import EnvPool, rollout, valid_steps, visited_states
 
@@ -137,57 +137,27 @@ def belief_entropy(z_var: Tensor) -> Tensor:
     return 0.5 * torch.log(2 * math.pi * math.e * z_var).sum(-1)
 
 
-class RewardedFactorsOnly(nn.Module):
-    r"""An encoder's factors, but a transition without reward multiplies in nothing:
-
-    .. math:: q(z \mid c) \propto \mathcal N(0, I) \prod_{n:\, r_n \neq 0} \Psi_\phi(z \mid c_n)
-
-    Until a reward arrives the belief is the prior. A Gaussian cannot say "anywhere but
-    there", so this is the most a Gaussian belief can honestly make of a miss (the
-    exploration ceiling's "belief that stays the prior until a reward"). Not a method: a
-    measurement, used through :func:`misses_ignored`.
-
-    Args:
-        encoder: a trained probabilistic :class:`~pearlkit.inference.ContextEncoder`.
-        reward_column: where the reward sits in a context row (after s and a).
-    """
-
-    def __init__(self, encoder: ContextEncoder, reward_column: int) -> None:
-        super().__init__()
-        if not encoder.probabilistic or encoder.mlp is None:
-            raise ValueError("RewardedFactorsOnly needs a probabilistic encoder with context (latent_dim > 0)")
-        self.encoder, self.reward_column = encoder, reward_column
-
-    def belief_without_context(self, num_tasks: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
-        """The unit prior."""
-        return prior(num_tasks, self.encoder.latent_dim, device)
-
-    def forward(self, context: Tensor, num_transitions: Tensor | None = None):
-        """Belief ``(z_mean, z_var)``, as ``ContextEncoder.forward``, from the
-        rewarded transitions' factors and the prior."""
-        num_tasks, n = context.shape[:2]
-        if n == 0:
-            return self.belief_without_context(num_tasks, context.device)
-        mu, var = self.encoder.factors(context)
-        # A miss multiplies in nothing; the prior is factor 0, always kept.
-        kept = context[..., self.reward_column] != 0
-        if num_transitions is not None:
-            first = torch.arange(n, device=context.device)
-            kept &= first < num_transitions.to(context.device).unsqueeze(1)
-        prior_mu, prior_var = prior(num_tasks, mu.shape[-1], context.device)
-        mu = torch.cat([prior_mu[:, None], mu], 1)
-        var = torch.cat([prior_var[:, None], var], 1)
-        kept = torch.cat([torch.ones_like(kept[:, :1]), kept], 1)
-        return product_of_gaussians(mu, var, mask=kept)
-
 
 @contextmanager
 def misses_ignored(agent: PearlAgent) -> Iterator[PearlAgent]:
-    """Within the block, ``agent`` infers with :class:`RewardedFactorsOnly` around its own
-    encoder (meta-test it there); the encoder is put back on leaving."""
-    trained = agent.encoder
-    agent.encoder = RewardedFactorsOnly(trained, reward_column=agent.obs_dim + agent.action_dim)
+    r"""Within the block, ``agent``'s encoder multiplies in only the factors
+    of rewarded transitions, and the unit prior (its ``ignore_misses``):
+
+    .. math:: q(z \mid c) \propto \mathcal N(0, I)
+              \prod_{n:\, r_n \neq 0} \Psi(z \mid c_n)
+
+    Until a reward arrives, the belief is the prior: the most a Gaussian
+    belief can honestly make of a miss. Meta-test an agent inside the block
+    and outside it to separate what its learned belief costs from what its
+    policy costs. On leaving, the encoder infers as trained again.
+    """
+    encoder = agent.encoder
+    if not encoder.probabilistic or encoder.mlp is None:
+        raise ValueError("misses_ignored needs a probabilistic encoder "
+                         "with context (latent_dim > 0)")
+    trained = encoder.ignore_misses
+    encoder.ignore_misses = True
     try:
         yield agent
     finally:
-        agent.encoder = trained
+        encoder.ignore_misses = trained

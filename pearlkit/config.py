@@ -64,6 +64,13 @@ class PearlConfig:
     context of ``embedding_batch_size`` uninformative transitions makes the prior, and a longer
     one at meta-test makes a narrower belief. With it, an uninformative factor is best at
     precision 0 and leaves the prior as it is, however long the context."""
+    # paper-vs-code: the paper and the reference multiply in every transition's factor.
+    ignore_misses: bool = False
+    r"""Multiply in only the factors of *rewarded* transitions, and the unit prior:
+    :math:`q(z|c) \propto \mathcal N(0, I) \prod_{n:\, r_n \neq 0} \Psi(z|c_n)`. For sparse
+    rewards: a transition without reward rules goals out, which no Gaussian can say ("anywhere
+    but there"), so the belief stays the prior until a reward arrives. (Where every reward is
+    nonzero, as in the dense locomotion families, it changes nothing but the prior factor.)"""
     use_next_obs_in_context: bool = False
     """Context rows are (s, a, r, s') instead of (s, a, r); needed when dynamics differ."""
     precision: str = "float32"
@@ -157,6 +164,9 @@ class PearlConfig:
         if self.prior_factor and not self.probabilistic_encoder:
             raise ValueError("prior_factor=True needs probabilistic_encoder=True: the deterministic encoder has "
                              "no Gaussian factors to multiply the prior with")
+        if self.ignore_misses and not self.probabilistic_encoder:
+            raise ValueError("ignore_misses=True needs probabilistic_encoder=True: the deterministic encoder has "
+                             "no Gaussian factors to leave out")
         for name in ("num_train_tasks", "num_test_tasks", "num_iterations",
                      "num_tasks_sample", "max_path_length", "replay_buffer_size", "meta_batch",
                      "batch_size", "embedding_batch_size", "update_post_train", "num_steps_per_eval",

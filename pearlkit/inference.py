@@ -86,16 +86,25 @@ class ContextEncoder(nn.Module):
         prior_factor: multiply the unit prior in as one more factor (``prior_factor`` in
             :class:`pearlkit.config.PearlConfig`; not the paper's belief).
         factor_variance: ``"softplus"`` (the reference) or ``"exp"`` (:data:`FACTOR_VARIANCES`).
+        reward_column: where the reward sits in a context row (after s and a), for
+            ``ignore_misses``.
+        ignore_misses: multiply in only the rewarded transitions' factors and the prior
+            (``ignore_misses`` in :class:`pearlkit.config.PearlConfig`; not the paper's belief).
+            An attribute, so :func:`pearlkit.belief.misses_ignored` can switch it for a meta-test.
     """
 
     def __init__(self, context_dim: int, latent_dim: int, hidden_sizes: tuple[int, ...],
-                 probabilistic: bool = True, prior_factor: bool = False, factor_variance: str = "softplus") -> None:
+                 probabilistic: bool = True, prior_factor: bool = False, factor_variance: str = "softplus",
+                 reward_column: int | None = None, ignore_misses: bool = False) -> None:
         super().__init__()
-        if prior_factor and not probabilistic:
-            raise ValueError("prior_factor needs the probabilistic encoder: the deterministic one has no factors")
+        if (prior_factor or ignore_misses) and not probabilistic:
+            raise ValueError("prior_factor and ignore_misses need the probabilistic encoder: the deterministic "
+                             "one has no factors")
         self.latent_dim = latent_dim
         self.probabilistic = probabilistic
         self.prior_factor = prior_factor
+        self.reward_column = reward_column
+        self.ignore_misses = ignore_misses
         if factor_variance not in FACTOR_VARIANCES:
             raise ValueError(f"factor_variance must be one of {sorted(FACTOR_VARIANCES)}, got {factor_variance!r}")
         self.variance = FACTOR_VARIANCES[factor_variance]
@@ -141,7 +150,12 @@ class ContextEncoder(nn.Module):
             mask = torch.arange(n, device=context.device) < num_transitions.to(context.device).unsqueeze(1)
         if self.probabilistic:
             mu, var = self.factors(context)
-            if self.prior_factor:  # the prior N(0, I) as factor 0, which no mask leaves out
+            if self.ignore_misses:  # a transition without reward multiplies in nothing
+                if self.reward_column is None:
+                    raise ValueError("ignore_misses needs the encoder's reward_column")
+                rewarded = context[..., self.reward_column] != 0
+                mask = rewarded if mask is None else mask & rewarded
+            if self.prior_factor or self.ignore_misses:  # the prior N(0, I) as factor 0, always kept
                 prior_mu, prior_var = prior(num_tasks, self.latent_dim, context.device)
                 mu, var = torch.cat([prior_mu[:, None], mu], 1), torch.cat([prior_var[:, None], var], 1)
                 mask = None if mask is None else torch.cat([torch.ones_like(mask[:, :1]), mask], 1)

@@ -3,8 +3,8 @@ factor precisions, the belief's entropy and the belief that ignores misses."""
 import pytest
 import torch
 
-from pearlkit.belief import (RewardedFactorsOnly, belief_entropy, beliefs_along, factor_precisions, imagined_paths,
-                             misses_ignored, task_context)
+from pearlkit.belief import (belief_entropy, beliefs_along, factor_precisions, imagined_paths, misses_ignored,
+                             task_context)
 from pearlkit.buffers import context_from_transitions
 from pearlkit.evaluate import meta_test
 from pearlkit.pearl import build_agent
@@ -87,7 +87,7 @@ def test_ignoring_misses_keeps_the_prior_until_a_reward_then_multiplies_in_only_
         first_five = agent.encoder(context, torch.tensor([5, 5]))
         no_context = agent.encoder(context[:, :0])
         mu, var = trained.factors(context[1, [3, 8]][None])
-    assert agent.encoder is trained  # put back on leaving
+    assert agent.encoder is trained and not trained.ignore_misses  # infers as trained again on leaving
     assert torch.equal(z_mean[0], torch.zeros(config.latent_dim)) and torch.equal(z_var[0], torch.ones(config.latent_dim))
     # Task 1: the prior (precision 1, mean 0) times the two rewarded factors, by hand.
     precision = 1 + (1 / var[0]).sum(0)
@@ -101,10 +101,26 @@ def test_ignoring_misses_keeps_the_prior_until_a_reward_then_multiplies_in_only_
 
 
 def test_ignoring_misses_needs_a_probabilistic_encoder():
-    config = tiny_config(probabilistic_encoder=False)
-    agent = build_agent(config, torch.device("cpu"))
+    agent = build_agent(tiny_config(probabilistic_encoder=False), torch.device("cpu"))
     with pytest.raises(ValueError, match="probabilistic encoder"):
-        RewardedFactorsOnly(agent.encoder, reward_column=4)
+        with misses_ignored(agent):
+            pass
+    with pytest.raises(ValueError, match="ignore_misses=True needs probabilistic_encoder=True"):
+        tiny_config(probabilistic_encoder=False, ignore_misses=True)
+
+
+def test_an_agent_trained_to_ignore_misses_infers_as_misses_ignored_does():
+    config = tiny_config(ignore_misses=True)
+    agent = build_agent(config, torch.device("cpu"))
+    context = torch.randn(2, 6, agent.context_dim)
+    context[..., agent.obs_dim + agent.action_dim] = 0.0
+    context[0, 2, agent.obs_dim + agent.action_dim] = 1.0
+    with torch.no_grad():
+        z_mean, z_var = agent.encoder(context)
+        mu, var = agent.encoder.factors(context[:1, 2:3])
+    torch.testing.assert_close(z_var[0], 1 / (1 + 1 / var[0, 0]))
+    torch.testing.assert_close(z_mean[0], mu[0, 0] / var[0, 0] * z_var[0])
+    assert torch.equal(z_var[1], torch.ones(config.latent_dim))  # no reward: the prior
 
 
 def test_belief_entropy_is_the_gaussians():

@@ -131,7 +131,7 @@ def test_prior_factor_needs_the_probabilistic_encoder():
 
     with pytest.raises(ValueError, match="prior_factor=True needs probabilistic_encoder=True"):
         pearlkit.get_preset("sparse-point-robot").replace(prior_factor=True, probabilistic_encoder=False)
-    with pytest.raises(ValueError, match="prior_factor needs the probabilistic encoder"):
+    with pytest.raises(ValueError, match="prior_factor and ignore_misses need the probabilistic encoder"):
         ContextEncoder(5, 3, (8,), probabilistic=False, prior_factor=True)
 
 

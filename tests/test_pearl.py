@@ -206,3 +206,18 @@ def test_summary_splits_success_by_whether_exploration_found_the_goal():
     assert metrics.success_given_found == 0.5 and metrics.success_given_not_found == 0.5
     assert metrics.adaptation_curve == [0.75, 1.25, 3.0]
     assert (metrics.num_tasks, metrics.runs_per_task) == (2, 2)
+
+
+def test_with_ignore_misses_a_context_without_reward_is_the_prior_and_leaves_the_encoder_alone(setup):
+    config, agent, _, _, (replay, context_buffer), _ = setup
+    config = config.replace(ignore_misses=True)
+    agent.encoder.ignore_misses = True
+    batch, context = sample_inputs(config, replay, context_buffer)
+    context[..., agent.obs_dim + agent.action_dim] = 0.0  # no reward anywhere
+    with torch.no_grad():
+        z_mean, z_var = agent.encoder(context)
+    assert torch.equal(z_mean, torch.zeros_like(z_mean)) and torch.equal(z_var, torch.ones_like(z_var))
+    update_step(agent, make_optimizers(agent, config), batch, context, config)
+    # Neither the Bellman error nor the KL (0 at the prior) reaches a factor that was left out.
+    assert all(p.grad is None or not p.grad.any() for p in agent.encoder.parameters())
+    assert all(torch.isfinite(p).all() for p in agent.parameters())
