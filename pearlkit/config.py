@@ -23,6 +23,9 @@ from pearlkit.envs.tasks import (
 from pearlkit.inference import FACTOR_VARIANCES
 from pearlkit.runtime import PRECISIONS
 
+#: When the belief leaves out the factors of transitions without reward (``ignore_misses``).
+IGNORE_MISSES = ("never", "meta-test", "always")
+
 
 @dataclass(frozen=True)
 class PearlConfig:
@@ -65,12 +68,16 @@ class PearlConfig:
     one at meta-test makes a narrower belief. With it, an uninformative factor is best at
     precision 0 and leaves the prior as it is, however long the context."""
     # paper-vs-code: the paper and the reference multiply in every transition's factor.
-    ignore_misses: bool = False
-    r"""Multiply in only the factors of *rewarded* transitions, and the unit prior:
-    :math:`q(z|c) \propto \mathcal N(0, I) \prod_{n:\, r_n \neq 0} \Psi(z|c_n)`. For sparse
-    rewards: a transition without reward rules goals out, which no Gaussian can say ("anywhere
-    but there"), so the belief stays the prior until a reward arrives. (Where every reward is
-    nonzero, as in the dense locomotion families, it changes nothing but the prior factor.)"""
+    ignore_misses: str = "never"
+    r"""When the belief multiplies in only the factors of *rewarded* transitions, and the unit
+    prior: :math:`q(z|c) \propto \mathcal N(0, I) \prod_{n:\, r_n \neq 0} \Psi(z|c_n)`.
+    ``"never"`` (the paper), ``"meta-test"`` (only when meta-test infers the belief) or
+    ``"always"`` (in training too). For sparse rewards: a transition without reward rules goals
+    out, which no Gaussian can say ("anywhere but there"), so ignoring it keeps the belief at
+    the prior until a reward arrives. ``"always"`` teaches the policy what a z from the prior
+    means, "no idea", and under the dense reward it learns to wait at the point nearest all
+    goals, so exploration stops (``benchmarks/RESULTS.md``). Where every reward is nonzero, as
+    in the locomotion families, it changes nothing but the prior factor."""
     use_next_obs_in_context: bool = False
     """Context rows are (s, a, r, s') instead of (s, a, r); needed when dynamics differ."""
     precision: str = "float32"
@@ -164,9 +171,10 @@ class PearlConfig:
         if self.prior_factor and not self.probabilistic_encoder:
             raise ValueError("prior_factor=True needs probabilistic_encoder=True: the deterministic encoder has "
                              "no Gaussian factors to multiply the prior with")
-        if self.ignore_misses and not self.probabilistic_encoder:
-            raise ValueError("ignore_misses=True needs probabilistic_encoder=True: the deterministic encoder has "
-                             "no Gaussian factors to leave out")
+        _check_in(self.ignore_misses, list(IGNORE_MISSES), "ignore_misses")
+        if self.ignore_misses != "never" and not self.probabilistic_encoder:
+            raise ValueError(f"ignore_misses={self.ignore_misses!r} needs probabilistic_encoder=True: the "
+                             "deterministic encoder has no Gaussian factors to leave out")
         for name in ("num_train_tasks", "num_test_tasks", "num_iterations",
                      "num_tasks_sample", "max_path_length", "replay_buffer_size", "meta_batch",
                      "batch_size", "embedding_batch_size", "update_post_train", "num_steps_per_eval",

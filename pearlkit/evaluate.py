@@ -15,6 +15,7 @@ averaged over tasks; for navigation, that trajectory succeeds when it enters the
 from __future__ import annotations
 
 import dataclasses
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from pearlkit.belief import misses_ignored
 from pearlkit.buffers import context_from_transitions
 from pearlkit.checkpoint import atomic_write_json, load_agent
 from pearlkit.config import PearlConfig
@@ -77,7 +79,7 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
         agent: the trained agent (encoder + policy).
         tasks: held-out tasks.
         config: the protocol's settings: ``max_path_length``, ``num_exp_traj_eval``,
-            ``num_steps_per_eval``, ``use_next_obs_in_context``.
+            ``num_steps_per_eval``, ``use_next_obs_in_context``, ``ignore_misses``.
         seed: seeds the environments (of a new pool) and every z drawn.
         runs_per_task: independent runs of each task, side by side (``num_evals`` in training).
         online_posterior: infer the belief after *every* trajectory, exploration included
@@ -104,7 +106,9 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
             # once num_exp_traj_eval trajectories are in; `online_posterior` gives the paper's
             # Algorithm 2, which updates the belief after each trajectory.
             if k > 0 and (online_posterior or k >= config.num_exp_traj_eval):
-                z_mean, z_var = infer_from_context(agent, contexts)
+                # paper-vs-code: ignore_misses="meta-test" leaves misses out of this belief only.
+                with misses_ignored(agent) if config.ignore_misses == "meta-test" else nullcontext():
+                    z_mean, z_var = infer_from_context(agent, contexts)
             z = sample_z(z_mean, z_var)
             traj, valid, success = rollout(pool, envs, act, z, config.max_path_length, on_step)
             for i in range(n):

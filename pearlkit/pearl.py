@@ -44,7 +44,8 @@ class PearlAgent(nn.Module):
         hidden, latent = config.hidden_sizes, config.latent_dim
         self.encoder = ContextEncoder(self.context_dim, latent, config.encoder_hidden_sizes,
                                       config.probabilistic_encoder, config.prior_factor, config.factor_variance,
-                                      reward_column=obs_dim + action_dim, ignore_misses=config.ignore_misses)
+                                      reward_column=obs_dim + action_dim,
+                                      ignore_misses=config.ignore_misses == "always")
         self.policy = TanhGaussianPolicy(obs_dim, latent, action_dim, hidden)
         self.q1 = QNetwork(obs_dim, action_dim, latent, hidden)
         self.q2 = QNetwork(obs_dim, action_dim, latent, hidden)

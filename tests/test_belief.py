@@ -105,12 +105,14 @@ def test_ignoring_misses_needs_a_probabilistic_encoder():
     with pytest.raises(ValueError, match="probabilistic encoder"):
         with misses_ignored(agent):
             pass
-    with pytest.raises(ValueError, match="ignore_misses=True needs probabilistic_encoder=True"):
-        tiny_config(probabilistic_encoder=False, ignore_misses=True)
+    with pytest.raises(ValueError, match="ignore_misses='meta-test' needs probabilistic_encoder=True"):
+        tiny_config(probabilistic_encoder=False, ignore_misses="meta-test")
+    with pytest.raises(ValueError, match="ignore_misses must be one of"):
+        tiny_config(ignore_misses="sometimes")
 
 
 def test_an_agent_trained_to_ignore_misses_infers_as_misses_ignored_does():
-    config = tiny_config(ignore_misses=True)
+    config = tiny_config(ignore_misses="always")
     agent = build_agent(config, torch.device("cpu"))
     context = torch.randn(2, 6, agent.context_dim)
     context[..., agent.obs_dim + agent.action_dim] = 0.0
@@ -121,6 +123,23 @@ def test_an_agent_trained_to_ignore_misses_infers_as_misses_ignored_does():
     torch.testing.assert_close(z_var[0], 1 / (1 + 1 / var[0, 0]))
     torch.testing.assert_close(z_mean[0], mu[0, 0] / var[0, 0] * z_var[0])
     assert torch.equal(z_var[1], torch.ones(config.latent_dim))  # no reward: the prior
+
+
+def test_ignoring_misses_at_meta_test_is_the_trained_agent_meta_tested_with_misses_ignored():
+    config, agent, _, tasks, _, _ = agent_with_data(tiny_config())
+    assert not agent.encoder.ignore_misses  # "never", the default; "meta-test" builds the same agent
+    assert not build_agent(config.replace(ignore_misses="meta-test"), torch.device("cpu")).encoder.ignore_misses
+    protocol = config.replace(num_exp_traj_eval=2, num_steps_per_eval=4 * config.max_path_length)
+    with misses_ignored(agent):
+        expected = meta_test(agent, tasks, protocol, seed=0)
+    ignoring = meta_test(agent, tasks, protocol.replace(ignore_misses="meta-test"), seed=0)
+    plain = meta_test(agent, tasks, protocol, seed=0)
+    torch.testing.assert_close(ignoring.z_vars, expected.z_vars)
+    torch.testing.assert_close(ignoring.returns, expected.returns)
+    # Every belief is the prior until a run is rewarded; the plain belief narrows from its first inference.
+    rewarded_before = torch.cumsum(ignoring.returns > 0, 1) - (ignoring.returns > 0).int() > 0
+    assert torch.equal(ignoring.z_vars[~rewarded_before], torch.ones_like(ignoring.z_vars[~rewarded_before]))
+    assert (plain.z_vars[:, 2:] < 1).all()
 
 
 def test_belief_entropy_is_the_gaussians():

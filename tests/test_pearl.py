@@ -210,7 +210,7 @@ def test_summary_splits_success_by_whether_exploration_found_the_goal():
 
 def test_with_ignore_misses_a_context_without_reward_is_the_prior_and_leaves_the_encoder_alone(setup):
     config, agent, _, _, (replay, context_buffer), _ = setup
-    config = config.replace(ignore_misses=True)
+    config = config.replace(ignore_misses="always")
     agent.encoder.ignore_misses = True
     batch, context = sample_inputs(config, replay, context_buffer)
     context[..., agent.obs_dim + agent.action_dim] = 0.0  # no reward anywhere
