@@ -114,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
                                           "and its standard error")
     evaluate.add_argument("--online-posterior", action="store_true",
                           help="update the belief after every exploration trajectory (the paper's Algorithm 2)")
+    evaluate.add_argument("--ignore-misses", action="store_true",
+                          help="leave transitions without reward out of meta-test's belief (ignore_misses=meta-test)")
     evaluate.add_argument("--device", default=None)
 
     render = sub.add_parser("render", help="film a trained MuJoCo agent adapting to held-out tasks (MP4)")
@@ -183,7 +185,8 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     if args.seeds is not None:
         return _evaluate_seeds(args)
-    metrics = run_meta_test(args.run_dir, seed=args.seed, online_posterior=args.online_posterior, device=args.device)
+    metrics = run_meta_test(args.run_dir, seed=args.seed, online_posterior=args.online_posterior, device=args.device,
+                            ignore_misses=args.ignore_misses)
     if args.json:
         print(json.dumps(dataclasses.asdict(metrics)))
         return 0
@@ -202,7 +205,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _evaluate_seeds(args: argparse.Namespace) -> int:
     if args.online_posterior:
         raise ValueError("--seeds evaluates the reference's protocol; use --seed with --online-posterior")
-    result = evaluate_seeds(args.run_dir, parse_seeds(args.seeds), device=args.device)
+    result = evaluate_seeds(args.run_dir, parse_seeds(args.seeds), device=args.device, ignore_misses=args.ignore_misses)
     if args.json:
         print(json.dumps(result))
         return 0

@@ -190,10 +190,15 @@ def summarize(result: MetaTestResult) -> MetaTestSummary:
     )
 
 
-def run_meta_test(run_dir, seed: int = 0, online_posterior: bool = False, device: str | None = None) -> MetaTestSummary:
+def run_meta_test(run_dir, seed: int = 0, online_posterior: bool = False, device: str | None = None,
+                  ignore_misses: bool = False) -> MetaTestSummary:
     """Load a run folder's agent and meta-test it on the held-out tasks of its config
-    (``num_evals`` runs of each), summarized, with the iteration of the loaded weights."""
+    (``num_evals`` runs of each), summarized, with the iteration of the loaded weights.
+    ``ignore_misses`` meta-tests as ``ignore_misses="meta-test"`` whatever the run's config says
+    (a run trained with ``"always"`` ignores them anyway)."""
     agent, config, iteration = load_agent(run_dir, device)
+    if ignore_misses and config.ignore_misses == "never":
+        config = config.replace(ignore_misses="meta-test")
     _, test_tasks = config.split_tasks()
     result = meta_test(agent, test_tasks, config, seed=seed, runs_per_task=config.num_evals,
                        online_posterior=online_posterior)
@@ -245,11 +250,12 @@ def seed_statistics(summaries: list[dict]) -> tuple[dict[str, float], dict[str, 
     return mean, error
 
 
-def evaluate_seeds(run_dir, seeds=EVALUATION_SEEDS, device: str | None = None) -> dict:
+def evaluate_seeds(run_dir, seeds=EVALUATION_SEEDS, device: str | None = None, ignore_misses: bool = False) -> dict:
     """:func:`run_meta_test` at each of ``seeds``: ``{"seeds", "by_seed": [summary dicts],
     "mean": {metric: mean over seeds}, "standard_error": {metric: ...}}`` (``python -m pearlkit
     evaluate RUN --seeds 0-4 --json`` prints it)."""
-    by_seed = [dataclasses.asdict(run_meta_test(run_dir, seed=seed, device=device)) for seed in seeds]
+    by_seed = [dataclasses.asdict(run_meta_test(run_dir, seed=seed, device=device, ignore_misses=ignore_misses))
+               for seed in seeds]
     mean, error = seed_statistics(by_seed)
     return {"seeds": list(seeds), "by_seed": by_seed, "mean": mean, "standard_error": error}
 

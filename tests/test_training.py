@@ -15,10 +15,11 @@ import torch
 import pearlkit
 import pearlkit.pearl as pearl
 import pearlkit.training as training
-from pearlkit.checkpoint import load_checkpoint
+from pearlkit.checkpoint import load_agent, load_checkpoint
 from pearlkit.cli import main as cli_main
 from pearlkit.cli import with_overrides
 from pearlkit.config import PearlConfig
+from pearlkit.evaluate import meta_test, summarize
 from pearlkit.pearl import TrainingDiverged
 from tests.conftest import tiny_config
 
@@ -174,7 +175,7 @@ def test_cli_errors_name_the_bad_value(tmp_path, capsys):
     assert "no checkpoint" in capsys.readouterr().err
 
 
-def test_cli_train_then_evaluate_json(tmp_path, capsys):
+def test_cli_train_then_evaluate_json(tmp_path, capsys, monkeypatch):
     run_dir = tmp_path / "run"
     assert cli_main(["train", "sparse-point-robot", "--out", str(run_dir), "--no-progress", "--set", *TINY_SET]) == 0
     capsys.readouterr()
@@ -183,6 +184,18 @@ def test_cli_train_then_evaluate_json(tmp_path, capsys):
     assert metrics["num_tasks"] == 3 and len(metrics["adaptation_curve"]) == 7
     assert 0 <= metrics["success_rate"] <= 1 and metrics["iteration"] == 2
     assert metrics["return_after_exploration"] == pytest.approx(metrics["adaptation_curve"][5])
+    # --ignore-misses meta-tests as ignore_misses="meta-test": every inference inside misses_ignored.
+    entered = []
+    plain_ignored = pearlkit.evaluate.misses_ignored
+    monkeypatch.setattr(pearlkit.evaluate, "misses_ignored", lambda agent: entered.append(1) or plain_ignored(agent))
+    assert cli_main(["evaluate", str(run_dir), "--json", "--ignore-misses"]) == 0
+    ignoring = json.loads(capsys.readouterr().out)
+    agent, config, _ = load_agent(run_dir, "cpu")
+    inferences = len(ignoring["adaptation_curve"]) - config.num_exp_traj_eval
+    assert len(entered) == inferences
+    expected = summarize(meta_test(agent, config.split_tasks()[1], config.replace(ignore_misses="meta-test"),
+                                   seed=0, runs_per_task=config.num_evals))
+    assert ignoring["adaptation_curve"] == pytest.approx(expected.adaptation_curve)
     assert cli_main(["train", "sparse-point-robot", "--out", str(run_dir), "--set", *TINY_SET]) == 2  # exists
     assert "already holds a run" in capsys.readouterr().err
 
