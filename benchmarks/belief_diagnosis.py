@@ -19,7 +19,10 @@ one) and measures, with the agent's own encoder:
   **search**, the share of runs that had not found the goal whose trajectory enters it (the
   ideal agent's: 0.12 for a fresh hypothesis, more once misses rule goals out), and
   **exploitation**, the share of runs that had found it whose trajectory enters it again;
-  with the goal discs a not-yet-successful trajectory enters (**coverage**; the ideal: 12.6).
+  with the goal discs a not-yet-successful trajectory enters (**coverage**; the ideal: 12.6);
+- **where the prior sends the agent**: of the exploration trajectories (z from the prior), the
+  share that end short of the arc (|s| < 0.8, where no goal lies) and how those that reach it
+  spread over it, in 20-degree bins (the ideal agent's spread evenly).
 
 With ``--misses-ignored`` the meta-test runs with :func:`pearlkit.belief.misses_ignored`: the
 same agent, but a transition without reward multiplies nothing into the belief, so it stays
@@ -44,6 +47,10 @@ from pearlkit.envs.point_nav import goal_positions
 from pearlkit.evaluate import meta_test
 from pearlkit.ideal_explorer import enters_disc, ideal_adaptation_curve
 from pearlkit.sampler import visited_states
+
+#: Goals lie at distance 1 from the start, their discs from 0.8 to 1.2: a path that ends nearer
+#: the start than this ends where no goal lies.
+ARC_EDGE = 0.8
 
 
 @torch.no_grad()
@@ -77,6 +84,7 @@ def diagnose(run_dir: Path, seed: int, runs_per_task: int = 1, ignore_misses: bo
         "search_rate": rate(searching),
         "exploitation_rate": rate(exploiting),
         "coverage": [float(crossed[searching[:, k], k].sum(-1).mean()) for k in range(num_trajs)],
+        "exploration_ends": exploration_ends(result),
         "factor_precision": {kind: stats(values) for kind, values in precisions.items()},
         "entropy_not_found": [float(entropy[~found_before[:, k], k].mean()) if (~found_before[:, k]).any()
                               else None for k in range(num_trajs)],
@@ -86,6 +94,17 @@ def diagnose(run_dir: Path, seed: int, runs_per_task: int = 1, ignore_misses: bo
         "trajectories_considered": considered,
         "success_curve": result.successes.float().mean(0).tolist(),
     }
+
+
+def exploration_ends(result) -> dict:
+    """Where the exploration trajectories (z from the prior) end: the share short of the arc
+    and, of those on it, how many end in each 20-degree bin of its 180 degrees."""
+    exploring = result.trajectories[:result.num_exp_traj_eval]
+    ends = np.concatenate([visited_states(traj).numpy()[:, -1] for traj in exploring])
+    on_arc = np.linalg.norm(ends, axis=-1) >= ARC_EDGE
+    angles = np.degrees(np.arctan2(ends[on_arc, 1], ends[on_arc, 0]))
+    return {"short_of_arc": float(1 - on_arc.mean()),
+            "per_20_degrees": np.histogram(angles, bins=np.linspace(0, 180, 10))[0].tolist()}
 
 
 def main() -> None:
@@ -126,6 +145,10 @@ def main() -> None:
                  for k in range(len(ideal))]
     print("  belief entropy before each trajectory, goal not yet found (nats): "
           + " ".join(f"{v:.1f}" for v in not_found))
+    short = np.mean([r["exploration_ends"]["short_of_arc"] for r in runs.values()])
+    bins = np.sum([r["exploration_ends"]["per_20_degrees"] for r in runs.values()], axis=0)
+    print(f"  exploration trajectories ending short of the arc (|s| < {ARC_EDGE}): {short:.2f}; those on it, "
+          "per 20 degrees from 0 to 180: " + " ".join(str(int(b)) for b in bins))
     print(f"  revisits: {np.mean([r['revisit_share'] for r in runs.values()]):.2f} of trajectories 7-20 "
           "that had not found the goal entered only discs already ruled out")
     print(json.dumps({"runs": runs, "ideal_success_curve": ideal.tolist()}))
