@@ -28,7 +28,8 @@ TINY_SET = [f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
 
 
 def rows(run_dir):
-    return list(csv.DictReader(open(Path(run_dir) / "progress.csv")))
+    with open(Path(run_dir) / "progress.csv") as file:
+        return list(csv.DictReader(file))
 
 
 def without_time(progress_rows):
