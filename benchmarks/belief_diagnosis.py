@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pearlkit.belief import belief_entropy, factor_precisions, misses_ignored
+from pearlkit.belief import belief_entropy, factor_precisions, found_before, misses_ignored
 from pearlkit.checkpoint import load_agent
 from pearlkit.envs.point_nav import goal_positions
 from pearlkit.evaluate import meta_test
@@ -63,32 +63,32 @@ def diagnose(run_dir: Path, seed: int, runs_per_task: int = 1, ignore_misses: bo
     goals = goal_positions()
     precisions = factor_precisions(agent, result, config.use_next_obs_in_context)
     entropy = belief_entropy(result.z_vars)  # (tasks, K)
-    found_before = torch.cumsum(result.successes.int(), 1) - result.successes.int() > 0
+    exploiting = found_before(result)
+    searching = ~exploiting
     # Which of the family's goal discs each trajectory crossed, and which were crossed before without reward.
     crossed = np.stack([enters_disc(visited_states(traj).numpy(), goals).T for traj in result.trajectories], 1)
     revisits, considered = 0, 0
     for run in range(len(result.successes)):
         ruled_out = np.zeros(len(goals), dtype=bool)
         for k in range(num_trajs):
-            if k >= config.num_exp_traj_eval + 1 and not found_before[run, k]:
+            if k >= config.num_exp_traj_eval + 1 and searching[run, k]:
                 considered += 1
                 revisits += not (crossed[run, k] & ~ruled_out).any()
             if not result.successes[run, k]:
                 ruled_out |= crossed[run, k]
     stats = lambda x: {"median": float(x.median()), "p90": float(x.quantile(0.9)), "count": int(x.numel())} \
         if x.numel() else None
-    searching, exploiting = ~found_before.numpy(), found_before.numpy()
+    successes = result.successes.float()
     rate = lambda mask: [float(successes[mask[:, k], k].mean()) if mask[:, k].any() else None for k in range(num_trajs)]
-    successes = result.successes.numpy()
     return {
         "search_rate": rate(searching),
         "exploitation_rate": rate(exploiting),
-        "coverage": [float(crossed[searching[:, k], k].sum(-1).mean()) for k in range(num_trajs)],
+        "coverage": [float(crossed[searching[:, k].numpy(), k].sum(-1).mean()) for k in range(num_trajs)],
         "exploration_ends": exploration_ends(result),
         "factor_precision": {kind: stats(values) for kind, values in precisions.items()},
-        "entropy_not_found": [float(entropy[~found_before[:, k], k].mean()) if (~found_before[:, k]).any()
+        "entropy_not_found": [float(entropy[searching[:, k], k].mean()) if searching[:, k].any()
                               else None for k in range(num_trajs)],
-        "entropy_found": [float(entropy[found_before[:, k], k].mean()) if found_before[:, k].any() else None
+        "entropy_found": [float(entropy[exploiting[:, k], k].mean()) if exploiting[:, k].any() else None
                           for k in range(num_trajs)],
         "revisit_share": revisits / considered if considered else None,
         "trajectories_considered": considered,

@@ -13,6 +13,7 @@ agent's own encoder and policy (nothing is re-implemented here):
 * :func:`factor_precisions` and :func:`belief_entropy` measure how much a meta-test's
   transitions narrowed the belief: each factor's precision, split by reward, and the belief's
   differential entropy;
+* :func:`found_before` says which runs had already found their goal before each trajectory;
 * :func:`misses_ignored` meta-tests the same agent with a belief that reads a transition
   without reward as no information, which separates what the learned belief costs from what
   the policy costs.
@@ -136,6 +137,12 @@ def belief_entropy(z_var: Tensor) -> Tensor:
     """
     return 0.5 * torch.log(2 * math.pi * math.e * z_var).sum(-1)
 
+
+def found_before(result: MetaTestResult) -> Tensor:
+    """``(num_runs, K)`` bool: the run entered its goal in a trajectory before trajectory k
+    (so trajectory k exploits; where False, it still searches)."""
+    entered = result.successes.int()
+    return torch.cumsum(entered, 1) - entered > 0
 
 
 @contextmanager

@@ -3,8 +3,8 @@ factor precisions, the belief's entropy and the belief that ignores misses."""
 import pytest
 import torch
 
-from pearlkit.belief import (belief_entropy, beliefs_along, factor_precisions, imagined_paths, misses_ignored,
-                             task_context)
+from pearlkit.belief import (belief_entropy, beliefs_along, factor_precisions, found_before, imagined_paths,
+                             misses_ignored, task_context)
 from pearlkit.buffers import context_from_transitions
 from pearlkit.evaluate import meta_test
 from pearlkit.pearl import build_agent
@@ -140,6 +140,13 @@ def test_ignoring_misses_at_meta_test_is_the_trained_agent_meta_tested_with_miss
     rewarded_before = torch.cumsum(ignoring.returns > 0, 1) - (ignoring.returns > 0).int() > 0
     assert torch.equal(ignoring.z_vars[~rewarded_before], torch.ones_like(ignoring.z_vars[~rewarded_before]))
     assert (plain.z_vars[:, 2:] < 1).all()
+
+
+def test_found_before_marks_the_trajectories_after_the_first_success():
+    class Result:  # only the field found_before reads
+        successes = torch.tensor([[False, True, False, True], [False, False, False, False], [True, False, False, False]])
+    expected = torch.tensor([[False, False, True, True], [False, False, False, False], [False, True, True, True]])
+    assert torch.equal(found_before(Result()), expected)
 
 
 def test_belief_entropy_is_the_gaussians():
