@@ -74,16 +74,16 @@ def test_sigkill_mid_training_resumes_losing_at_most_one_iteration(tmp_path):
     cmd = [sys.executable, "-m", "pearlkit", "train", "sparse-point-robot", "--out", str(run_dir), "--no-progress",
            "--set", *TINY_SET, "num_iterations=40", "num_train_steps_per_itr=30"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
-    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while time.time() < deadline and process.poll() is None:
-        if (run_dir / "progress.csv").exists() and len(rows(run_dir)) >= 3:
-            break
-        time.sleep(0.05)
-    assert process.poll() is None, process.stderr.read().decode()
-    time.sleep(0.13)  # land somewhere inside an iteration
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    with subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
+        deadline = time.time() + 120
+        while time.time() < deadline and process.poll() is None:
+            if (run_dir / "progress.csv").exists() and len(rows(run_dir)) >= 3:
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, process.stderr.read().decode()
+        time.sleep(0.13)  # land somewhere inside an iteration
+        process.send_signal(signal.SIGKILL)
+        process.wait()
     finished_before_kill = len(rows(run_dir))
     checkpoint = load_checkpoint(run_dir / "checkpoint.pt")  # loads: never half-written
     assert checkpoint["state"]["iteration"] >= finished_before_kill - 1
