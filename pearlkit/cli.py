@@ -26,6 +26,7 @@ from pearlkit.config import (
     config_fields,
     get_preset,
 )
+from pearlkit.envs import is_navigation
 from pearlkit.evaluate import CHECKED_METRICS, evaluate_seeds, run_meta_test
 from pearlkit.render import adaptation_video
 from pearlkit.report import report
@@ -221,7 +222,7 @@ def _evaluate_seeds(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     agent, config, _ = load_agent(args.run_dir, args.device)
-    if "PointNav" in config.env_id:
+    if is_navigation(config.env_id):
         raise ValueError(f"render films MuJoCo families; {config.env_id} is drawn by pearlkit.plots instead")
     _, test_tasks = config.split_tasks()
     if not 1 <= args.tasks <= len(test_tasks):

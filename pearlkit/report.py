@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pearlkit.config import PearlConfig
+from pearlkit.envs import is_navigation
 from pearlkit.envs.point_nav import oracle_return
 from pearlkit.evaluate import zero_action_return
 from pearlkit.plots import new_figure
@@ -124,7 +125,7 @@ def normalization(result: PresetResult) -> tuple[float, float] | None:
     """(zero-action score, reference score) of a preset, or None where no reference is published."""
     family = result.preset.removesuffix("-paper")
     floor = zero_action_return(result.config)
-    if "PointNav" in result.config.env_id:
+    if is_navigation(result.config.env_id):
         _, test_tasks = result.config.split_tasks()
         return floor, oracle_return(np.array([task["goal"] for task in test_tasks]))
     if family in PUBLISHED_RETURNS:

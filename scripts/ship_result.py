@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pearlkit
 from pearlkit.checkpoint import SHIPPED_FILES
+from pearlkit.envs import is_navigation
 from pearlkit.cli import default_run_dir, train_command
 from pearlkit.evaluate import EVALUATION_FILE, EVALUATION_SEEDS, record_evaluation
 from pearlkit.render import film_result
@@ -80,7 +81,7 @@ def replace_evaluation_rows(readme: str, rows: str) -> str:
 def film_if_mujoco(folder: Path, config: pearlkit.PearlConfig) -> None:
     """Film a MuJoCo agent adapting (:func:`pearlkit.render.film_result`), which chapter 6
     shows; navigation agents are drawn by the chapters, not filmed."""
-    if "PointNav" not in config.env_id:
+    if not is_navigation(config.env_id):
         film_result(folder)
 
 

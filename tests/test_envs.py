@@ -5,7 +5,7 @@ from gymnasium.utils.env_checker import check_env
 
 import pearlkit
 from pearlkit.config import PearlConfig
-from pearlkit.envs import ENV_IDS, PointNavEnv, SparsePointNavEnv, make_env
+from pearlkit.envs import ENV_IDS, PointNavEnv, SparsePointNavEnv, is_navigation, make_env
 from pearlkit.envs.point_nav import (
     goal_positions,
     oracle_action,
@@ -100,3 +100,10 @@ def test_registration_states_the_spaces_and_class_each_environment_has(env_id):
     assert env.observation_space.shape == (registration.obs_dim,)
     assert env.action_space.shape == (registration.action_dim,)
     assert env_class(env_id) is type(env)
+
+
+def test_is_navigation_names_the_point_families_and_rejects_an_unknown_id():
+    assert [env_id for env_id in sorted(ENV_IDS) if is_navigation(env_id)] == \
+        ["pearlkit/PointNav-v0", "pearlkit/SparsePointNav-v0"]
+    with pytest.raises(ValueError, match="unknown env_id 'pearlkit/Nav-v9'"):
+        is_navigation("pearlkit/Nav-v9")

@@ -86,6 +86,13 @@ def env_class(env_id: str) -> type[gym.Env]:
     return getattr(importlib.import_module(module), name)
 
 
+def is_navigation(env_id: str) -> bool:
+    """Whether ``env_id`` is a 2D navigation family: the chapters draw those (``pearlkit.plots``);
+    the MuJoCo families are filmed (``pearlkit.render``)."""
+    _check_env_id(env_id)
+    return ENV_IDS[env_id].entry_point.startswith("pearlkit.envs.point_nav:")
+
+
 def split_tasks(env_id: str, num_train_tasks: int, num_test_tasks: int) -> tuple[list[Task], list[Task]]:
     """The family's fixed task list, split into training and held-out test tasks."""
     family = env_class(env_id)
