@@ -92,12 +92,18 @@ class MultiTaskReplayBuffer:
         rows = task_ids.cpu()[:, None].expand(-1, n)
         return rows.to(self.device), slots.to(self.device)
 
-    def sample_batch(self, task_ids: Tensor, batch_size: int) -> TransitionBatch:
+    def sample_batch(self, task_ids: Tensor, batch_size: int, critic_reward: str = "dense") -> TransitionBatch:
         """SAC batch: ``batch_size`` transitions from each of the tasks ``task_ids``, flattened to
-        ``(len(task_ids) * batch_size, ·)`` in task-major order. The reward is the dense one."""
+        ``(len(task_ids) * batch_size, ·)`` in task-major order. The reward is the one
+        ``critic_reward`` names (:attr:`pearlkit.config.PearlConfig.critic_reward`): the dense
+        one, the task's own (sparse) one, or their sum."""
         rows, slots = self._sample_slots(task_ids, batch_size)
         get = lambda key: self.data[key][rows, slots].reshape(len(task_ids) * batch_size, -1)
-        return TransitionBatch(get("obs"), get("action"), get("dense_reward").squeeze(-1),
+        dense, own = get("dense_reward").squeeze(-1), get("reward").squeeze(-1)
+        rewards = {"dense": dense, "sparse": own, "dense+sparse": dense + own}
+        if critic_reward not in rewards:
+            raise ValueError(f"critic_reward must be one of {list(rewards)}, got {critic_reward!r}")
+        return TransitionBatch(get("obs"), get("action"), rewards[critic_reward],
                                get("next_obs"), get("terminal").squeeze(-1))
 
     def sample_context(self, task_ids: Tensor, n: int, use_next_obs: bool) -> Tensor:

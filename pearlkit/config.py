@@ -25,6 +25,8 @@ from pearlkit.runtime import PRECISIONS
 
 #: When the belief leaves out the factors of transitions without reward (``ignore_misses``).
 IGNORE_MISSES = ("never", "meta-test", "always")
+#: What the critic learns from where a family's reward is sparse (``critic_reward``).
+CRITIC_REWARDS = ("dense", "sparse", "dense+sparse")
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,15 @@ class PearlConfig:
     means, "no idea", and under the dense reward it learns to wait at the point nearest all
     goals, so exploration stops (``benchmarks/RESULTS.md``). Where every reward is nonzero, as
     in the locomotion families, it changes nothing but the prior factor."""
+    # paper-vs-code: the reference's critic learns from the dense reward alone.
+    critic_reward: str = "dense"
+    r"""The reward the critic learns from, for families whose task reward is sparse (the
+    context always holds the task's own reward): ``"dense"`` (the reference, :math:`-\lVert
+    s' - g\rVert`), ``"sparse"`` (the task's reward) or ``"dense+sparse"`` (their sum: the dense
+    reward's guidance plus the sparse reward's bonus inside the goal disc). Under the dense
+    reward alone, a policy unsure of the goal does best stopping short of the arc, nearer every
+    goal it might be (:math:`|s| \approx 0.75`–0.9), where it enters no goal disc; the bonus
+    pays for reaching the arc. Where the reward is dense already, all three are the same."""
     use_next_obs_in_context: bool = False
     """Context rows are (s, a, r, s') instead of (s, a, r); needed when dynamics differ."""
     precision: str = "float32"
@@ -172,6 +183,7 @@ class PearlConfig:
             raise ValueError("prior_factor=True needs probabilistic_encoder=True: the deterministic encoder has "
                              "no Gaussian factors to multiply the prior with")
         _check_in(self.ignore_misses, list(IGNORE_MISSES), "ignore_misses")
+        _check_in(self.critic_reward, list(CRITIC_REWARDS), "critic_reward")
         if self.ignore_misses != "never" and not self.probabilistic_encoder:
             raise ValueError(f"ignore_misses={self.ignore_misses!r} needs probabilistic_encoder=True: the "
                              "deterministic encoder has no Gaussian factors to leave out")

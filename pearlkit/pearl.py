@@ -302,7 +302,7 @@ def meta_train_iteration(trainer: MetaTrainer, iteration: int) -> IterationResul
     sums: dict[str, float] = {}
     for step in range(1, config.num_train_steps_per_itr + 1):
         task_ids = torch.as_tensor(rng.integers(config.num_train_tasks, size=config.meta_batch))
-        batch = trainer.replay.sample_batch(task_ids, config.batch_size)
+        batch = trainer.replay.sample_batch(task_ids, config.batch_size, config.critic_reward)
         context = trainer.context_buffer.sample_context(task_ids, config.embedding_batch_size,
                                                         config.use_next_obs_in_context)
         sizes = None

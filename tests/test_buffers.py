@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from pearlkit.buffers import MultiTaskReplayBuffer, Transitions
@@ -21,6 +22,22 @@ def test_batches_come_from_the_right_tasks_with_dense_rewards():
     context = buffer.sample_context(tasks, 4, use_next_obs=True)
     assert context.shape == (3, 4, 2 + 2 + 1 + 2)
     assert (context[..., 4] >= 0).all()  # the context carries the task's own reward
+
+
+def test_the_critic_reward_is_the_dense_the_tasks_own_or_their_sum_of_the_same_transitions():
+    buffer = MultiTaskReplayBuffer(num_tasks=2, obs_dim=2, action_dim=2, capacity=100)
+    for task in range(2):
+        buffer.add(task, transitions(10, task, start=1))  # own reward 1..10, dense its negative
+    tasks = torch.tensor([1, 0])
+    batches = {}
+    for name in ("dense", "sparse", "dense+sparse"):
+        torch.manual_seed(0)  # the same slots for each
+        batches[name] = buffer.sample_batch(tasks, batch_size=6, critic_reward=name)
+    assert (batches["sparse"].reward >= 1).all()
+    torch.testing.assert_close(batches["dense"].reward, -batches["sparse"].reward)
+    torch.testing.assert_close(batches["dense+sparse"].reward, torch.zeros(12))
+    with pytest.raises(ValueError, match="critic_reward must be one of .* got 'shaped'"):
+        buffer.sample_batch(tasks, batch_size=6, critic_reward="shaped")
 
 
 def test_clear_empties_only_that_task():

@@ -106,6 +106,19 @@ def test_critic_learns_from_dense_rewards_in_the_sparse_task(setup, monkeypatch)
     assert (seen[0] < 0).all()  # dense: never the sparse reward's 0-or-positive values
 
 
+def test_the_critic_learns_from_the_reward_the_config_names(setup, monkeypatch):
+    config, agent, train_tasks, _, (replay, context_buffer), pool = setup
+    config = config.replace(critic_reward="dense+sparse", num_train_steps_per_itr=3)
+    trainer = MetaTrainer(config, agent, make_optimizers(agent, config), replay, context_buffer, train_tasks, pool,
+                          np.random.default_rng(0))
+    seen, real_sample = [], replay.sample_batch
+    monkeypatch.setattr(replay, "sample_batch", lambda *args: seen.append(args[-1]) or real_sample(*args))
+    meta_train_iteration(trainer, iteration=1)
+    assert seen == ["dense+sparse"] * 3
+    with pytest.raises(ValueError, match="critic_reward must be one of .*'dense\\+sparse'.* got 'shaped'"):
+        config.replace(critic_reward="shaped")
+
+
 def test_context_buffer_is_cleared_when_its_task_is_collected_again(setup):
     config, agent, train_tasks, _, (replay, context_buffer), pool = setup
     context_before = context_buffer.size.clone()
