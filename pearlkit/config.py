@@ -18,6 +18,7 @@ from pearlkit.envs.tasks import (
     LOCOMOTION_HORIZON,
     POINT_NAV_HORIZON,
     Task,
+    env_class,
     split_tasks,
 )
 from pearlkit.inference import FACTOR_VARIANCES
@@ -88,7 +89,7 @@ class PearlConfig:
     reward's guidance plus the sparse reward's bonus inside the goal disc). Under the dense
     reward alone, a policy unsure of the goal does best stopping short of the arc, nearer every
     goal it might be (:math:`|s| \approx 0.75`–0.9), where it enters no goal disc; the bonus
-    pays for reaching the arc. Where the reward is dense already, all three are the same."""
+    pays for reaching the arc. Families whose reward is dense take ``"dense"`` only."""
     use_next_obs_in_context: bool = False
     """Context rows are (s, a, r, s') instead of (s, a, r); needed when dynamics differ."""
     precision: str = "float32"
@@ -184,6 +185,9 @@ class PearlConfig:
                              "no Gaussian factors to multiply the prior with")
         _check_in(self.ignore_misses, list(IGNORE_MISSES), "ignore_misses")
         _check_in(self.critic_reward, list(CRITIC_REWARDS), "critic_reward")
+        if self.critic_reward != "dense" and not getattr(env_class(self.env_id), "sparse", False):
+            raise ValueError(f"critic_reward={self.critic_reward!r} needs a family whose reward is sparse; "
+                             f"{self.env_id}'s is dense, and its critic learns from it as it is")
         if self.ignore_misses != "never" and not self.probabilistic_encoder:
             raise ValueError(f"ignore_misses={self.ignore_misses!r} needs probabilistic_encoder=True: the "
                              "deterministic encoder has no Gaussian factors to leave out")

@@ -117,6 +117,8 @@ def test_the_critic_learns_from_the_reward_the_config_names(setup, monkeypatch):
     assert seen == ["dense+sparse"] * 3
     with pytest.raises(ValueError, match="critic_reward must be one of .*'dense\\+sparse'.* got 'shaped'"):
         config.replace(critic_reward="shaped")
+    with pytest.raises(ValueError, match="critic_reward='sparse' needs a family whose reward is sparse"):
+        config.replace(env_id="pearlkit/PointNav-v0", critic_reward="sparse")
 
 
 def test_context_buffer_is_cleared_when_its_task_is_collected_again(setup):
