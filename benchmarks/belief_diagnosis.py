@@ -23,6 +23,11 @@ one) and measures, with the agent's own encoder:
 - **where the prior sends the agent**: of the exploration trajectories (z from the prior), the
   share that end short of the arc (|s| < 0.8, where no goal lies) and how those that reach it
   spread over it, in 20-degree bins (the ideal agent's spread evenly).
+- **how evenly the prior covers the goals**: for each of the family's 100 goals, the chance
+  that one trajectory on a z from the prior enters its disc (2,000 draws), in ten stretches of
+  the arc beside the ideal agent's, and what searching with fresh prior draws alone would find
+  by trajectory 5 and 19 (:math:`1 - (1 - p_g)^k`, averaged over goals): what a belief that
+  ignores misses can reach at trajectories 6 and 20, before exploitation's losses.
 
 With ``--misses-ignored`` the meta-test runs with :func:`pearlkit.belief.misses_ignored`: the
 same agent, but a transition without reward multiplies nothing into the belief, so it stays
@@ -41,11 +46,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pearlkit.belief import belief_entropy, factor_precisions, found_before, misses_ignored
+from pearlkit.belief import belief_entropy, factor_precisions, found_before, imagined_paths, misses_ignored
 from pearlkit.checkpoint import load_agent
 from pearlkit.envs.point_nav import goal_positions
 from pearlkit.evaluate import meta_test
-from pearlkit.ideal_explorer import enters_disc, ideal_adaptation_curve
+from pearlkit.ideal_explorer import enters_disc, hypothesis_paths, ideal_adaptation_curve
 from pearlkit.sampler import visited_states
 
 #: Goals lie at distance 1 from the start, their discs from 0.8 to 1.2: a path that ends nearer
@@ -107,6 +112,18 @@ def exploration_ends(result) -> dict:
             "per_20_degrees": np.histogram(angles, bins=np.linspace(0, 180, 10))[0].tolist()}
 
 
+def prior_coverage(run_dir: Path, num_samples: int = 2000) -> dict:
+    """Per goal of the family, the share of ``num_samples`` trajectories on z from the prior
+    that enter its disc, and the same for the ideal agent's hypotheses (one per goal)."""
+    agent, config, _ = load_agent(run_dir, "cpu")
+    _, tasks = config.split_tasks()
+    prior = torch.zeros(config.latent_dim), torch.ones(config.latent_dim)
+    paths = imagined_paths(agent, tasks[0], *prior, num_samples, config.env_id, config.max_path_length)
+    goals = goal_positions()  # the path does not depend on the task: only the reward does
+    return {"agent": enters_disc(paths[:, 1:].numpy(), goals).mean(1).tolist(),
+            "ideal": enters_disc(hypothesis_paths(), goals).mean(1).tolist()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
@@ -149,9 +166,16 @@ def main() -> None:
     bins = np.sum([r["exploration_ends"]["per_20_degrees"] for r in runs.values()], axis=0)
     print(f"  exploration trajectories ending short of the arc (|s| < {ARC_EDGE}): {short:.2f}; those on it, "
           "per 20 degrees from 0 to 180: " + " ".join(str(int(b)) for b in bins))
+    coverage = {who: np.array(p) for who, p in prior_coverage(args.run_dir).items()}
+    for who, p in coverage.items():
+        stretches = " ".join(f"{chunk.mean():.3f}" for chunk in np.array_split(p, 10))
+        found = lambda k: (1 - (1 - p) ** k).mean()
+        print(f"  a prior draw enters a goal's disc, {who:5s}: {p.mean():.3f}; per 18 degrees: {stretches}; "
+              f"fresh draws alone find {found(5):.2f} by 5, {found(19):.2f} by 19")
     print(f"  revisits: {np.mean([r['revisit_share'] for r in runs.values()]):.2f} of trajectories 7-20 "
           "that had not found the goal entered only discs already ruled out")
-    print(json.dumps({"runs": runs, "ideal_success_curve": ideal.tolist()}))
+    print(json.dumps({"runs": runs, "ideal_success_curve": ideal.tolist(),
+                      "prior_coverage": {who: p.tolist() for who, p in coverage.items()}}))
 
 
 if __name__ == "__main__":
