@@ -269,8 +269,9 @@ class PearlConfig:
 #: Fields renamed since runs were saved with them: old name -> new name.
 _RENAMED_FIELDS = {"latent_size": "latent_dim"}
 
-#: What ``train --resume`` may change in a run's config: its length and how often it evaluates.
-RESUMABLE_FIELDS = ("num_iterations", "eval_every")
+#: What ``train --resume`` may change in a run's config: its length, how often it evaluates, and
+#: the number format of its matrix products (weights and optimizer state are float32 in every format).
+RESUMABLE_FIELDS = ("num_iterations", "eval_every", "precision")
 
 
 def config_fields() -> dict[str, str]:

@@ -69,6 +69,18 @@ def test_resume_gives_the_same_run_as_no_interruption(tmp_path):
         assert torch.equal(a, b)
 
 
+def test_a_run_resumes_in_another_number_format_from_the_same_weights(tmp_path):
+    pearlkit.train(tiny_config(num_iterations=2), tmp_path / "run", progress=False)
+    before = without_time(rows(tmp_path / "run"))
+    pearlkit.train(tiny_config(num_iterations=3, precision="bfloat16"), tmp_path / "run", resume=True, progress=False)
+    assert without_time(rows(tmp_path / "run"))[:2] == before
+    pearlkit.train(tiny_config(num_iterations=3), tmp_path / "float32", progress=False)
+    assert without_time(rows(tmp_path / "run"))[2] != without_time(rows(tmp_path / "float32"))[2]  # bfloat16's sums
+    assert PearlConfig.from_file(tmp_path / "run" / "config.json").precision == "bfloat16"
+    agent, config, iteration = pearlkit.load_agent(tmp_path / "run")
+    assert (config.precision, iteration) == ("bfloat16", 3)
+
+
 def test_sigkill_mid_training_resumes_losing_at_most_one_iteration(tmp_path):
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "pearlkit", "train", "sparse-point-robot", "--out", str(run_dir), "--no-progress",
@@ -221,7 +233,7 @@ def test_cli_resume_errors(tmp_path, capsys):
     assert "name a preset" in capsys.readouterr().err
     (tmp_path / "config.json").write_text(tiny_config().to_json())
     assert cli_main(["train", "--resume", str(tmp_path), "--set", "kl_lambda=2"]) == 2
-    assert "can only change ['eval_every', 'num_iterations'], not ['kl_lambda']" in capsys.readouterr().err
+    assert "can only change ['eval_every', 'num_iterations', 'precision'], not ['kl_lambda']" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("text, message", [
