@@ -80,6 +80,22 @@ def q_loss_over_draws(q1_pred: Tensor, q2_pred: Tensor, target: Tensor, draws: i
     return loss
 
 
+def residual_spread_over_draws(q1_pred: Tensor, q2_pred: Tensor, target: Tensor, draws: int) -> Tensor:
+    r"""How much each Q's Bellman residual varies across the K draws of z, the unbiased
+    sample variance :math:`s^2 = \frac{1}{K-1}\big(\sum_k \delta_k^2 - \frac1K(\sum_k \delta_k)^2\big)`,
+    averaged over transitions and summed over Q1, Q2.
+
+    Added to :func:`q_loss_over_draws` it gives the mean squared residual over the draws,
+    :math:`\frac1K \sum_k \delta_k^2` (``critic_fits_each_draw`` steps Q's weights, not the
+    encoder, on it). Arguments as :func:`q_loss_over_draws`.
+    """
+    spread = 0.0
+    for q_pred in (q1_pred, q2_pred):
+        residual = (q_pred - target).view(draws, -1)
+        spread = spread + ((residual**2).sum(0) - residual.sum(0) ** 2 / draws).mean() / (draws - 1)
+    return spread
+
+
 def v_target(q_pi: Tensor, log_pi: Tensor) -> Tensor:
     r"""Soft value target: :math:`y_V = \min_i Q_i(s, \tilde a, \bar z) - \log\pi(\tilde a|s,\bar z)`,
     :math:`\tilde a \sim \pi`.

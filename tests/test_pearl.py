@@ -48,15 +48,19 @@ def critic_gradients(agent, batch, context, config, seed):
         pairs = [(j, k) for j in range(len(residuals)) for k in range(len(residuals)) if j != k]
         loss = sum((residuals[j][i] * residuals[k][i]).mean() for j, k in pairs for i in (0, 1)) / len(pairs)
     loss = loss + config.kl_lambda * kl_to_prior(z_mean, z_var).sum()
-    modules = (agent.encoder, agent.q1)
-    grads = torch.autograd.grad(loss, [p for m in modules for p in m.parameters()])
-    return grads
+    if not config.critic_fits_each_draw:
+        modules = (agent.encoder, agent.q1)
+        return torch.autograd.grad(loss, [p for m in modules for p in m.parameters()])
+    # Q fits every draw: its weights step on the mean squared residual over the draws.
+    per_draw = sum((r**2).mean() for draw in residuals for r in draw) / len(residuals)
+    encoder_weights, q_weights = list(agent.encoder.parameters()), list(agent.q1.parameters())
+    return (*torch.autograd.grad(loss, encoder_weights, retain_graph=True), *torch.autograd.grad(per_draw, q_weights))
 
 
-@pytest.mark.parametrize("draws", [1, 3])
-def test_encoder_gets_gradients_only_from_the_q_losses_and_the_kl(setup, draws):
+@pytest.mark.parametrize("draws, fits_each_draw", [(1, False), (3, False), (3, True)])
+def test_encoder_gets_gradients_only_from_the_q_losses_and_the_kl(setup, draws, fits_each_draw):
     config, agent, _, _, (replay, context_buffer), _ = setup
-    config = config.replace(critic_z_samples=draws)
+    config = config.replace(critic_z_samples=draws, critic_fits_each_draw=fits_each_draw)
     batch, context = sample_inputs(config, replay, context_buffer)
     before = copy.deepcopy(agent)
     expected = critic_gradients(before, batch, context, config, seed=123)
@@ -119,6 +123,11 @@ def test_the_critic_learns_from_the_reward_the_config_names(setup, monkeypatch):
         config.replace(critic_reward="shaped")
     with pytest.raises(ValueError, match="critic_reward='sparse' needs a family whose reward is sparse"):
         config.replace(env_id="pearlkit/PointNav-v0", critic_reward="sparse")
+
+
+def test_fitting_each_draw_needs_several_draws():
+    with pytest.raises(ValueError, match="critic_fits_each_draw=True needs critic_z_samples >= 2: .*got critic_z_samples=1"):
+        tiny_config(critic_fits_each_draw=True)
 
 
 def test_context_buffer_is_cleared_when_its_task_is_collected_again(setup):

@@ -4,7 +4,15 @@ import pytest
 import torch
 
 from pearlkit.networks import VNetwork
-from pearlkit.sac import policy_loss, polyak_update, q_loss, q_loss_over_draws, q_target, v_target
+from pearlkit.sac import (
+    policy_loss,
+    polyak_update,
+    q_loss,
+    q_loss_over_draws,
+    q_target,
+    residual_spread_over_draws,
+    v_target,
+)
 
 
 def test_q_target_is_the_scaled_bellman_backup():
@@ -34,6 +42,12 @@ def test_q_loss_over_draws_by_hand_and_without_the_width_charge():
     assert q_loss_over_draws(residual, residual, zero, draws=4).item() == pytest.approx(2 * 0.25, abs=0.03)
     with pytest.raises(ValueError, match="draws >= 2, got 1"):
         q_loss_over_draws(q1, q2, y, draws=1)
+    # The spread across draws is the variance (4 per Q), and with the unbiased estimate it makes
+    # the mean squared residual over the draws, exactly.
+    assert residual_spread_over_draws(residual, residual, zero, draws=4).item() == pytest.approx(2 * 4.0, rel=0.02)
+    q1, q2, y = torch.randn(3, 4 * 50, generator=generator)
+    torch.testing.assert_close(q_loss_over_draws(q1, q2, y, 4) + residual_spread_over_draws(q1, q2, y, 4),
+                               q_loss(q1, q2, y))
 
 
 def test_polyak_endpoints_and_midpoint():
