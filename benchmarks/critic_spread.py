@@ -9,7 +9,7 @@ each task's belief and prints, averaged over transitions, for Q1:
 - the squared residual averaged over the belief, :math:`(\\mathbb E_z[Q - y])^2`, what the
   unbiased critic (``critic_z_samples`` > 1) is trained on;
 - the residual's spread across the draws, :math:`\\operatorname{Var}_z[Q - y]`, what it is
-  not trained on (the one-draw loss charges it, and so does ``critic_fits_each_draw``);
+  not trained on (the one-draw loss charges it, and so does ``critic_spread_weight``);
 - the standard deviation of Q itself across the draws, and the mean :math:`|Q|`.
 
 A spread that is large against the first figure means Q is pinned only on average over the

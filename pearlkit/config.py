@@ -145,15 +145,16 @@ class PearlConfig:
     term then sets the width of a belief the critic has no use for narrowing. Costs K
     forward and backward passes of Q1, Q2 and the target V."""
     # paper-vs-code: the reference has one draw, so Q fits each draw's target and nothing else.
-    critic_fits_each_draw: bool = False
-    r"""With ``critic_z_samples`` > 1: Q's weights also step on the spread of their residual
-    across the draws, :math:`\operatorname{Var}_z[Q(s,a,z) - y]`, and the encoder does not, so
-    Q's gradient is that of the squared error of every draw (the paper's regression, one
-    target per z) while the encoder's stays the unbiased estimate's, without the charge for
-    width. The unbiased estimate alone pins Q only on average over the belief; nothing stops
-    Q at a single z from drifting (its spread across one belief's draws grew to half of
-    :math:`|Q|` on sparse navigation, and the critic diverged: ``benchmarks/RESULTS.md``).
-    Costs one more backward pass of Q1 and Q2."""
+    critic_spread_weight: float = 0.0
+    r"""With ``critic_z_samples`` > 1: how much Q's weights (not the encoder's) also step on the
+    spread of their residual across the draws, :math:`w\,\operatorname{Var}_z[Q(s,a,z) - y]`
+    (:func:`pearlkit.sac.residual_spread_over_draws`). At 0 Q is pinned only on average over
+    the belief, and nothing stops Q at a single z from drifting (on sparse navigation its
+    spread across one belief's draws grew to half of :math:`|Q|` and the critic diverged); at 1
+    Q's gradient is the squared error of every draw, the paper's regression, while the
+    encoder's stays the unbiased estimate's, with no charge for width (there the belief and
+    Q's use of z collapsed together: ``benchmarks/RESULTS.md``). Costs one more backward
+    pass of Q1 and Q2 when above 0."""
     discount: float = 0.9
     """Discount factor gamma."""
     reward_scale: float = 100.0
@@ -195,9 +196,10 @@ class PearlConfig:
                              "no Gaussian factors to multiply the prior with")
         _check_in(self.ignore_misses, list(IGNORE_MISSES), "ignore_misses")
         _check_in(self.critic_reward, list(CRITIC_REWARDS), "critic_reward")
-        if self.critic_fits_each_draw and self.critic_z_samples < 2:
-            raise ValueError("critic_fits_each_draw=True needs critic_z_samples >= 2: at one draw Q already "
-                             f"fits each draw (got critic_z_samples={self.critic_z_samples})")
+        _check_range("critic_spread_weight", self.critic_spread_weight, low=0, high=1)
+        if self.critic_spread_weight and self.critic_z_samples < 2:
+            raise ValueError(f"critic_spread_weight={self.critic_spread_weight} needs critic_z_samples >= 2: at one "
+                             f"draw Q already fits each draw (got critic_z_samples={self.critic_z_samples})")
         if self.critic_reward != "dense" and not getattr(env_class(self.env_id), "sparse", False):
             raise ValueError(f"critic_reward={self.critic_reward!r} needs a family whose reward is sparse; "
                              f"{self.env_id}'s is dense, and its critic learns from it as it is")

@@ -168,10 +168,10 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
     no_kl = torch.zeros((), device=z_mean.device)  # the deterministic variant has no KL term
     kl = kl_to_prior(z_mean, z_var).sum() if config.probabilistic_encoder else no_kl
     optimizers.critic.zero_grad(set_to_none=True)
-    (q_loss + config.kl_lambda * kl).backward(retain_graph=config.critic_fits_each_draw)
-    if config.critic_fits_each_draw:  # Q's weights fit every draw; the encoder keeps the unbiased gradient
+    (q_loss + config.kl_lambda * kl).backward(retain_graph=config.critic_spread_weight > 0)
+    if config.critic_spread_weight > 0:  # charged to Q's weights; the encoder keeps the unbiased gradient
         q_weights = [*agent.q1.parameters(), *agent.q2.parameters()]
-        spread = sac.residual_spread_over_draws(q1, q2, target, draws)
+        spread = config.critic_spread_weight * sac.residual_spread_over_draws(q1, q2, target, draws)
         for weight, grad in zip(q_weights, torch.autograd.grad(spread, q_weights)):
             weight.grad += grad
     optimizers.critic.step()

@@ -86,8 +86,8 @@ def residual_spread_over_draws(q1_pred: Tensor, q2_pred: Tensor, target: Tensor,
     averaged over transitions and summed over Q1, Q2.
 
     Added to :func:`q_loss_over_draws` it gives the mean squared residual over the draws,
-    :math:`\frac1K \sum_k \delta_k^2` (``critic_fits_each_draw`` steps Q's weights, not the
-    encoder, on it). Arguments as :func:`q_loss_over_draws`.
+    :math:`\frac1K \sum_k \delta_k^2` (``critic_spread_weight`` steps Q's weights, not the
+    encoder, on a share of it). Arguments as :func:`q_loss_over_draws`.
     """
     spread = 0.0
     for q_pred in (q1_pred, q2_pred):

@@ -48,19 +48,21 @@ def critic_gradients(agent, batch, context, config, seed):
         pairs = [(j, k) for j in range(len(residuals)) for k in range(len(residuals)) if j != k]
         loss = sum((residuals[j][i] * residuals[k][i]).mean() for j, k in pairs for i in (0, 1)) / len(pairs)
     loss = loss + config.kl_lambda * kl_to_prior(z_mean, z_var).sum()
-    if not config.critic_fits_each_draw:
+    if not config.critic_spread_weight:
         modules = (agent.encoder, agent.q1)
         return torch.autograd.grad(loss, [p for m in modules for p in m.parameters()])
-    # Q fits every draw: its weights step on the mean squared residual over the draws.
+    # Q's weights step on (1 - w) times that plus w times the mean squared residual over the draws.
     per_draw = sum((r**2).mean() for draw in residuals for r in draw) / len(residuals)
+    w = config.critic_spread_weight
     encoder_weights, q_weights = list(agent.encoder.parameters()), list(agent.q1.parameters())
-    return (*torch.autograd.grad(loss, encoder_weights, retain_graph=True), *torch.autograd.grad(per_draw, q_weights))
+    return (*torch.autograd.grad(loss, encoder_weights, retain_graph=True),
+            *torch.autograd.grad((1 - w) * loss + w * per_draw, q_weights))
 
 
-@pytest.mark.parametrize("draws, fits_each_draw", [(1, False), (3, False), (3, True)])
-def test_encoder_gets_gradients_only_from_the_q_losses_and_the_kl(setup, draws, fits_each_draw):
+@pytest.mark.parametrize("draws, spread_weight", [(1, 0.0), (3, 0.0), (3, 0.3), (3, 1.0)])
+def test_encoder_gets_gradients_only_from_the_q_losses_and_the_kl(setup, draws, spread_weight):
     config, agent, _, _, (replay, context_buffer), _ = setup
-    config = config.replace(critic_z_samples=draws, critic_fits_each_draw=fits_each_draw)
+    config = config.replace(critic_z_samples=draws, critic_spread_weight=spread_weight)
     batch, context = sample_inputs(config, replay, context_buffer)
     before = copy.deepcopy(agent)
     expected = critic_gradients(before, batch, context, config, seed=123)
@@ -125,9 +127,11 @@ def test_the_critic_learns_from_the_reward_the_config_names(setup, monkeypatch):
         config.replace(env_id="pearlkit/PointNav-v0", critic_reward="sparse")
 
 
-def test_fitting_each_draw_needs_several_draws():
-    with pytest.raises(ValueError, match="critic_fits_each_draw=True needs critic_z_samples >= 2: .*got critic_z_samples=1"):
-        tiny_config(critic_fits_each_draw=True)
+def test_the_spread_weight_needs_several_draws_and_lies_in_0_1():
+    with pytest.raises(ValueError, match="critic_spread_weight=0.5 needs critic_z_samples >= 2: .*got critic_z_samples=1"):
+        tiny_config(critic_spread_weight=0.5)
+    with pytest.raises(ValueError, match=r"critic_spread_weight must be in \[0, 1\], got 1.5"):
+        tiny_config(critic_z_samples=2, critic_spread_weight=1.5)
 
 
 def test_context_buffer_is_cleared_when_its_task_is_collected_again(setup):
