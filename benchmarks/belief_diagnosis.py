@@ -112,10 +112,9 @@ def exploration_ends(result) -> dict:
             "per_20_degrees": np.histogram(angles, bins=np.linspace(0, 180, 10))[0].tolist()}
 
 
-def prior_coverage(run_dir: Path, num_samples: int = 2000) -> dict:
+def prior_coverage(agent, config, num_samples: int = 2000) -> dict:
     """Per goal of the family, the share of ``num_samples`` trajectories on z from the prior
     that enter its disc, and the same for the ideal agent's hypotheses (one per goal)."""
-    agent, config, _ = load_agent(run_dir, "cpu")
     _, tasks = config.split_tasks()
     prior = torch.zeros(config.latent_dim), torch.ones(config.latent_dim)
     paths = imagined_paths(agent, tasks[0], *prior, num_samples, config.env_id, config.max_path_length)
@@ -134,7 +133,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     runs = {seed: diagnose(args.run_dir, seed, args.runs_per_task, args.misses_ignored) for seed in args.seeds}
-    _, tasks = load_agent(args.run_dir, "cpu")[1].split_tasks()
+    agent, config, _ = load_agent(args.run_dir, "cpu")
+    _, tasks = config.split_tasks()
     ideal = ideal_adaptation_curve(np.array([t["goal"] for t in tasks]), draws=1000)["success"]
     mean = lambda key: np.mean([r[key] for r in runs.values()], axis=0)
     print(f"{args.run_dir}, evaluation seeds {args.seeds}, 20 held-out goals, {args.runs_per_task} run(s) each"
@@ -166,7 +166,7 @@ def main() -> None:
     bins = np.sum([r["exploration_ends"]["per_20_degrees"] for r in runs.values()], axis=0)
     print(f"  exploration trajectories ending short of the arc (|s| < {ARC_EDGE}): {short:.2f}; those on it, "
           "per 20 degrees from 0 to 180: " + " ".join(str(int(b)) for b in bins))
-    coverage = {who: np.array(p) for who, p in prior_coverage(args.run_dir).items()}
+    coverage = {who: np.array(p) for who, p in prior_coverage(agent, config).items()}
     for who, p in coverage.items():
         stretches = " ".join(f"{chunk.mean():.3f}" for chunk in np.array_split(p, 10))
         found = lambda k: (1 - (1 - p) ** k).mean()

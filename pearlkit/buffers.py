@@ -17,6 +17,9 @@ from torch import Tensor
 
 from pearlkit.sac import TransitionBatch
 
+#: What the critic learns from where a family's reward is sparse (``PearlConfig.critic_reward``).
+CRITIC_REWARDS = ("dense", "sparse", "dense+sparse")
+
 # Storage grows by doubling up to `capacity`, so a large capacity costs nothing until used.
 INITIAL_ALLOCATION = 1024
 
@@ -99,11 +102,12 @@ class MultiTaskReplayBuffer:
         one, the task's own (sparse) one, or their sum."""
         rows, slots = self._sample_slots(task_ids, batch_size)
         get = lambda key: self.data[key][rows, slots].reshape(len(task_ids) * batch_size, -1)
-        dense, own = get("dense_reward").squeeze(-1), get("reward").squeeze(-1)
-        rewards = {"dense": dense, "sparse": own, "dense+sparse": dense + own}
-        if critic_reward not in rewards:
-            raise ValueError(f"critic_reward must be one of {list(rewards)}, got {critic_reward!r}")
-        return TransitionBatch(get("obs"), get("action"), rewards[critic_reward],
+        if critic_reward not in CRITIC_REWARDS:
+            raise ValueError(f"critic_reward must be one of {list(CRITIC_REWARDS)}, got {critic_reward!r}")
+        reward = get("reward") if critic_reward == "sparse" else get("dense_reward")
+        if critic_reward == "dense+sparse":
+            reward = reward + get("reward")
+        return TransitionBatch(get("obs"), get("action"), reward.squeeze(-1),
                                get("next_obs"), get("terminal").squeeze(-1))
 
     def sample_context(self, task_ids: Tensor, n: int, use_next_obs: bool) -> Tensor:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pearlkit.buffers import CRITIC_REWARDS
 from pearlkit.envs.tasks import (
     ENV_IDS,
     LOCOMOTION_HORIZON,
@@ -26,8 +27,6 @@ from pearlkit.runtime import PRECISIONS
 
 #: When the belief leaves out the factors of transitions without reward (``ignore_misses``).
 IGNORE_MISSES = ("never", "meta-test", "always")
-#: What the critic learns from where a family's reward is sparse (``critic_reward``).
-CRITIC_REWARDS = ("dense", "sparse", "dense+sparse")
 
 
 @dataclass(frozen=True)

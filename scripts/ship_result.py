@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pearlkit
 from pearlkit.checkpoint import SHIPPED_FILES
-from pearlkit.envs import is_navigation
 from pearlkit.cli import default_run_dir, train_command
+from pearlkit.envs import is_navigation
 from pearlkit.evaluate import EVALUATION_FILE, EVALUATION_SEEDS, record_evaluation
 from pearlkit.render import film_result
 from pearlkit.training import read_progress
