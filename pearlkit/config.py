@@ -27,6 +27,8 @@ from pearlkit.runtime import PRECISIONS
 
 #: When the belief leaves out the factors of transitions without reward (``ignore_misses``).
 IGNORE_MISSES = ("never", "meta-test", "always")
+#: How the learning rates change over a run (``lr_schedule``).
+LR_SCHEDULES = ("constant", "linear")
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,13 @@ class PearlConfig:
     """Adam learning rate of V."""
     context_lr: float = 3e-4
     """Adam learning rate of the context encoder."""
+    # paper-vs-code: the reference keeps every learning rate constant.
+    lr_schedule: str = "constant"
+    """How the four learning rates above change over the run: ``"constant"`` (the paper), or
+    ``"linear"``, each falling in a straight line from its value at the first iteration to 0
+    after the last (:func:`pearlkit.pearl.learning_rate_factor`; Stable-Baselines3's
+    ``linear_schedule``), so that the last iterations only settle what was learned. The
+    schedule follows ``num_iterations``: a run resumed with more iterations stretches it."""
     policy_mean_reg: float = 1e-3
     """Weight of the policy's mean-squared pre-tanh mean."""
     policy_std_reg: float = 1e-3
@@ -195,6 +204,7 @@ class PearlConfig:
                              "no Gaussian factors to multiply the prior with")
         _check_in(self.ignore_misses, list(IGNORE_MISSES), "ignore_misses")
         _check_in(self.critic_reward, list(CRITIC_REWARDS), "critic_reward")
+        _check_in(self.lr_schedule, list(LR_SCHEDULES), "lr_schedule")
         _check_range("critic_spread_weight", self.critic_spread_weight, low=0, high=1)
         if self.critic_spread_weight and self.critic_z_samples < 2:
             raise ValueError(f"critic_spread_weight={self.critic_spread_weight} needs critic_z_samples >= 2: at one "

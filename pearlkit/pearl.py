@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from pearlkit import sac
 from pearlkit.buffers import MultiTaskReplayBuffer, context_dim
-from pearlkit.config import PearlConfig
+from pearlkit.config import LR_SCHEDULES, PearlConfig
 from pearlkit.envs.tasks import ENV_IDS, Task
 from pearlkit.inference import ContextEncoder, kl_to_prior, sample_z
 from pearlkit.networks import MLP, QNetwork, TanhGaussianPolicy, VNetwork
@@ -107,11 +107,33 @@ def make_optimizers(agent: PearlAgent, config: PearlConfig) -> Optimizers:
     """One Adam per side, one parameter group per network (so each keeps its own rate)."""
     # paper-vs-code: the reference has one Adam per network; Adam treats every parameter
     # separately, so grouping them changes no arithmetic, only the number of calls.
-    group = lambda module, lr: {"params": list(module.parameters()), "lr": lr}
+    # "initial_lr" (the key torch's own schedulers use) is what set_learning_rates scales.
+    group = lambda module, lr: {"params": list(module.parameters()), "lr": lr, "initial_lr": lr}
     critic = torch.optim.Adam([group(agent.q1, config.qf_lr), group(agent.q2, config.qf_lr)] + (
         [group(agent.encoder, config.context_lr)] if config.latent_dim else []))  # latent_dim=0: no encoder
     actor = torch.optim.Adam([group(agent.policy, config.policy_lr), group(agent.v, config.vf_lr)])
     return Optimizers(critic, actor)
+
+
+def learning_rate_factor(schedule: str, iteration: int, num_iterations: int) -> float:
+    r"""The share of its configured value each learning rate has in ``iteration`` (0 for the first).
+
+    ``"constant"``: 1. ``"linear"``: :math:`1 - i/N` for iteration :math:`i` of :math:`N`, from 1
+    in the first iteration down to :math:`1/N` in the last (0 would be after it).
+    """
+    if schedule == "constant":
+        return 1.0
+    if schedule == "linear":
+        return 1.0 - min(iteration, num_iterations - 1) / num_iterations
+    raise ValueError(f"lr_schedule must be one of {list(LR_SCHEDULES)}, got {schedule!r}")
+
+
+def set_learning_rates(optimizers: Optimizers, factor: float) -> None:
+    """Every parameter group's learning rate to ``factor`` times its configured (initial) one."""
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            # Checkpoints from before schedules saved no "initial_lr"; their rates were constant.
+            group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
 
 
 @contextlib.contextmanager
@@ -304,6 +326,7 @@ def meta_train_iteration(trainer: MetaTrainer, iteration: int) -> IterationResul
     env_steps += collect(picked, config.num_extra_rl_steps_posterior, update_posterior=True, add_to_context=False)
 
     # 2. Train: each gradient step sees a meta-batch of tasks, a SAC batch and a context from each.
+    set_learning_rates(trainer.optimizers, learning_rate_factor(config.lr_schedule, iteration, config.num_iterations))
     sums: dict[str, float] = {}
     for step in range(1, config.num_train_steps_per_itr + 1):
         task_ids = torch.as_tensor(rng.integers(config.num_train_tasks, size=config.meta_batch))

@@ -249,3 +249,26 @@ def test_with_ignore_misses_a_context_without_reward_is_the_prior_and_leaves_the
     # Neither the Bellman error nor the KL (0 at the prior) reaches a factor that was left out.
     assert all(p.grad is None or not p.grad.any() for p in agent.encoder.parameters())
     assert all(torch.isfinite(p).all() for p in agent.parameters())
+
+
+def test_the_linear_schedule_falls_from_each_configured_rate_to_a_last_step_of_one_nth():
+    assert [pearl.learning_rate_factor("linear", i, 4) for i in range(4)] == [1.0, 0.75, 0.5, 0.25]
+    assert pearl.learning_rate_factor("linear", 9, 4) == 0.25  # a resumed run past its end stays at the last
+    assert pearl.learning_rate_factor("constant", 3, 4) == 1.0
+    with pytest.raises(ValueError, match="lr_schedule must be one of \\['constant', 'linear'\\], got 'cosine'"):
+        tiny_config(lr_schedule="cosine")
+
+
+@pytest.mark.parametrize("schedule, factor", [("constant", 1.0), ("linear", 0.5)])
+def test_each_iteration_steps_every_network_at_its_scheduled_rate(setup, monkeypatch, schedule, factor):
+    config, agent, train_tasks, _, (replay, context_buffer), pool = setup
+    config = config.replace(lr_schedule=schedule, num_iterations=4, num_train_steps_per_itr=1,
+                            qf_lr=1e-3, context_lr=2e-3, policy_lr=3e-3, vf_lr=4e-3)
+    trainer = MetaTrainer(config, agent, make_optimizers(agent, config), replay, context_buffer, train_tasks, pool,
+                          np.random.default_rng(0))
+    seen = []
+    real_step = pearl.update_step
+    monkeypatch.setattr(pearl, "update_step", lambda agent, optimizers, *args: seen.append(
+        [g["lr"] for o in optimizers for g in o.param_groups]) or real_step(agent, optimizers, *args))
+    meta_train_iteration(trainer, iteration=2)
+    assert seen == [[factor * lr for lr in (1e-3, 1e-3, 2e-3, 3e-3, 4e-3)]]

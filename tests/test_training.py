@@ -60,10 +60,18 @@ def test_same_seed_same_numbers_and_another_seed_differs():
     assert strip(first) != strip(other)
 
 
-def test_resume_gives_the_same_run_as_no_interruption(tmp_path):
-    straight = pearlkit.train(tiny_config(num_iterations=3), tmp_path / "a", progress=False)
-    pearlkit.train(tiny_config(num_iterations=2), tmp_path / "b", progress=False)
-    resumed = pearlkit.train(tiny_config(num_iterations=3), tmp_path / "b", resume=True, progress=False)
+@pytest.mark.parametrize("schedule", ["constant", "linear"])
+def test_resume_gives_the_same_run_as_no_interruption(tmp_path, schedule):
+    straight = pearlkit.train(tiny_config(num_iterations=3, lr_schedule=schedule), tmp_path / "a", progress=False)
+    # the linear schedule follows num_iterations, so the interrupted run is one of 3 from the start
+    def interrupt_after_two(row):
+        if row["iteration"] == 2:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        pearlkit.train(tiny_config(num_iterations=3, lr_schedule=schedule), tmp_path / "b", progress=False,
+                       on_iteration=interrupt_after_two)
+    resumed = pearlkit.train(tiny_config(num_iterations=3, lr_schedule=schedule), tmp_path / "b", resume=True,
+                             progress=False)
     assert without_time(rows(tmp_path / "a")) == without_time(rows(tmp_path / "b"))
     for a, b in zip(straight["agent"].parameters(), resumed["agent"].parameters()):
         assert torch.equal(a, b)
