@@ -327,6 +327,8 @@ def meta_train_iteration(trainer: MetaTrainer, iteration: int) -> IterationResul
 
     # 2. Train: each gradient step sees a meta-batch of tasks, a SAC batch and a context from each.
     set_learning_rates(trainer.optimizers, learning_rate_factor(config.lr_schedule, iteration, config.num_iterations))
+    anchored = iteration >= config.critic_spread_after  # the spread weight waits its iterations
+    step_config = config if anchored else config.replace(critic_spread_weight=0.0, critic_spread_after=0)
     sums: dict[str, float] = {}
     for step in range(1, config.num_train_steps_per_itr + 1):
         task_ids = torch.as_tensor(rng.integers(config.num_train_tasks, size=config.meta_batch))
@@ -336,7 +338,7 @@ def meta_train_iteration(trainer: MetaTrainer, iteration: int) -> IterationResul
         sizes = None
         if config.vary_context_size:  # contexts of every size, as meta-test's grows from empty
             sizes = torch.as_tensor(rng.integers(1, config.embedding_batch_size + 1, size=config.meta_batch))
-        losses = update_step(trainer.agent, trainer.optimizers, batch, context, config, sizes)
+        losses = update_step(trainer.agent, trainer.optimizers, batch, context, step_config, sizes)
         bad = first_bad_loss(losses)
         if bad is not None:
             raise TrainingDiverged(f"{bad} became {losses[bad].item()} at gradient step {step} of "

@@ -272,3 +272,22 @@ def test_each_iteration_steps_every_network_at_its_scheduled_rate(setup, monkeyp
         [g["lr"] for o in optimizers for g in o.param_groups]) or real_step(agent, optimizers, *args))
     meta_train_iteration(trainer, iteration=2)
     assert seen == [[factor * lr for lr in (1e-3, 1e-3, 2e-3, 3e-3, 4e-3)]]
+
+
+@pytest.mark.parametrize("iteration, weight", [(1, 0.0), (2, 0.25)])
+def test_the_spread_weight_applies_after_its_plain_iterations(setup, monkeypatch, iteration, weight):
+    config, agent, train_tasks, _, (replay, context_buffer), pool = setup
+    config = config.replace(critic_z_samples=2, critic_spread_weight=0.25, critic_spread_after=2,
+                            num_train_steps_per_itr=2)
+    trainer = MetaTrainer(config, agent, make_optimizers(agent, config), replay, context_buffer, train_tasks, pool,
+                          np.random.default_rng(0))
+    seen = []
+    real_step = pearl.update_step
+    monkeypatch.setattr(pearl, "update_step", lambda *args: seen.append(args[4].critic_spread_weight)
+                        or real_step(*args))
+    meta_train_iteration(trainer, iteration=iteration)  # 0-based: iterations 0 and 1 are the plain two
+    assert seen == [weight, weight]
+    with pytest.raises(ValueError, match="critic_spread_after=5 needs critic_spread_weight > 0"):
+        tiny_config(critic_spread_after=5)
+    with pytest.raises(ValueError, match="critic_spread_after must be .*got -1"):
+        config.replace(critic_spread_after=-1)
