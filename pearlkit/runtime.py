@@ -11,6 +11,7 @@ import platform
 import random
 import sys
 import time
+import warnings
 from typing import Callable, Iterator
 
 import numpy as np
@@ -86,6 +87,15 @@ def cpu_bf16_speedup() -> float:
     return best_of_5(a, w) / best_of_5(a.bfloat16(), w.bfloat16())
 
 
+def bf16_is_native(device: torch.device) -> bool:
+    """Whether ``device`` multiplies bfloat16 in hardware: a CUDA device of compute capability
+    8.0 or more, or a CPU with AVX512-BF16 or AMX (:func:`cpu_has_native_bf16`). Elsewhere
+    PyTorch emulates it, several times slower than float32."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_capability(device) >= (8, 0)
+    return device.type == "cpu" and cpu_has_native_bf16()
+
+
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     """The dtype of the hidden layers' matrix products for ``PearlConfig.precision`` on ``device``.
 
@@ -93,19 +103,24 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     a CUDA device of compute capability 8.0 or more (A100, L4, H100; Colab's T4 is 7.5), or a
     CPU with AVX512-BF16 or AMX whose bfloat16 products run at least
     :data:`AUTO_BF16_MIN_SPEEDUP` times faster (:func:`cpu_bf16_speedup`). Everywhere else
-    float32, so no machine gets slower.
+    float32, so no machine gets slower. ``"bfloat16"`` is obeyed everywhere, with a warning
+    where it is emulated (an AVX2-only CPU steps about 8x slower in it than in float32).
     """
     if precision == "float32":
         return torch.float32
-    if precision == "bfloat16":
-        return torch.bfloat16
-    if precision != "auto":
+    if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    native = bf16_is_native(device)
+    if precision == "bfloat16":
+        if not native:
+            where = cpu_name() if device.type == "cpu" else torch.cuda.get_device_name(device)
+            warnings.warn(f"precision='bfloat16' on {where}, which has no native bfloat16: PyTorch emulates it, "
+                          "several times slower than float32; precision='auto' picks float32 here",
+                          stacklevel=2)
+        return torch.bfloat16
     if device.type == "cuda":
-        native = torch.cuda.get_device_capability(device) >= (8, 0)
-    else:
-        native = device.type == "cpu" and cpu_has_native_bf16() and cpu_bf16_speedup() >= AUTO_BF16_MIN_SPEEDUP
-    return torch.bfloat16 if native else torch.float32
+        return torch.bfloat16 if native else torch.float32
+    return torch.bfloat16 if native and cpu_bf16_speedup() >= AUTO_BF16_MIN_SPEEDUP else torch.float32
 
 
 def seed_everything(seed: int) -> np.random.Generator:

@@ -10,6 +10,10 @@ from pearlkit.pearl import build_agent, collect_data
 from pearlkit.sampler import EnvPool
 
 
+#: For tests that run bfloat16 on purpose: on a CPU that emulates it, its warning is expected.
+bfloat16_anywhere = pytest.mark.filterwarnings("ignore:precision='bfloat16' on .*no native bfloat16:UserWarning")
+
+
 def tiny_config(**changes) -> PearlConfig:
     """A sparse-navigation config small enough for a seconds-long run."""
     base = pearlkit.get_preset("sparse-point-robot").replace(

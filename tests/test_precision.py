@@ -11,7 +11,7 @@ from pearlkit.config import PearlConfig
 from pearlkit.networks import QNetwork
 from pearlkit.pearl import build_agent, make_optimizers, update_step
 from pearlkit.sac import TransitionBatch
-from tests.conftest import tiny_config
+from tests.conftest import bfloat16_anywhere, tiny_config
 
 #: bfloat16 keeps 8 significant bits: a rounding errs by at most 2^-8 relative (unit roundoff 2^-9,
 #: doubled for round-to-nearest ties and the fp32 -> bf16 -> fp32 round trip of autocast).
@@ -65,6 +65,7 @@ def test_bf16_update_step_losses_stay_close_to_float32_on_the_same_batch():
         assert low != exact and abs(low - exact) <= budget * abs(exact), (key, exact, low)
 
 
+@bfloat16_anywhere
 def test_bf16_training_runs_end_to_end_with_finite_losses():
     result = pearlkit.train(tiny_config(precision="bfloat16"), progress=False)
     assert result["agent"].precision == torch.bfloat16
@@ -72,6 +73,7 @@ def test_bf16_training_runs_end_to_end_with_finite_losses():
                for k in ("q_loss", "kl", "v_loss", "policy_loss"))
 
 
+@bfloat16_anywhere
 def test_bf16_critic_fits_a_batch_as_float32_does():
     curves = {}
     for precision in ("float32", "bfloat16"):
@@ -96,7 +98,6 @@ def test_bf16_critic_fits_a_batch_as_float32_does():
     ("auto", "cuda", False, None, (8, 0), torch.bfloat16),  # A100, L4, H100
     ("auto", "cuda", True, 4.5, (7, 5), torch.float32),  # Colab's T4
     ("float32", "cpu", True, 4.5, None, torch.float32),
-    ("bfloat16", "cpu", False, None, None, torch.bfloat16),
 ])
 def test_auto_precision_resolves_by_the_hardware(monkeypatch, precision, device, cpu_bf16, speedup, capability,
                                                   expected):
@@ -108,6 +109,27 @@ def test_auto_precision_resolves_by_the_hardware(monkeypatch, precision, device,
     monkeypatch.setattr(runtime, "cpu_bf16_speedup", timed)
     monkeypatch.setattr(runtime.torch.cuda, "get_device_capability", lambda device=None: capability)
     assert runtime.resolve_precision(precision, torch.device(device)) == expected
+
+
+@pytest.mark.parametrize("device, cpu_bf16, capability, warns", [
+    ("cpu", False, None, True),  # an AVX2-only CPU (an AMD EPYC of the Zen 3 generation): emulated
+    ("cpu", True, None, False),
+    ("cuda", False, (7, 5), True),  # Colab's T4
+    ("cuda", False, (8, 0), False),
+])
+def test_bfloat16_asked_where_it_is_emulated_warns(monkeypatch, recwarn, device, cpu_bf16, capability, warns):
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: cpu_bf16)
+    monkeypatch.setattr(runtime, "cpu_name", lambda: "Test CPU (2 cores)")
+    monkeypatch.setattr(runtime.torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(runtime.torch.cuda, "get_device_name", lambda device=None: "Test GPU")
+    assert runtime.resolve_precision("bfloat16", torch.device(device)) == torch.bfloat16  # still obeyed
+    messages = [str(w.message) for w in recwarn]
+    if warns:
+        where = "Test CPU (2 cores)" if device == "cpu" else "Test GPU"
+        assert messages == [f"precision='bfloat16' on {where}, which has no native bfloat16: PyTorch emulates it, "
+                            "several times slower than float32; precision='auto' picks float32 here"]
+    else:
+        assert messages == []
 
 
 def test_cpu_bf16_check_reads_the_cpu_flags(monkeypatch, tmp_path):

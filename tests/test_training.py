@@ -21,7 +21,7 @@ from pearlkit.cli import with_overrides
 from pearlkit.config import PearlConfig
 from pearlkit.evaluate import meta_test, summarize
 from pearlkit.pearl import TrainingDiverged
-from tests.conftest import tiny_config
+from tests.conftest import bfloat16_anywhere, tiny_config
 
 TINY_SET = [f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
             for k, v in tiny_config().to_dict().items() if k != "env_id"]
@@ -77,6 +77,7 @@ def test_resume_gives_the_same_run_as_no_interruption(tmp_path, schedule):
         assert torch.equal(a, b)
 
 
+@bfloat16_anywhere
 def test_a_run_resumes_in_another_number_format_from_the_same_weights(tmp_path):
     pearlkit.train(tiny_config(num_iterations=2), tmp_path / "run", progress=False)
     before = without_time(rows(tmp_path / "run"))
