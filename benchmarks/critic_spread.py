@@ -25,8 +25,7 @@ import numpy as np
 import torch
 
 from pearlkit.config import PearlConfig
-from pearlkit.inference import sample_z
-from pearlkit.sac import q_target
+from pearlkit.pearl import critic_over_draws
 from pearlkit.training import new_run, restore_run
 
 
@@ -45,15 +44,8 @@ def critic_spread(run_dir: Path, draws: int = 16, batches: int = 20, seed: int =
         context = trainer.context_buffer.sample_context(task_ids, config.embedding_batch_size,
                                                         config.use_next_obs_in_context)
         z_mean, z_var = agent.encoder(context)
-        residuals, qs = [], []
-        for _ in range(draws):
-            z = sample_z(z_mean, z_var).repeat_interleave(config.batch_size, dim=0)
-            q = agent.q1(batch.obs, batch.action, z)
-            target = q_target(batch.reward, batch.terminal, agent.v_bar(batch.next_obs, z),
-                              config.reward_scale, config.discount)
-            residuals.append(q - target)
-            qs.append(q)
-        residual, q = torch.stack(residuals), torch.stack(qs)  # (draws, transitions)
+        q, _, target, _ = critic_over_draws(agent, batch, z_mean, z_var, draws, config)
+        residual, q = (q - target).view(draws, -1), q.view(draws, -1)  # (draws, transitions)
         figures["mean_residual_squared"].append(float((residual.mean(0) ** 2).mean()))
         figures["residual_variance"].append(float(residual.var(0).mean()))
         figures["q_sd"].append(float(q.std(0).mean()))

@@ -149,6 +149,30 @@ def frozen(*modules: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
+def critic_over_draws(agent: PearlAgent, batch: TransitionBatch, z_mean: Tensor, z_var: Tensor, draws: int,
+                      config: PearlConfig) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Q1, Q2 and their Bellman target on ``batch`` at ``draws`` samples of z from each task's
+    belief, each sample held for all of its task's transitions.
+
+    Args:
+        batch: ``num_tasks * batch_size`` transitions, task-major.
+        z_mean, z_var: ``(num_tasks, latent_dim)``, the beliefs.
+    Returns:
+        ``q1``, ``q2``, ``target`` of shape ``(draws * len(batch),)``, draw-major (the whole
+        batch at the first draw, then at the second, ...), and the draws ``z_bar`` without
+        their gradient, one row per entry (the target sees them so).
+    """
+    z = torch.cat([sample_z(z_mean, z_var) for _ in range(draws)])
+    z = z.repeat_interleave(batch.obs.shape[0] // z_mean.shape[0], dim=0)
+    z_bar = z.detach()
+    # With several draws, each sees the whole batch; one draw uses it as it is.
+    batch = batch if draws == 1 else TransitionBatch(*(x.repeat(draws, *[1] * (x.dim() - 1)) for x in batch))
+    q1, q2 = agent.q1(batch.obs, batch.action, z), agent.q2(batch.obs, batch.action, z)
+    target = sac.q_target(batch.reward, batch.terminal, agent.v_bar(batch.next_obs, z_bar), config.reward_scale,
+                          config.discount)
+    return q1, q2, target, z_bar
+
+
 def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatch, context: Tensor,
                 config: PearlConfig, context_sizes: Tensor | None = None) -> dict[str, Tensor]:
     r"""One gradient step on all networks, batched over the tasks of the meta-batch.
@@ -170,20 +194,10 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
         The detached losses: ``q_loss``, ``kl``, ``v_loss``, ``policy_loss``, and the mean
         belief variance ``z_var`` (not with ``latent_dim=0``, which has no belief). Book label: ``eq-critic-loss``.
     """
-    num_tasks, draws = context.shape[0], config.critic_z_samples
+    draws = config.critic_z_samples
     z_mean, z_var = agent.encoder(context, context_sizes)
-    # `draws` samples of z per task, each held for all of the task's transitions, draw-major.
-    z = torch.cat([sample_z(z_mean, z_var) for _ in range(draws)])
-    z = z.repeat_interleave(batch.obs.shape[0] // num_tasks, dim=0)
-    z_bar = z.detach()  # what the policy, V and the target see: z without its gradient
-
     # Critic and encoder: the Bellman error of Q1, Q2 (through z) plus the KL to the prior.
-    # With several draws, each sees the whole batch (draw-major); one draw uses it as it is.
-    critic_batch = batch if draws == 1 else TransitionBatch(*(x.repeat(draws, *[1] * (x.dim() - 1)) for x in batch))
-    q1 = agent.q1(critic_batch.obs, critic_batch.action, z)
-    q2 = agent.q2(critic_batch.obs, critic_batch.action, z)
-    target = sac.q_target(critic_batch.reward, critic_batch.terminal, agent.v_bar(critic_batch.next_obs, z_bar),
-                          config.reward_scale, config.discount)
+    q1, q2, target, z_bar = critic_over_draws(agent, batch, z_mean, z_var, draws, config)
     q_loss = sac.q_loss(q1, q2, target) if draws == 1 else sac.q_loss_over_draws(q1, q2, target, draws)
     z_bar = z_bar[: batch.obs.shape[0]]  # the actor and V train on the first draw
     # paper-vs-code: like the reference, the KL is summed over the tasks of the meta-batch.
