@@ -195,7 +195,6 @@ def test_making_a_family_prints_nothing_however_it_is_made(env_id, capfd):
     assert captured.out == "" and captured.err == ""
 
 
-@pytest.mark.filterwarnings("ignore:.*is out of date. You should consider upgrading:DeprecationWarning")  # v0 on purpose
 def test_ant_fwd_back_observes_the_references_27_numbers():
     env = make_env("pearlkit/AntFwdBack-v1")
     obs, _ = env.reset(seed=0)
@@ -206,7 +205,6 @@ def test_ant_fwd_back_observes_the_references_27_numbers():
     assert make_env("pearlkit/AntFwdBack-v0").observation_space.shape == (105,)  # the shipped v0 agent's
 
 
-@pytest.mark.filterwarnings("ignore:.*is out of date. You should consider upgrading:DeprecationWarning")  # v0 on purpose
 def test_walker_params_steps_the_references_0_016_seconds():
     env = make_env("pearlkit/Walker2DParams-v1")
     assert env.dt == pytest.approx(0.016) and env.model.opt.timestep == pytest.approx(0.002)
