@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from pearlkit.checkpoint import atomic_file, atomic_write_json, load_agent
 from pearlkit.config import PearlConfig
-from pearlkit.envs.tasks import Task, make_env
+from pearlkit.envs.tasks import Task, env_class, make_env
 from pearlkit.evaluate import MetaTestResult, meta_test
 from pearlkit.pearl import PearlAgent
 from pearlkit.runtime import OFFSCREEN_INSTALL_HINT
@@ -277,7 +277,7 @@ def film_result(folder: str | Path, out: str | Path | None = None, count: int = 
     agent, config, _ = load_agent(folder, "cpu")
     tasks = tasks_to_film(config, count)
     _, result = adaptation_video(agent, config, tasks, out / FILM_FILE, seed=seed, every=every)
-    describe = type(make_env(config.env_id)).describe_task
+    describe = env_class(config.env_id).describe_task
     record = {"tasks": [describe(task) for task in tasks], "returns": result.returns.tolist(), "seed": seed,
               "every": every}
     atomic_write_json(out / FILM_RECORD, record)
