@@ -20,6 +20,7 @@ from typing import Any
 
 from pearlkit.checkpoint import load_agent
 from pearlkit.config import (
+    EXPLORATION_PRIORS,
     PRESETS,
     RESUMABLE_FIELDS,
     PearlConfig,
@@ -117,6 +118,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="update the belief after every exploration trajectory (the paper's Algorithm 2)")
     evaluate.add_argument("--ignore-misses", action="store_true",
                           help="leave transitions without reward out of meta-test's belief (ignore_misses=meta-test)")
+    evaluate.add_argument("--exploration-prior", choices=EXPLORATION_PRIORS, default=None,
+                          help="what exploration z is drawn from, in place of the run's config: the unit prior or "
+                               "the mixture of the agent's beliefs in its training tasks")
     evaluate.add_argument("--device", default=None)
 
     render = sub.add_parser("render", help="film a trained MuJoCo agent adapting to held-out tasks (MP4)")
@@ -187,7 +191,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.seeds is not None:
         return _evaluate_seeds(args)
     metrics = run_meta_test(args.run_dir, seed=args.seed, online_posterior=args.online_posterior, device=args.device,
-                            ignore_misses=args.ignore_misses)
+                            ignore_misses=args.ignore_misses, exploration_prior=args.exploration_prior)
     if args.json:
         print(json.dumps(dataclasses.asdict(metrics)))
         return 0
@@ -206,7 +210,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _evaluate_seeds(args: argparse.Namespace) -> int:
     if args.online_posterior:
         raise ValueError("--seeds evaluates the reference's protocol; use --seed with --online-posterior")
-    result = evaluate_seeds(args.run_dir, parse_seeds(args.seeds), device=args.device, ignore_misses=args.ignore_misses)
+    result = evaluate_seeds(args.run_dir, parse_seeds(args.seeds), device=args.device, ignore_misses=args.ignore_misses,
+                            exploration_prior=args.exploration_prior)
     if args.json:
         print(json.dumps(result))
         return 0

@@ -27,6 +27,8 @@ from pearlkit.runtime import PRECISIONS
 
 #: When the belief leaves out the factors of transitions without reward (``ignore_misses``).
 IGNORE_MISSES = ("never", "meta-test", "always")
+#: What meta-test draws exploration z from (``exploration_prior``).
+EXPLORATION_PRIORS = ("unit", "training-beliefs")
 #: How the learning rates change over a run (``lr_schedule``).
 LR_SCHEDULES = ("constant", "linear")
 
@@ -91,6 +93,17 @@ class PearlConfig:
     reward alone, a policy unsure of the goal does best stopping short of the arc, nearer every
     goal it might be (:math:`|s| \approx 0.75`–0.9), where it enters no goal disc; the bonus
     pays for reaching the arc. Families whose reward is dense take ``"dense"`` only."""
+    # paper-vs-code: the paper and the reference draw exploration z from the unit prior.
+    exploration_prior: str = "unit"
+    r"""What meta-test draws z from while a run's belief is still the prior (the exploration
+    trajectories, and later ones without a reward where misses are ignored): ``"unit"``,
+    :math:`\mathcal N(0, I)` (the paper), or ``"training-beliefs"``, the equal mixture of the
+    beliefs the agent reaches in its own training tasks
+    (:func:`pearlkit.evaluate.training_beliefs`). The KL term pulls each task's belief toward
+    :math:`\mathcal N(0, I)`, but their mixture need not fill it, so a z from the unit prior can
+    stand for no task the policy has learned (in sparse navigation, a path that stops short of
+    the arc); a z from the mixture stands for a training task. Meta-test only: training
+    collects with the unit prior either way."""
     use_next_obs_in_context: bool = False
     """Context rows are (s, a, r, s') instead of (s, a, r); needed when dynamics differ."""
     precision: str = "float32"
@@ -213,6 +226,10 @@ class PearlConfig:
         _check_in(self.ignore_misses, list(IGNORE_MISSES), "ignore_misses")
         _check_in(self.critic_reward, list(CRITIC_REWARDS), "critic_reward")
         _check_in(self.lr_schedule, list(LR_SCHEDULES), "lr_schedule")
+        _check_in(self.exploration_prior, list(EXPLORATION_PRIORS), "exploration_prior")
+        if self.exploration_prior != "unit" and self.latent_dim == 0:
+            raise ValueError(f"exploration_prior={self.exploration_prior!r} needs latent_dim > 0: without a "
+                             "latent there is no z to draw")
         _check_range("critic_spread_weight", self.critic_spread_weight, low=0, high=1)
         _check_range("critic_spread_after", self.critic_spread_after, low=0)
         if self.critic_spread_after and not self.critic_spread_weight:

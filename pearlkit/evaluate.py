@@ -29,7 +29,7 @@ from pearlkit.buffers import context_from_transitions
 from pearlkit.checkpoint import atomic_write_json, load_agent
 from pearlkit.config import PearlConfig
 from pearlkit.envs.tasks import Task, make_env
-from pearlkit.inference import sample_z
+from pearlkit.inference import pick_from_mixture, sample_z
 from pearlkit.pearl import PearlAgent
 from pearlkit.runtime import cpu_name, seeded_stream, versions
 from pearlkit.sampler import EnvPool, StepHook, Trajectories, rollout, valid_steps
@@ -66,7 +66,8 @@ def infer_from_context(agent: PearlAgent, contexts: list[Tensor]) -> tuple[Tenso
 @torch.no_grad()
 def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed: int, runs_per_task: int = 1,
               online_posterior: bool = False, on_step: StepHook | None = None,
-              pool: EnvPool | None = None) -> MetaTestResult:
+              pool: EnvPool | None = None, exploration_beliefs: tuple[Tensor, Tensor] | None = None
+              ) -> MetaTestResult:
     r"""Run the meta-test protocol on ``tasks``, all in lockstep, until each run has
     ``config.num_steps_per_eval`` steps: posterior sampling, with no gradient step,
 
@@ -87,6 +88,10 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
         on_step: passed to :func:`~pearlkit.sampler.rollout` (e.g. to render frames).
         pool: environments to reuse across calls (training keeps one, so that its evaluations
             do not rebuild them); by default a new pool seeded with ``seed``.
+        exploration_beliefs: optional ``(means, variances)``, each ``(M, latent_dim)``: while a
+            run's belief is the prior, its z comes from their equal mixture instead
+            (``exploration_prior="training-beliefs"``, :func:`training_beliefs`), and the
+            record holds the mixture component it came from.
     Returns:
         Everything the runs saw. Book label: ``eq-posterior-sampling``.
     """
@@ -97,6 +102,8 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
     z_mean, z_var = agent.encoder.belief_without_context(n, device)
     contexts = [torch.zeros(0, agent.context_dim, device=device) for _ in range(n)]
     act = lambda obs, z: agent.policy(obs, z, deterministic=True).action
+    misses_left_out = config.ignore_misses != "never"
+    rewarded = torch.zeros(n, dtype=torch.bool)  # the run's context holds a nonzero reward
     records: dict[str, list] = {k: [] for k in ("returns", "successes", "z", "z_means", "z_vars", "valid", "counted")}
     trajectories = []
     with seeded_stream(seed, device):
@@ -110,7 +117,18 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
                 with misses_ignored(agent) if config.ignore_misses == "meta-test" else nullcontext():
                     z_mean, z_var = infer_from_context(agent, contexts)
             z = sample_z(z_mean, z_var)
+            if exploration_beliefs is not None:
+                # The belief is the prior before any inference, and after it where misses are
+                # left out and no reward has come.
+                inferred = k > 0 and (online_posterior or k >= config.num_exp_traj_eval)
+                at_prior = (~rewarded if misses_left_out else torch.zeros(n, dtype=torch.bool)) if inferred \
+                    else torch.ones(n, dtype=torch.bool)
+                if at_prior.any():
+                    z_mean, z_var, z = z_mean.clone(), z_var.clone(), z.clone()
+                    z_mean[at_prior], z_var[at_prior] = pick_from_mixture(*exploration_beliefs, int(at_prior.sum()))
+                    z[at_prior] = sample_z(z_mean[at_prior], z_var[at_prior])
             traj, valid, success = rollout(pool, envs, act, z, config.max_path_length, on_step)
+            rewarded |= ((traj.reward != 0) & valid).any(1).cpu()
             for i in range(n):
                 steps = valid_steps(traj, valid, i)
                 contexts[i] = torch.cat([contexts[i], context_from_transitions(steps, config.use_next_obs_in_context)
@@ -124,6 +142,34 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
     stacked = {key: torch.stack(values, dim=1) for key, values in records.items()}
     return MetaTestResult(trajectories=trajectories, reports_success=bool(getattr(envs[0], "reports_success", False)),
                           num_exp_traj_eval=config.num_exp_traj_eval, runs_per_task=runs_per_task, **stacked)
+
+
+def training_beliefs(agent: PearlAgent, config: PearlConfig, seed: int) -> tuple[Tensor, Tensor]:
+    r"""The beliefs the agent reaches in its own training tasks: the components of the mixture
+    that ``exploration_prior="training-beliefs"`` draws exploration z from,
+
+    .. math:: \bar q(z) = \frac1M \sum_{j=1}^{M} q_\phi(z \mid c_j),
+
+    the task distribution as the encoder sees it (the unit prior only stands in for it). Each
+    training task is meta-tested ``num_evals`` times, exploring with the unit prior. A run
+    counts when its context held a nonzero reward before its last trajectory; its component is
+    the belief that trajectory's z was drawn from. A run without a reward says nothing about
+    its task (its belief is the prior, or one narrowed by misses alone), so it is left out.
+
+    Returns:
+        ``(means, variances)``, each ``(M, latent_dim)``.
+    Raises:
+        ValueError: no run gathered a reward.
+    """
+    train_tasks, _ = config.split_tasks()
+    result = meta_test(agent, train_tasks, config, seed=seed, runs_per_task=config.num_evals)
+    rewarded = torch.zeros(result.returns.shape[0], dtype=torch.bool)
+    for k, traj in enumerate(result.trajectories[:-1]):
+        rewarded |= ((traj.reward != 0) & result.valid[:, k]).any(1).cpu()
+    if not rewarded.any():
+        raise ValueError(f"no meta-test run in the {len(train_tasks)} training tasks gathered a reward: "
+                         "there is no belief to draw exploration z from")
+    return result.z_means[rewarded, -1], result.z_vars[rewarded, -1]
 
 
 def reported_trajectory(result: MetaTestResult) -> Tensor:
@@ -190,18 +236,27 @@ def summarize(result: MetaTestResult) -> MetaTestSummary:
     )
 
 
+def exploration_beliefs(agent: PearlAgent, config: PearlConfig, seed: int) -> tuple[Tensor, Tensor] | None:
+    """What :func:`meta_test` draws exploration z from under ``config.exploration_prior``:
+    :func:`training_beliefs` for ``"training-beliefs"``, None (the unit prior) for ``"unit"``."""
+    return training_beliefs(agent, config, seed) if config.exploration_prior == "training-beliefs" else None
+
+
 def run_meta_test(run_dir, seed: int = 0, online_posterior: bool = False, device: str | None = None,
-                  ignore_misses: bool = False) -> MetaTestSummary:
+                  ignore_misses: bool = False, exploration_prior: str | None = None) -> MetaTestSummary:
     """Load a run folder's agent and meta-test it on the held-out tasks of its config
     (``num_evals`` runs of each), summarized, with the iteration of the loaded weights.
     ``ignore_misses`` meta-tests as ``ignore_misses="meta-test"`` whatever the run's config says
-    (a run trained with ``"always"`` ignores them anyway)."""
+    (a run trained with ``"always"`` ignores them anyway); ``exploration_prior``, when given,
+    replaces the config's."""
     agent, config, iteration = load_agent(run_dir, device)
     if ignore_misses and config.ignore_misses == "never":
         config = config.replace(ignore_misses="meta-test")
+    if exploration_prior is not None:
+        config = config.replace(exploration_prior=exploration_prior)
     _, test_tasks = config.split_tasks()
     result = meta_test(agent, test_tasks, config, seed=seed, runs_per_task=config.num_evals,
-                       online_posterior=online_posterior)
+                       online_posterior=online_posterior, exploration_beliefs=exploration_beliefs(agent, config, seed))
     return dataclasses.replace(summarize(result), iteration=iteration)
 def zero_action_return(config: PearlConfig, seed: int = 0) -> float:
     r"""The floor a trained agent must rise above: the mean return, over the held-out tasks, of one
@@ -250,12 +305,13 @@ def seed_statistics(summaries: list[dict]) -> tuple[dict[str, float], dict[str, 
     return mean, error
 
 
-def evaluate_seeds(run_dir, seeds=EVALUATION_SEEDS, device: str | None = None, ignore_misses: bool = False) -> dict:
+def evaluate_seeds(run_dir, seeds=EVALUATION_SEEDS, device: str | None = None, ignore_misses: bool = False,
+                   exploration_prior: str | None = None) -> dict:
     """:func:`run_meta_test` at each of ``seeds``: ``{"seeds", "by_seed": [summary dicts],
     "mean": {metric: mean over seeds}, "standard_error": {metric: ...}}`` (``python -m pearlkit
     evaluate RUN --seeds 0-4 --json`` prints it)."""
-    by_seed = [dataclasses.asdict(run_meta_test(run_dir, seed=seed, device=device, ignore_misses=ignore_misses))
-               for seed in seeds]
+    by_seed = [dataclasses.asdict(run_meta_test(run_dir, seed=seed, device=device, ignore_misses=ignore_misses,
+                                                exploration_prior=exploration_prior)) for seed in seeds]
     mean, error = seed_statistics(by_seed)
     return {"seeds": list(seeds), "by_seed": by_seed, "mean": mean, "standard_error": error}
 

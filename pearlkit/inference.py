@@ -64,6 +64,18 @@ def sample_z(z_mean: Tensor, z_var: Tensor) -> Tensor:
     return z_mean + z_var.sqrt() * torch.randn_like(z_mean)
 
 
+def pick_from_mixture(means: Tensor, variances: Tensor, count: int) -> tuple[Tensor, Tensor]:
+    r"""For ``count`` draws from the equal mixture :math:`\frac1M \sum_{j=1}^M \mathcal N(\mu_j, \sigma_j^2)`
+    of ``M`` beliefs, the component each comes from, picked uniformly: ``(mean, variance)``,
+    each ``(count, latent_dim)``. :func:`sample_z` on them completes the draws.
+
+    Args:
+        means, variances: ``(M, latent_dim)``.
+    """
+    picked = torch.randint(means.shape[0], (count,), device=means.device)
+    return means[picked], variances[picked]
+
+
 def prior(num_tasks: int, latent_dim: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
     """The belief with no context: zero means and unit variances, each ``(num_tasks, latent_dim)``."""
     return (torch.zeros(num_tasks, latent_dim, device=device),

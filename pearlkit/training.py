@@ -33,7 +33,7 @@ from pearlkit.checkpoint import (
 )
 from pearlkit.config import RESUMABLE_FIELDS, PearlConfig
 from pearlkit.envs.tasks import Task
-from pearlkit.evaluate import MetaTestSummary, meta_test, summarize
+from pearlkit.evaluate import MetaTestSummary, exploration_beliefs, meta_test, summarize
 from pearlkit.pearl import (
     MetaTrainer,
     TrainingDiverged,
@@ -149,8 +149,9 @@ def restore_run(run: Run, run_dir: Path) -> None:
 def evaluate_run(run: Run) -> MetaTestSummary:
     """Meta-test the agent on the held-out tasks, ``num_evals`` runs each, from the run's own stream."""
     config = run.trainer.config
-    result = meta_test(run.trainer.agent, run.test_tasks, config, seed=config.seed + EVAL_SEED_OFFSET + run.state.iteration,
-                       runs_per_task=config.num_evals, pool=run.eval_pool)
+    seed = config.seed + EVAL_SEED_OFFSET + run.state.iteration
+    result = meta_test(run.trainer.agent, run.test_tasks, config, seed=seed, runs_per_task=config.num_evals,
+                       pool=run.eval_pool, exploration_beliefs=exploration_beliefs(run.trainer.agent, config, seed))
     return summarize(result)
 
 

@@ -1,0 +1,127 @@
+"""``exploration_prior="training-beliefs"``: meta-test draws z from the mixture of the agent's
+beliefs in its training tasks wherever its belief is still the prior, and nowhere else."""
+import json
+
+import pytest
+import torch
+
+import pearlkit
+from pearlkit.checkpoint import load_agent
+from pearlkit.cli import main as cli_main
+from pearlkit.config import PearlConfig
+from pearlkit.evaluate import meta_test, summarize, training_beliefs
+from pearlkit.inference import pick_from_mixture
+from pearlkit.pearl import build_agent
+from pearlkit.sampler import EnvPool
+from tests.conftest import tiny_config
+
+#: Two far-apart, all but certain beliefs: a z drawn from them is recognisable.
+BANK_MEAN = 5.0
+
+
+def bank(latent_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    means = torch.stack([torch.full((latent_dim,), BANK_MEAN), torch.full((latent_dim,), -BANK_MEAN)])
+    return means, torch.full_like(means, 1e-8)
+
+
+def from_bank(z_means: torch.Tensor) -> torch.Tensor:
+    return ((z_means.abs() - BANK_MEAN).abs() < 1e-6).all(-1)
+
+
+class EvenRunsRewarded(EnvPool):
+    """A pool whose even slots reward from the first step (a goal disc of radius 2 holds the
+    start) and whose odd slots never do (radius 0.001): which runs see a reward is known."""
+
+    def take(self, tasks):
+        envs = super().take(tasks)
+        for slot, env in enumerate(envs):
+            env.unwrapped.goal_radius = 2.0 if slot % 2 == 0 else 1e-3
+        return envs
+
+
+def test_mixture_components_are_the_given_beliefs_picked_uniformly():
+    means, variances = torch.arange(6.0).view(3, 2), torch.arange(1.0, 7.0).view(3, 2)
+    torch.manual_seed(0)
+    mean, var = pick_from_mixture(means, variances, 3000)
+    picked = mean[:, 0].long() // 2
+    assert torch.equal(mean, means[picked]) and torch.equal(var, variances[picked])
+    counts = torch.bincount(picked, minlength=3)
+    assert ((counts - 1000).abs() < 100).all(), counts  # about 3 standard deviations (sd 26)
+
+
+@pytest.mark.parametrize("ignore_misses", ["never", "meta-test"])
+def test_meta_test_draws_from_the_beliefs_exactly_while_the_belief_is_the_prior(ignore_misses):
+    config = tiny_config(ignore_misses=ignore_misses, num_steps_per_eval=200)  # 10 trajectories, 5 exploring
+    agent = build_agent(config, torch.device("cpu"))
+    _, tasks = config.split_tasks()
+    result = meta_test(agent, tasks, config, seed=0, runs_per_task=2, pool=EvenRunsRewarded(config.env_id, 0),
+                       exploration_beliefs=bank(config.latent_dim))
+    drawn = from_bank(result.z_means)
+    assert drawn[:, : config.num_exp_traj_eval].all()  # every exploration trajectory
+    assert torch.allclose(result.z[drawn].abs(), torch.full_like(result.z[drawn], BANK_MEAN), atol=1e-3)
+    later = drawn[:, config.num_exp_traj_eval:]
+    even = torch.arange(len(later)) % 2 == 0
+    assert result.returns[even, 0].ne(0).all() and result.returns[~even].eq(0).all()
+    if ignore_misses == "never":
+        assert not later.any()  # once inferred, the belief is the encoder's, misses and all
+    else:
+        assert not later[even].any() and later[~even].all()  # the prior until a reward arrives
+
+
+def test_without_beliefs_meta_test_is_the_unit_priors():
+    config = tiny_config()
+    agent = build_agent(config, torch.device("cpu"))
+    _, tasks = config.split_tasks()
+    plain = meta_test(agent, tasks, config, seed=3, runs_per_task=2)
+    assert torch.equal(plain.z_means[:, 0], torch.zeros_like(plain.z_means[:, 0]))
+    assert not from_bank(plain.z_means).any()
+
+
+def test_training_beliefs_are_the_last_beliefs_of_the_rewarded_runs(monkeypatch):
+    config = tiny_config(ignore_misses="meta-test", num_steps_per_eval=200, num_evals=2)
+    agent = build_agent(config, torch.device("cpu"))
+    monkeypatch.setattr(pearlkit.evaluate, "EnvPool", EvenRunsRewarded)
+    means, variances = training_beliefs(agent, config, seed=1)
+    train_tasks, _ = config.split_tasks()
+    result = meta_test(agent, train_tasks, config, seed=1, runs_per_task=2)
+    assert means.shape == (config.num_train_tasks, config.latent_dim)  # one of each task's two runs
+    assert torch.equal(means, result.z_means[0::2, -1]) and torch.equal(variances, result.z_vars[0::2, -1])
+    assert (variances < 1).all()  # inferred from a rewarded context, not the prior
+
+
+def test_training_beliefs_refuse_when_there_is_nothing_to_draw_from(monkeypatch):
+    config = tiny_config(num_steps_per_eval=200)
+    agent = build_agent(config, torch.device("cpu"))
+
+    class NeverRewarded(EnvPool):
+        def take(self, tasks):
+            envs = super().take(tasks)
+            for env in envs:
+                env.unwrapped.goal_radius = 1e-3
+            return envs
+
+    monkeypatch.setattr(pearlkit.evaluate, "EnvPool", NeverRewarded)
+    with pytest.raises(ValueError, match="no meta-test run in the 6 training tasks gathered a reward"):
+        training_beliefs(agent, config, seed=0)
+
+
+def test_exploration_prior_is_validated():
+    assert PearlConfig().exploration_prior == "unit"
+    with pytest.raises(ValueError, match=r"exploration_prior must be one of \['unit', 'training-beliefs'\], "
+                                         r"got 'gaussian'"):
+        PearlConfig(exploration_prior="gaussian")
+    with pytest.raises(ValueError, match="exploration_prior='training-beliefs' needs latent_dim > 0"):
+        PearlConfig(exploration_prior="training-beliefs", latent_dim=0)
+
+
+def test_cli_evaluate_draws_exploration_from_the_training_beliefs(tmp_path, capsys, monkeypatch):
+    run_dir = tmp_path / "run"
+    pearlkit.train(tiny_config(num_steps_per_eval=200), run_dir, progress=False)
+    monkeypatch.setattr(pearlkit.evaluate, "EnvPool", EvenRunsRewarded)  # some training runs reward
+    assert cli_main(["evaluate", str(run_dir), "--json", "--exploration-prior", "training-beliefs"]) == 0
+    measured = json.loads(capsys.readouterr().out)
+    agent, config, _ = load_agent(run_dir, "cpu")
+    config = config.replace(exploration_prior="training-beliefs")
+    expected = summarize(meta_test(agent, config.split_tasks()[1], config, seed=0, runs_per_task=config.num_evals,
+                                   exploration_beliefs=training_beliefs(agent, config, seed=0)))
+    assert measured["adaptation_curve"] == pytest.approx(expected.adaptation_curve)
