@@ -1,6 +1,7 @@
 """Why a trained sparse-navigation agent stops exploring: its learned belief against the exact one.
 
     python benchmarks/belief_diagnosis.py RUN_DIR [--seeds 0 1 2] [--runs-per-task 1] [--misses-ignored]
+        [--exploration-prior training-beliefs]
 
 Meta-tests the run's agent on the 20 held-out goals as the reference does (20 trajectories,
 5 exploring with z from the prior, then the belief inferred from all context before each
@@ -48,9 +49,11 @@ import torch
 
 from pearlkit.belief import belief_entropy, factor_precisions, found_before, imagined_paths, misses_ignored
 from pearlkit.checkpoint import load_agent
+from pearlkit.config import EXPLORATION_PRIORS
 from pearlkit.envs.point_nav import goal_positions
-from pearlkit.evaluate import meta_test
+from pearlkit.evaluate import exploration_beliefs, meta_test
 from pearlkit.ideal_explorer import enters_disc, hypothesis_paths, ideal_adaptation_curve
+from pearlkit.inference import pick_from_mixture
 from pearlkit.sampler import visited_states
 
 #: Goals lie at distance 1 from the start, their discs from 0.8 to 1.2: a path that ends nearer
@@ -59,11 +62,14 @@ ARC_EDGE = 0.8
 
 
 @torch.no_grad()
-def diagnose(run_dir: Path, seed: int, runs_per_task: int = 1, ignore_misses: bool = False) -> dict:
+def diagnose(run_dir: Path, seed: int, runs_per_task: int = 1, ignore_misses: bool = False,
+             exploration_prior: str = "unit") -> dict:
     agent, config, _ = load_agent(run_dir, "cpu")
+    config = config.replace(exploration_prior=exploration_prior)
     _, tasks = config.split_tasks()
     with misses_ignored(agent) if ignore_misses else nullcontext():
-        result = meta_test(agent, tasks, config, seed=seed, runs_per_task=runs_per_task)
+        result = meta_test(agent, tasks, config, seed=seed, runs_per_task=runs_per_task,
+                           exploration_beliefs=exploration_beliefs(agent, config, seed))
     num_trajs = result.returns.shape[1]
     goals = goal_positions()
     precisions = factor_precisions(agent, result, config.use_next_obs_in_context)
@@ -112,11 +118,14 @@ def exploration_ends(result) -> dict:
             "per_20_degrees": np.histogram(angles, bins=np.linspace(0, 180, 10))[0].tolist()}
 
 
-def prior_coverage(agent, config, num_samples: int = 2000) -> dict:
+def prior_coverage(agent, config, num_samples: int = 2000, beliefs=None) -> dict:
     """Per goal of the family, the share of ``num_samples`` trajectories on z from the prior
-    that enter its disc, and the same for the ideal agent's hypotheses (one per goal)."""
+    (or from the mixture of ``beliefs``, ``exploration_prior="training-beliefs"``) that enter
+    its disc, and the same for the ideal agent's hypotheses (one per goal)."""
     _, tasks = config.split_tasks()
     prior = torch.zeros(config.latent_dim), torch.ones(config.latent_dim)
+    if beliefs is not None:  # one component per draw; imagined_paths samples each row once
+        prior = pick_from_mixture(*beliefs, num_samples)
     paths = imagined_paths(agent, tasks[0], *prior, num_samples, config.env_id, config.max_path_length)
     goals = goal_positions()  # the path does not depend on the task: only the reward does
     return {"agent": enters_disc(paths[:, 1:].numpy(), goals).mean(1).tolist(),
@@ -130,15 +139,20 @@ def main() -> None:
     parser.add_argument("--runs-per-task", type=int, default=1, help="meta-test runs per goal and seed")
     parser.add_argument("--misses-ignored", action="store_true",
                         help="meta-test with a belief that stays the prior until a reward (pearlkit.belief.misses_ignored)")
+    parser.add_argument("--exploration-prior", choices=EXPLORATION_PRIORS, default="unit",
+                        help="what z is drawn from while the belief is the prior (default: unit)")
     args = parser.parse_args()
     torch.manual_seed(0)
-    runs = {seed: diagnose(args.run_dir, seed, args.runs_per_task, args.misses_ignored) for seed in args.seeds}
+    runs = {seed: diagnose(args.run_dir, seed, args.runs_per_task, args.misses_ignored, args.exploration_prior)
+            for seed in args.seeds}
     agent, config, _ = load_agent(args.run_dir, "cpu")
+    config = config.replace(exploration_prior=args.exploration_prior)
     _, tasks = config.split_tasks()
     ideal = ideal_adaptation_curve(np.array([t["goal"] for t in tasks]), draws=1000)["success"]
     mean = lambda key: np.mean([r[key] for r in runs.values()], axis=0)
     print(f"{args.run_dir}, evaluation seeds {args.seeds}, 20 held-out goals, {args.runs_per_task} run(s) each"
-          + (", misses ignored" if args.misses_ignored else ""))
+          + (", misses ignored" if args.misses_ignored else "")
+          + (", exploration z from the training beliefs" if args.exploration_prior != "unit" else ""))
     for kind in ("zero reward", "rewarded"):
         medians = [r["factor_precision"][kind]["median"] for r in runs.values() if r["factor_precision"][kind]]
         p90 = [r["factor_precision"][kind]["p90"] for r in runs.values() if r["factor_precision"][kind]]
@@ -166,7 +180,9 @@ def main() -> None:
     bins = np.sum([r["exploration_ends"]["per_20_degrees"] for r in runs.values()], axis=0)
     print(f"  exploration trajectories ending short of the arc (|s| < {ARC_EDGE}): {short:.2f}; those on it, "
           "per 20 degrees from 0 to 180: " + " ".join(str(int(b)) for b in bins))
-    coverage = {who: np.array(p) for who, p in prior_coverage(agent, config).items()}
+    with misses_ignored(agent) if args.misses_ignored else nullcontext():
+        beliefs = exploration_beliefs(agent, config, args.seeds[0])
+    coverage = {who: np.array(p) for who, p in prior_coverage(agent, config, beliefs=beliefs).items()}
     for who, p in coverage.items():
         stretches = " ".join(f"{chunk.mean():.3f}" for chunk in np.array_split(p, 10))
         found = lambda k: (1 - (1 - p) ** k).mean()

@@ -151,13 +151,14 @@ def training_beliefs(agent: PearlAgent, config: PearlConfig, seed: int) -> tuple
     .. math:: \bar q(z) = \frac1M \sum_{j=1}^{M} q_\phi(z \mid c_j),
 
     the task distribution as the encoder sees it (the unit prior only stands in for it). Each
-    training task is meta-tested ``num_evals`` times, exploring with the unit prior. A run
-    counts when its context held a nonzero reward before its last trajectory; its component is
-    the belief that trajectory's z was drawn from. A run without a reward says nothing about
-    its task (its belief is the prior, or one narrowed by misses alone), so it is left out.
+    training task is meta-tested ``num_evals`` times, exploring with the unit prior, and gives
+    one component: the belief its first run with a nonzero reward (before the last trajectory)
+    drew that last trajectory's z from. A task none of whose runs met a reward is left out: a
+    context without one says nothing about the task (its belief is the prior, or one narrowed
+    by misses alone).
 
     Returns:
-        ``(means, variances)``, each ``(M, latent_dim)``.
+        ``(means, variances)``, each ``(M, latent_dim)``, one row per task kept, in task order.
     Raises:
         ValueError: no run gathered a reward.
     """
@@ -169,7 +170,11 @@ def training_beliefs(agent: PearlAgent, config: PearlConfig, seed: int) -> tuple
     if not rewarded.any():
         raise ValueError(f"no meta-test run in the {len(train_tasks)} training tasks gathered a reward: "
                          "there is no belief to draw exploration z from")
-    return result.z_means[rewarded, -1], result.z_vars[rewarded, -1]
+    # One component per task (its first rewarded run), so that every task weighs the same.
+    runs = rewarded.view(len(train_tasks), config.num_evals)
+    first = runs.float().argmax(1) + torch.arange(len(train_tasks)) * config.num_evals
+    first = first[runs.any(1)]
+    return result.z_means[first, -1], result.z_vars[first, -1]
 
 
 def reported_trajectory(result: MetaTestResult) -> Tensor:

@@ -32,11 +32,17 @@ class EvenRunsRewarded(EnvPool):
     """A pool whose even slots reward from the first step (a goal disc of radius 2 holds the
     start) and whose odd slots never do (radius 0.001): which runs see a reward is known."""
 
+    rewarded_parity = 0
+
     def take(self, tasks):
         envs = super().take(tasks)
         for slot, env in enumerate(envs):
-            env.unwrapped.goal_radius = 2.0 if slot % 2 == 0 else 1e-3
+            env.unwrapped.goal_radius = 2.0 if slot % 2 == self.rewarded_parity else 1e-3
         return envs
+
+
+class OddRunsRewarded(EvenRunsRewarded):
+    rewarded_parity = 1
 
 
 def test_mixture_components_are_the_given_beliefs_picked_uniformly():
@@ -77,15 +83,16 @@ def test_without_beliefs_meta_test_is_the_unit_priors():
     assert not from_bank(plain.z_means).any()
 
 
-def test_training_beliefs_are_the_last_beliefs_of_the_rewarded_runs(monkeypatch):
+@pytest.mark.parametrize("pool, kept", [(EvenRunsRewarded, 0), (OddRunsRewarded, 1)])
+def test_training_beliefs_are_each_tasks_first_rewarded_run(monkeypatch, pool, kept):
     config = tiny_config(ignore_misses="meta-test", num_steps_per_eval=200, num_evals=2)
     agent = build_agent(config, torch.device("cpu"))
-    monkeypatch.setattr(pearlkit.evaluate, "EnvPool", EvenRunsRewarded)
+    monkeypatch.setattr(pearlkit.evaluate, "EnvPool", pool)
     means, variances = training_beliefs(agent, config, seed=1)
     train_tasks, _ = config.split_tasks()
-    result = meta_test(agent, train_tasks, config, seed=1, runs_per_task=2)
-    assert means.shape == (config.num_train_tasks, config.latent_dim)  # one of each task's two runs
-    assert torch.equal(means, result.z_means[0::2, -1]) and torch.equal(variances, result.z_vars[0::2, -1])
+    result = meta_test(agent, train_tasks, config, seed=1, runs_per_task=2, pool=pool(config.env_id, 1))
+    assert means.shape == (config.num_train_tasks, config.latent_dim)  # one component per task
+    assert torch.equal(means, result.z_means[kept::2, -1]) and torch.equal(variances, result.z_vars[kept::2, -1])
     assert (variances < 1).all()  # inferred from a rewarded context, not the prior
 
 
