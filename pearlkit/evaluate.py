@@ -159,6 +159,7 @@ def training_beliefs(agent: PearlAgent, config: PearlConfig, seed: int) -> tuple
 
     Returns:
         ``(means, variances)``, each ``(M, latent_dim)``, one row per task kept, in task order.
+        Book label: ``eq-training-beliefs``.
     Raises:
         ValueError: no run gathered a reward.
     """
