@@ -144,37 +144,44 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
                           num_exp_traj_eval=config.num_exp_traj_eval, runs_per_task=runs_per_task, **stacked)
 
 
-def training_beliefs(agent: PearlAgent, config: PearlConfig, seed: int) -> tuple[Tensor, Tensor]:
-    r"""The beliefs the agent reaches in its own training tasks: the components of the mixture
-    that ``exploration_prior="training-beliefs"`` draws exploration z from,
+def training_beliefs(agent: PearlAgent, config: PearlConfig,
+                     seed: int) -> tuple[Tensor, Tensor]:
+    r"""The beliefs the agent reaches in its own training tasks: the
+    components of the mixture that ``exploration_prior="training-beliefs"``
+    draws exploration z from,
 
     .. math:: \bar q(z) = \frac1M \sum_{j=1}^{M} q_\phi(z \mid c_j),
 
-    the task distribution as the encoder sees it (the unit prior only stands in for it). Each
-    training task is meta-tested ``num_evals`` times, exploring with the unit prior, and gives
-    one component: the belief its first run with a nonzero reward (before the last trajectory)
-    drew that last trajectory's z from. A task none of whose runs met a reward is left out: a
-    context without one says nothing about the task (its belief is the prior, or one narrowed
-    by misses alone).
+    the task distribution as the encoder sees it (the unit prior only stands
+    in for it). Each training task is meta-tested ``num_evals`` times,
+    exploring with the unit prior, and gives one component: the belief its
+    first run with a nonzero reward (before the last trajectory) drew that
+    last trajectory's z from. A task none of whose runs met a reward is left
+    out: a context without one says nothing about the task (its belief is
+    the prior, or one narrowed by misses alone).
 
     Returns:
-        ``(means, variances)``, each ``(M, latent_dim)``, one row per task kept, in task order.
-        Book label: ``eq-training-beliefs``.
+        ``(means, variances)``, each ``(M, latent_dim)``, one row per task
+        kept, in task order. Book label: ``eq-training-beliefs``.
     Raises:
         ValueError: no run gathered a reward.
     """
     train_tasks, _ = config.split_tasks()
-    result = meta_test(agent, train_tasks, config, seed=seed, runs_per_task=config.num_evals)
+    runs_per_task = config.num_evals
+    result = meta_test(agent, train_tasks, config, seed=seed,
+                       runs_per_task=runs_per_task)
     rewarded = torch.zeros(result.returns.shape[0], dtype=torch.bool)
     for k, traj in enumerate(result.trajectories[:-1]):
-        rewarded |= ((traj.reward != 0) & result.valid[:, k]).any(1).cpu()
+        met = (traj.reward != 0) & result.valid[:, k]
+        rewarded |= met.any(1).cpu()
     if not rewarded.any():
-        raise ValueError(f"no meta-test run in the {len(train_tasks)} training tasks gathered a reward: "
-                         "there is no belief to draw exploration z from")
-    # One component per task (its first rewarded run), so that every task weighs the same.
-    runs = rewarded.view(len(train_tasks), config.num_evals)
-    first = runs.float().argmax(1) + torch.arange(len(train_tasks)) * config.num_evals
-    first = first[runs.any(1)]
+        raise ValueError(f"no meta-test run in the {len(train_tasks)} training "
+                         "tasks gathered a reward: there is no belief to draw "
+                         "exploration z from")
+    # One component per task (its first rewarded run): every task weighs the same.
+    by_task = rewarded.view(len(train_tasks), runs_per_task)
+    offsets = torch.arange(len(train_tasks)) * runs_per_task
+    first = (by_task.float().argmax(1) + offsets)[by_task.any(1)]
     return result.z_means[first, -1], result.z_vars[first, -1]
 
 
