@@ -63,6 +63,11 @@ def infer_from_context(agent: PearlAgent, contexts: list[Tensor]) -> tuple[Tenso
     return torch.cat([b[0] for b in beliefs]), torch.cat([b[1] for b in beliefs])
 
 
+def met_reward(traj: Trajectories, valid: Tensor) -> Tensor:
+    """Per run, whether a real step of the trajectory got a nonzero reward. ``(num_runs,)``, on the CPU."""
+    return ((traj.reward != 0) & valid).any(1).cpu()
+
+
 @torch.no_grad()
 def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed: int, runs_per_task: int = 1,
               online_posterior: bool = False, on_step: StepHook | None = None,
@@ -112,7 +117,8 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
             # paper-vs-code: the reference samples exploration z from the prior and infers only
             # once num_exp_traj_eval trajectories are in; `online_posterior` gives the paper's
             # Algorithm 2, which updates the belief after each trajectory.
-            if k > 0 and (online_posterior or k >= config.num_exp_traj_eval):
+            inferred = k > 0 and (online_posterior or k >= config.num_exp_traj_eval)
+            if inferred:
                 # paper-vs-code: ignore_misses="meta-test" leaves misses out of this belief only.
                 with misses_ignored(agent) if config.ignore_misses == "meta-test" else nullcontext():
                     z_mean, z_var = infer_from_context(agent, contexts)
@@ -120,15 +126,13 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
             if exploration_beliefs is not None:
                 # The belief is the prior before any inference, and after it where misses are
                 # left out and no reward has come.
-                inferred = k > 0 and (online_posterior or k >= config.num_exp_traj_eval)
-                at_prior = (~rewarded if misses_left_out else torch.zeros(n, dtype=torch.bool)) if inferred \
-                    else torch.ones(n, dtype=torch.bool)
+                at_prior = ~rewarded & misses_left_out if inferred else torch.ones(n, dtype=torch.bool)
                 if at_prior.any():
                     z_mean, z_var, z = z_mean.clone(), z_var.clone(), z.clone()
                     z_mean[at_prior], z_var[at_prior] = pick_from_mixture(*exploration_beliefs, int(at_prior.sum()))
                     z[at_prior] = sample_z(z_mean[at_prior], z_var[at_prior])
             traj, valid, success = rollout(pool, envs, act, z, config.max_path_length, on_step)
-            rewarded |= ((traj.reward != 0) & valid).any(1).cpu()
+            rewarded |= met_reward(traj, valid)
             for i in range(n):
                 steps = valid_steps(traj, valid, i)
                 contexts[i] = torch.cat([contexts[i], context_from_transitions(steps, config.use_next_obs_in_context)
@@ -172,8 +176,7 @@ def training_beliefs(agent: PearlAgent, config: PearlConfig,
                        runs_per_task=runs_per_task)
     rewarded = torch.zeros(result.returns.shape[0], dtype=torch.bool)
     for k, traj in enumerate(result.trajectories[:-1]):
-        met = (traj.reward != 0) & result.valid[:, k]
-        rewarded |= met.any(1).cpu()
+        rewarded |= met_reward(traj, result.valid[:, k])
     if not rewarded.any():
         raise ValueError(f"no meta-test run in the {len(train_tasks)} training "
                          "tasks gathered a reward: there is no belief to draw "
