@@ -15,6 +15,7 @@ averaged over tasks; for navigation, that trajectory succeeds when it enters the
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +149,12 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
                           num_exp_traj_eval=config.num_exp_traj_eval, runs_per_task=runs_per_task, **stacked)
 
 
+class NoRewardMet(ValueError):
+    """No meta-test run in the training tasks met a reward, so there is no training belief to
+    draw exploration z from (an agent early in training, or one that never learned to reach a
+    goal)."""
+
+
 def training_beliefs(agent: PearlAgent, config: PearlConfig,
                      seed: int) -> tuple[Tensor, Tensor]:
     r"""The beliefs the agent reaches in its own training tasks: the
@@ -168,7 +175,7 @@ def training_beliefs(agent: PearlAgent, config: PearlConfig,
         ``(means, variances)``, each ``(M, latent_dim)``, one row per task
         kept, in task order. Book label: ``eq-training-beliefs``.
     Raises:
-        ValueError: no run gathered a reward.
+        NoRewardMet: no run gathered a reward.
     """
     train_tasks, _ = config.split_tasks()
     runs_per_task = config.num_evals
@@ -178,7 +185,7 @@ def training_beliefs(agent: PearlAgent, config: PearlConfig,
     for k, traj in enumerate(result.trajectories[:-1]):
         rewarded |= met_reward(traj, result.valid[:, k])
     if not rewarded.any():
-        raise ValueError(f"no meta-test run in the {len(train_tasks)} training "
+        raise NoRewardMet(f"no meta-test run in the {len(train_tasks)} training "
                          "tasks gathered a reward: there is no belief to draw "
                          "exploration z from")
     # One component per task (its first rewarded run): every task weighs the same.
@@ -254,8 +261,16 @@ def summarize(result: MetaTestResult) -> MetaTestSummary:
 
 def exploration_beliefs(agent: PearlAgent, config: PearlConfig, seed: int) -> tuple[Tensor, Tensor] | None:
     """What :func:`meta_test` draws exploration z from under ``config.exploration_prior``:
-    :func:`training_beliefs` for ``"training-beliefs"``, None (the unit prior) for ``"unit"``."""
-    return training_beliefs(agent, config, seed) if config.exploration_prior == "training-beliefs" else None
+    :func:`training_beliefs` for ``"training-beliefs"``, None (the unit prior) for ``"unit"``,
+    and the unit prior with a warning where no training task met a reward (an agent early in
+    training has no training beliefs yet; its evaluations go on rather than stop the run)."""
+    if config.exploration_prior != "training-beliefs":
+        return None
+    try:
+        return training_beliefs(agent, config, seed)
+    except NoRewardMet as error:
+        warnings.warn(f"{error}; exploring with the unit prior instead (seed {seed})", stacklevel=2)
+        return None
 
 
 def run_meta_test(run_dir, seed: int = 0, online_posterior: bool = False, device: str | None = None,

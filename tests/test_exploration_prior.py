@@ -110,6 +110,10 @@ def test_training_beliefs_refuse_when_there_is_nothing_to_draw_from(monkeypatch)
     monkeypatch.setattr(pearlkit.evaluate, "EnvPool", NeverRewarded)
     with pytest.raises(ValueError, match="no meta-test run in the 6 training tasks gathered a reward"):
         training_beliefs(agent, config, seed=0)
+    # Meta-test (a training run's evaluations too) goes on, with the unit prior, and says so.
+    mixture_config = config.replace(exploration_prior="training-beliefs")
+    with pytest.warns(UserWarning, match="gathered a reward.*; exploring with the unit prior instead"):
+        assert pearlkit.evaluate.exploration_beliefs(agent, mixture_config, seed=0) is None
 
 
 def test_exploration_prior_is_validated():
