@@ -16,7 +16,7 @@ bfloat16_anywhere = pytest.mark.filterwarnings("ignore:precision='bfloat16' on .
 
 def tiny_config(**changes) -> PearlConfig:
     """A sparse-navigation config small enough for a seconds-long run."""
-    base = pearlkit.get_preset("sparse-point-robot").replace(
+    base = pearlkit.get_preset("sparse-point-robot-plain").replace(
         num_train_tasks=6, num_test_tasks=3, num_iterations=2, hidden_sizes=(32, 32),
         encoder_hidden_sizes=(32,), num_initial_steps=40, num_tasks_sample=2, num_steps_prior=20,
         num_steps_posterior=40, num_train_steps_per_itr=5, meta_batch=4, batch_size=16,

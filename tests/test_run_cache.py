@@ -16,7 +16,7 @@ from pearlkit.run_cache import (
 from pearlkit.training import finished_iterations
 from tests.conftest import tiny_config
 
-PRESET = "sparse-point-robot"
+PRESET = "sparse-point-robot-plain"
 # tiny_config as overrides of the preset (what `--set` would receive)
 TINY = {k: v for k, v in tiny_config().to_dict().items() if v != pearlkit.get_preset(PRESET).to_dict()[k]}
 
