@@ -9,7 +9,9 @@ one) and measures, with the agent's own encoder:
 
 - the **width of the factors**: the precision :math:`1/\\sigma_n^2` the encoder gives each
   context transition, median and 90th percentile over latent dimensions, split by whether
-  the transition was rewarded (the prior's precision is 1);
+  the transition was rewarded (the prior's precision is 1); with ``factor_variance="exp"``,
+  also the log-variances and the share past the clamp at ±16, where no gradient reaches
+  them (posterior collapse);
 - the **belief's entropy** before each trajectory (nats, summed over latent dimensions),
   mean over runs, for runs that have and have not yet found their goal;
 - **revisits**: of trajectories 7-20 in runs that had not found the goal before them, the
@@ -47,13 +49,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pearlkit.belief import belief_entropy, factor_precisions, found_before, imagined_paths, misses_ignored
+from pearlkit.belief import (belief_entropy, factor_pre_variances, factor_precisions, found_before, imagined_paths,
+                             misses_ignored)
 from pearlkit.checkpoint import load_agent
 from pearlkit.config import EXPLORATION_PRIORS
 from pearlkit.envs.point_nav import goal_positions
 from pearlkit.evaluate import exploration_beliefs, meta_test
 from pearlkit.ideal_explorer import enters_disc, hypothesis_paths, ideal_adaptation_curve
-from pearlkit.inference import pick_from_mixture
+from pearlkit.inference import EXP_LOG_VAR_CLAMP, pick_from_mixture
 from pearlkit.sampler import visited_states
 
 #: Goals lie at distance 1 from the start, their discs from 0.8 to 1.2: a path that ends nearer
@@ -73,6 +76,7 @@ def diagnose(run_dir: Path, seed: int, runs_per_task: int = 1, ignore_misses: bo
     num_trajs = result.returns.shape[1]
     goals = goal_positions()
     precisions = factor_precisions(agent, result, config.use_next_obs_in_context)
+    pre_variances = factor_pre_variances(agent, result, config.use_next_obs_in_context)
     entropy = belief_entropy(result.z_vars)  # (tasks, K)
     exploiting = found_before(result)
     searching = ~exploiting
@@ -97,6 +101,10 @@ def diagnose(run_dir: Path, seed: int, runs_per_task: int = 1, ignore_misses: bo
         "coverage": [float(crossed[searching[:, k].numpy(), k].sum(-1).mean()) for k in range(num_trajs)],
         "exploration_ends": exploration_ends(result),
         "factor_precision": {kind: stats(values) for kind, values in precisions.items()},
+        "factor_pre_variance": {kind: {"p10": float(x.quantile(0.1)), "median": float(x.median()),
+                                       "p90": float(x.quantile(0.9)),
+                                       "past_clamp": float((x.abs() > EXP_LOG_VAR_CLAMP).float().mean())}
+                                if x.numel() else None for kind, x in pre_variances.items()},
         "entropy_not_found": [float(entropy[searching[:, k], k].mean()) if searching[:, k].any()
                               else None for k in range(num_trajs)],
         "entropy_found": [float(entropy[exploiting[:, k], k].mean()) if exploiting[:, k].any() else None
@@ -159,6 +167,14 @@ def main() -> None:
         if medians:
             print(f"  factor precision, {kind:11s}: median {np.mean(medians):9.1f}, 90th percentile {np.mean(p90):9.1f}"
                   "  (the prior's: 1)")
+    if config.factor_variance == "exp":  # where collapse shows: outputs past the clamp get no gradient
+        for kind in ("zero reward", "rewarded"):
+            rows = [r["factor_pre_variance"][kind] for r in runs.values() if r["factor_pre_variance"][kind]]
+            if rows:
+                at = lambda key: np.mean([row[key] for row in rows])
+                print(f"  factor log-variance, {kind:11s}: 10th / 50th / 90th percentile {at('p10'):.1f} / "
+                      f"{at('median'):.1f} / {at('p90'):.1f}; past the clamp (|f| > {EXP_LOG_VAR_CLAMP:g}, no "
+                      f"gradient): {at('past_clamp'):.2f}")
     print("  success per trajectory, agent: " + " ".join(f"{v:.2f}" for v in mean("success_curve")))
     print("  success per trajectory, ideal: " + " ".join(f"{v:.2f}" for v in ideal))
     for key, label, digits in (("search_rate", "search: enters the goal, not found before", 2),

@@ -21,7 +21,7 @@ agent's own encoder and policy (nothing is re-implemented here):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -116,14 +116,29 @@ def factor_precisions(agent: PearlAgent, result: MetaTestResult, use_next_obs: b
     Returns:
         ``{"zero reward": (n0 * latent_dim,), "rewarded": (n1 * latent_dim,)}``, flat.
     """
+    return _split_by_reward(result, use_next_obs, agent.device,  # the floor the product applies too
+                            lambda context: 1.0 / agent.encoder.factors(context)[1].clamp(min=MIN_FACTOR_VAR))
+
+
+@torch.no_grad()
+def factor_pre_variances(agent: PearlAgent, result: MetaTestResult, use_next_obs: bool = False) -> dict[str, Tensor]:
+    """What the encoder outputs for each transition's variance before it becomes one (the
+    log-variance with ``factor_variance="exp"``), split as :func:`factor_precisions` splits.
+    Beyond the clamp of ``"exp"`` (±16) an output gets no gradient: the mark of collapse."""
+    return _split_by_reward(result, use_next_obs, agent.device, agent.encoder.factor_pre_variances)
+
+
+def _split_by_reward(result: MetaTestResult, use_next_obs: bool, device: torch.device,
+                     measure: Callable[[Tensor], Tensor]) -> dict[str, Tensor]:
+    """``measure`` of each task's context (``(1, N, context_dim)`` to ``(1, N, latent_dim)``), its
+    rows split by whether the transition was rewarded and flattened."""
     kinds = {"zero reward": [], "rewarded": []}
     for task_index in range(result.returns.shape[0]):
         steps = task_context(result, task_index)
-        _, var = agent.encoder.factors(context_from_transitions(steps, use_next_obs).to(agent.device)[None])
-        precision = (1.0 / var.clamp(min=MIN_FACTOR_VAR))[0].cpu()  # the floor the product applies too
+        values = measure(context_from_transitions(steps, use_next_obs).to(device)[None])[0].cpu()
         rewarded = steps.reward.flatten() > 0
-        kinds["rewarded"].append(precision[rewarded].flatten())
-        kinds["zero reward"].append(precision[~rewarded].flatten())
+        kinds["rewarded"].append(values[rewarded].flatten())
+        kinds["zero reward"].append(values[~rewarded].flatten())
     return {kind: torch.cat(values) for kind, values in kinds.items()}
 
 

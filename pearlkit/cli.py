@@ -58,6 +58,8 @@ def parse_value(key: str, type_name: str, raw: str) -> Any:
             return int(raw.replace("_", ""))
         if type_name == "float":
             return float(raw)
+        if type_name == "float | None":
+            return None if raw.lower() == "none" else float(raw)
         if type_name == "tuple[int, ...]":
             return tuple(int(x) for x in raw.strip("()[] ").split(",") if x.strip())
         return raw

@@ -24,7 +24,7 @@ from pearlkit.envs.tasks import (
     env_class,
     split_tasks,
 )
-from pearlkit.inference import FACTOR_VARIANCES
+from pearlkit.inference import EXP_LOG_VAR_CLAMP, FACTOR_VARIANCES
 from pearlkit.runtime import PRECISIONS
 
 #: When the belief leaves out the factors of transitions without reward (``ignore_misses``).
@@ -67,6 +67,15 @@ class PearlConfig:
     ``"exp"`` (the output is the log-variance). Softplus grows only linearly, so a factor of
     variance 1,000, one that says next to nothing, needs an output of 1,000; with ``"exp"`` it
     needs 6.9."""
+    # paper-vs-code: the reference has no such term (its softplus has no clamp to get stuck at).
+    factor_log_var_limit: float | None = None
+    r"""With ``factor_variance="exp"``: a penalty (:func:`pearlkit.inference.log_var_excess`,
+    weight 1) on each factor's log-variance beyond ``±factor_log_var_limit``, added to the
+    critic-and-encoder loss. The variance's clamp at :math:`e^{\pm 16}` passes no gradient, so
+    an output pushed past it (the KL term pushes the rare rewarded factors wide before the
+    critic uses them) is stuck there for good: posterior collapse. The penalty pulls it back
+    to where gradients flow. 10 keeps "says nothing" possible: 400 factors of precision
+    :math:`e^{-10}` add 0.02 to the prior's precision. ``None``: no penalty."""
     # paper-vs-code: the paper and the reference multiply the context's factors alone.
     prior_factor: bool = False
     r"""Multiply the unit prior into the belief as one more factor, as Bayes' rule does:
@@ -225,6 +234,13 @@ class PearlConfig:
         if self.prior_factor and not self.probabilistic_encoder:
             raise ValueError("prior_factor=True needs probabilistic_encoder=True: the deterministic encoder has "
                              "no Gaussian factors to multiply the prior with")
+        if self.factor_log_var_limit is not None:
+            if self.factor_variance != "exp" or not self.probabilistic_encoder:
+                raise ValueError(f"factor_log_var_limit={self.factor_log_var_limit} needs factor_variance='exp' and "
+                                 f"probabilistic_encoder=True (got factor_variance={self.factor_variance!r}, "
+                                 f"probabilistic_encoder={self.probabilistic_encoder})")
+            _check_range("factor_log_var_limit", self.factor_log_var_limit, low=0, high=EXP_LOG_VAR_CLAMP,
+                         low_open=True)
         _check_in(self.ignore_misses, list(IGNORE_MISSES), "ignore_misses")
         _check_in(self.critic_reward, list(CRITIC_REWARDS), "critic_reward")
         _check_in(self.lr_schedule, list(LR_SCHEDULES), "lr_schedule")

@@ -14,9 +14,14 @@ from pearlkit.networks import MLP
 
 # Factor variances are clamped from below so a single transition cannot claim certainty.
 MIN_FACTOR_VAR = 1e-7
+#: With ``factor_variance="exp"`` the log-variance is clamped to ±16 so the variance stays
+#: finite. The clamp passes no gradient: an output beyond it is stuck there
+#: (``factor_log_var_limit`` in the config pulls it back).
+EXP_LOG_VAR_CLAMP = 16.0
 #: How the encoder's output becomes a factor's variance (``factor_variance`` in the config):
-#: softplus, as the reference, or exp of a log-variance (clamped to e^±16 so it stays finite).
-FACTOR_VARIANCES = {"softplus": nn.functional.softplus, "exp": lambda x: torch.exp(x.clamp(-16.0, 16.0))}
+#: softplus, as the reference, or exp of a log-variance.
+FACTOR_VARIANCES = {"softplus": nn.functional.softplus,
+                    "exp": lambda x: torch.exp(x.clamp(-EXP_LOG_VAR_CLAMP, EXP_LOG_VAR_CLAMP))}
 
 
 def product_of_gaussians(mu: Tensor, var: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -54,6 +59,24 @@ def kl_to_prior(z_mean: Tensor, z_var: Tensor) -> Tensor:
         Shape ``(num_tasks,)``, summed over latent dimensions. Book label: ``eq-kl``.
     """
     return 0.5 * (z_var + z_mean**2 - 1.0 - z_var.log()).sum(dim=-1)
+
+
+def log_var_excess(log_var: Tensor, limit: float) -> Tensor:
+    r"""How far the factors' log-variances :math:`f^\sigma_n` stray outside :math:`[-\ell, \ell]`:
+
+    .. math:: \mathcal L_\text{excess} = \operatorname{mean}_{n,j}\,
+              \max\big(0, |f^\sigma_{n,j}| - \ell\big)^2
+
+    Zero inside the limit, so it changes nothing there. Outside, its gradient pulls the output
+    back to where the clamp of ``factor_variance="exp"`` passes one (the clamp passes none).
+
+    Args:
+        log_var: the encoder's log-variance outputs, any shape.
+        limit: :math:`\ell` (``factor_log_var_limit``), at most the clamp's 16.
+    Returns:
+        A scalar.
+    """
+    return (log_var.abs() - limit).clamp(min=0).square().mean()
 
 
 def sample_z(z_mean: Tensor, z_var: Tensor) -> Tensor:
@@ -136,6 +159,13 @@ class ContextEncoder(nn.Module):
             raise RuntimeError("the deterministic encoder, and one with latent_dim=0, has no Gaussian factors")
         mu, pre_var = self.mlp(context).chunk(2, dim=-1)
         return mu, self.variance(pre_var)
+
+    def factor_pre_variances(self, context: Tensor) -> Tensor:
+        """The MLP's output before it becomes a variance, ``(num_tasks, N, latent_dim)``: the
+        log-variance with ``factor_variance="exp"``."""
+        if not self.probabilistic or self.mlp is None:
+            raise RuntimeError("the deterministic encoder, and one with latent_dim=0, has no Gaussian factors")
+        return self.mlp(context).chunk(2, dim=-1)[1]
 
     def belief_without_context(self, num_tasks: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
         """The unit Gaussian prior; for the deterministic variant z = 0 exactly (zero variance)."""

@@ -22,7 +22,7 @@ from pearlkit import sac
 from pearlkit.buffers import MultiTaskReplayBuffer, context_dim
 from pearlkit.config import LR_SCHEDULES, PearlConfig
 from pearlkit.envs.tasks import ENV_IDS, Task
-from pearlkit.inference import ContextEncoder, kl_to_prior, sample_z
+from pearlkit.inference import ContextEncoder, kl_to_prior, log_var_excess, sample_z
 from pearlkit.networks import MLP, QNetwork, TanhGaussianPolicy, VNetwork
 from pearlkit.runtime import resolve_precision, seed_everything
 from pearlkit.sac import TransitionBatch
@@ -182,7 +182,8 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
     .. math:: \mathcal L_\text{critic} = L_Q(z) + \beta \sum_\text{tasks}
               D_{KL}\big(q_\phi(z|c)\,\|\,\mathcal N(0, I)\big), \qquad z \sim q_\phi(z|c),
 
-    then V and the policy on :math:`L_V + L_\pi` with :math:`\bar z`, then :math:`\bar V` moves.
+    (plus :func:`pearlkit.inference.log_var_excess` with ``factor_log_var_limit``), then V and
+    the policy on :math:`L_V + L_\pi` with :math:`\bar z`, then :math:`\bar V` moves.
     (:math:`\beta` is ``kl_lambda``.)
 
     Args:
@@ -203,8 +204,12 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
     # paper-vs-code: like the reference, the KL is summed over the tasks of the meta-batch.
     no_kl = torch.zeros((), device=z_mean.device)  # the deterministic variant has no KL term
     kl = kl_to_prior(z_mean, z_var).sum() if config.probabilistic_encoder else no_kl
+    critic_loss = q_loss + config.kl_lambda * kl
+    if config.factor_log_var_limit is not None:  # pull stray log-variances back within the clamp
+        critic_loss = critic_loss + log_var_excess(agent.encoder.factor_pre_variances(context),
+                                                   config.factor_log_var_limit)
     optimizers.critic.zero_grad(set_to_none=True)
-    (q_loss + config.kl_lambda * kl).backward(retain_graph=config.critic_spread_weight > 0)
+    critic_loss.backward(retain_graph=config.critic_spread_weight > 0)
     if config.critic_spread_weight > 0:  # charged to Q's weights; the encoder keeps the unbiased gradient
         q_weights = [*agent.q1.parameters(), *agent.q2.parameters()]
         spread = config.critic_spread_weight * sac.residual_spread_over_draws(q1, q2, target, draws)

@@ -3,8 +3,8 @@ factor precisions, the belief's entropy and the belief that ignores misses."""
 import pytest
 import torch
 
-from pearlkit.belief import (belief_entropy, beliefs_along, factor_precisions, found_before, imagined_paths,
-                             misses_ignored, task_context)
+from pearlkit.belief import (belief_entropy, beliefs_along, factor_pre_variances, factor_precisions, found_before,
+                             imagined_paths, misses_ignored, task_context)
 from pearlkit.buffers import context_from_transitions
 from pearlkit.evaluate import meta_test
 from pearlkit.pearl import build_agent
@@ -73,6 +73,14 @@ def test_factor_precisions_cover_every_transition_and_add_up_to_the_beliefs_prec
         beliefs = [agent.encoder(context_from_transitions(c, False)[None])[1][0] for c in contexts]
     summed = sum(kind.view(-1, config.latent_dim).sum(0) for kind in precisions.values())
     torch.testing.assert_close(sum(1 / var for var in beliefs), summed, rtol=1e-4, atol=1e-3)
+
+
+def test_factor_pre_variances_are_the_log_variances_of_the_precisions_with_exp():
+    config, agent, _, tasks, _, _ = agent_with_data(tiny_config().replace(factor_variance="exp"))
+    result = _meta_test(agent, config, tasks)
+    precisions, pre_variances = factor_precisions(agent, result), factor_pre_variances(agent, result)
+    for kind in ("rewarded", "zero reward"):
+        torch.testing.assert_close(precisions[kind], torch.exp(-pre_variances[kind]))
 
 
 def test_ignoring_misses_keeps_the_prior_until_a_reward_then_multiplies_in_only_rewarded_factors():

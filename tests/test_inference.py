@@ -3,8 +3,10 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from pearlkit.inference import (
+    FACTOR_VARIANCES,
     ContextEncoder,
     kl_to_prior,
+    log_var_excess,
     product_of_gaussians,
     sample_z,
 )
@@ -153,3 +155,33 @@ def test_an_unknown_factor_variance_is_named():
         pearlkit.get_preset("sparse-point-robot").replace(factor_variance="relu")
     with pytest.raises(ValueError, match=r"factor_variance must be one of \['exp', 'softplus'\], got 'relu'"):
         ContextEncoder(5, 3, (8,), factor_variance="relu")
+
+
+def test_log_var_excess_is_zero_inside_the_limit_and_squares_what_lies_beyond():
+    log_var = torch.tensor([-12.0, -3.0, 0.0, 9.5, 10.0, 13.0])
+    # only -12 and 13 lie beyond +-10: (2^2 + 3^2) / 6
+    torch.testing.assert_close(log_var_excess(log_var, 10.0), torch.tensor(13.0 / 6))
+    torch.testing.assert_close(log_var_excess(log_var[1:5], 10.0), torch.tensor(0.0))
+
+
+def test_an_exp_factor_past_the_clamp_gets_a_gradient_only_from_the_excess_penalty():
+    # Why factor_log_var_limit exists: through the clamp of "exp", an output beyond 16 gets no
+    # gradient from anything that depends on the variance, so nothing can bring it back.
+    log_var = torch.tensor([3.0, 50.0], requires_grad=True)
+    precision = 1.0 / FACTOR_VARIANCES["exp"](log_var)
+    (grad,) = torch.autograd.grad(precision.sum(), log_var)
+    assert grad[0] < 0 and grad[1] == 0
+    (grad,) = torch.autograd.grad(log_var_excess(log_var, 10.0), log_var)
+    assert grad[0] == 0 and grad[1] > 0  # descent moves 50 down, toward the limit
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(factor_log_var_limit=10.0, factor_variance="softplus"), "needs factor_variance='exp'"),
+    (dict(factor_log_var_limit=20.0), r"factor_log_var_limit must be in \(0, 16.0\], got 20.0"),
+    (dict(factor_log_var_limit=0.0), r"factor_log_var_limit must be in \(0, 16.0\], got 0.0"),
+])
+def test_a_bad_factor_log_var_limit_is_named(changes, message):
+    import pearlkit
+
+    with pytest.raises(ValueError, match=message):
+        pearlkit.get_preset("sparse-point-robot").replace(**changes)

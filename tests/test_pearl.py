@@ -48,6 +48,9 @@ def critic_gradients(agent, batch, context, config, seed):
         pairs = [(j, k) for j in range(len(residuals)) for k in range(len(residuals)) if j != k]
         loss = sum((residuals[j][i] * residuals[k][i]).mean() for j, k in pairs for i in (0, 1)) / len(pairs)
     loss = loss + config.kl_lambda * kl_to_prior(z_mean, z_var).sum()
+    if config.factor_log_var_limit is not None:  # each log-variance past the limit, squared
+        _, log_var = agent.encoder.mlp(context).chunk(2, dim=-1)
+        loss = loss + torch.relu(log_var.abs() - config.factor_log_var_limit).pow(2).mean()
     if not config.critic_spread_weight:
         modules = (agent.encoder, agent.q1)
         return torch.autograd.grad(loss, [p for m in modules for p in m.parameters()])
@@ -59,9 +62,13 @@ def critic_gradients(agent, batch, context, config, seed):
             *torch.autograd.grad((1 - w) * loss + w * per_draw, q_weights))
 
 
-@pytest.mark.parametrize("draws, spread_weight", [(1, 0.0), (3, 0.0), (3, 0.3), (3, 1.0)])
-def test_encoder_gets_gradients_only_from_the_q_losses_and_the_kl(setup, draws, spread_weight):
+@pytest.mark.parametrize("draws, spread_weight, log_var_limit",
+                         [(1, 0.0, None), (3, 0.0, None), (3, 0.3, None), (3, 1.0, None), (3, 0.0, 0.05)])
+def test_encoder_gets_gradients_only_from_the_q_losses_and_the_kl(setup, draws, spread_weight, log_var_limit):
     config, agent, _, _, (replay, context_buffer), _ = setup
+    if log_var_limit is not None:  # and from the penalty on log-variances past the limit
+        changes = dict(factor_variance="exp", factor_log_var_limit=log_var_limit)
+        config, agent, _, _, (replay, context_buffer), _ = agent_with_data(config.replace(**changes))
     config = config.replace(critic_z_samples=draws, critic_spread_weight=spread_weight)
     batch, context = sample_inputs(config, replay, context_buffer)
     before = copy.deepcopy(agent)

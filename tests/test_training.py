@@ -179,12 +179,20 @@ def test_nan_loss_stops_training_names_it_and_keeps_the_last_good_checkpoint(tmp
     (lambda: PearlConfig(kl_lambda=float("nan")), r"kl_lambda must be a finite number, got nan"),
     (lambda: PearlConfig(hidden_sizes=(64, 0)), r"hidden_sizes must be a non-empty tuple of positive ints"),
     (lambda: with_overrides(PearlConfig(), ["meta_batch=lots"]), r"cannot parse meta_batch='lots' as int"),
+    (lambda: with_overrides(PearlConfig(), ["factor_log_var_limit=wide"]),
+     r"cannot parse factor_log_var_limit='wide' as float \| None"),
     (lambda: PearlConfig(num_steps_prior=0, num_steps_posterior=0, num_initial_steps=200),
      r"num_steps_prior and num_steps_posterior are both 0: the context buffer .* cleared and stay empty"),
 ])
 def test_bad_input_gets_an_error_that_names_it(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_set_reads_an_optional_float_as_a_number_or_none():
+    config = pearlkit.get_preset("sparse-point-robot")
+    assert with_overrides(config, ["factor_log_var_limit=10"]).factor_log_var_limit == 10.0
+    assert with_overrides(config, ["factor_log_var_limit=None"]).factor_log_var_limit is None
 
 
 def test_cli_errors_name_the_bad_value(tmp_path, capsys):
