@@ -155,17 +155,20 @@ class ContextEncoder(nn.Module):
         Returns:
             ``(mu, var)``, each ``(num_tasks, N, latent_dim)``. Book label: ``eq-factor``.
         """
-        if not self.probabilistic or self.mlp is None:
-            raise RuntimeError("the deterministic encoder, and one with latent_dim=0, has no Gaussian factors")
-        mu, pre_var = self.mlp(context).chunk(2, dim=-1)
+        mu, pre_var = self._factor_outputs(context)
         return mu, self.variance(pre_var)
 
     def factor_pre_variances(self, context: Tensor) -> Tensor:
         """The MLP's output before it becomes a variance, ``(num_tasks, N, latent_dim)``: the
         log-variance with ``factor_variance="exp"``."""
+        return self._factor_outputs(context)[1]
+
+    def _factor_outputs(self, context: Tensor) -> tuple[Tensor, Tensor]:
+        """The MLP's two halves per transition: the factor's mean and its pre-variance."""
         if not self.probabilistic or self.mlp is None:
             raise RuntimeError("the deterministic encoder, and one with latent_dim=0, has no Gaussian factors")
-        return self.mlp(context).chunk(2, dim=-1)[1]
+        mu, pre_var = self.mlp(context).chunk(2, dim=-1)
+        return mu, pre_var
 
     def belief_without_context(self, num_tasks: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
         """The unit Gaussian prior; for the deterministic variant z = 0 exactly (zero variance)."""
