@@ -133,7 +133,7 @@ def prior_coverage(agent, config, num_samples: int = 2000, beliefs=None) -> dict
     _, tasks = config.split_tasks()
     prior = torch.zeros(config.latent_dim), torch.ones(config.latent_dim)
     if beliefs is not None:  # one component per draw; imagined_paths samples each row once
-        prior = pick_from_mixture(*beliefs, num_samples)
+        prior = pick_from_mixture(beliefs.means, beliefs.variances, num_samples)
     paths = imagined_paths(agent, tasks[0], *prior, num_samples, config.env_id, config.max_path_length)
     goals = goal_positions()  # the path does not depend on the task: only the reward does
     return {"agent": enters_disc(paths[:, 1:].numpy(), goals).mean(1).tolist(),

@@ -115,6 +115,14 @@ class PearlConfig:
     stand for no task the policy has learned (in sparse navigation, a path that stops short of
     the arc); a z from the mixture stands for a training task. Meta-test only: training
     collects with the unit prior either way."""
+    # paper-vs-code: the reference's belief is the only memory of what was searched.
+    rule_out_searched: bool = False
+    r"""With ``exploration_prior="training-beliefs"`` in sparse navigation: each run's mixture
+    drops every component whose training task would have paid a reward on one of the run's
+    trajectories that got none (the trajectory crossed that task's goal disc:
+    :func:`pearlkit.envs.point_nav.goals_passed`). This is Bayes' rule on the mixture, with the
+    training tasks' own reward as the likelihood, so a miss rules out the stretch of the arc it
+    searched, which the learned belief with misses ignored cannot do. Meta-test only."""
     use_next_obs_in_context: bool = False
     """Context rows are (s, a, r, s') instead of (s, a, r); needed when dynamics differ."""
     precision: str = "float32"
@@ -245,6 +253,11 @@ class PearlConfig:
         _check_in(self.critic_reward, list(CRITIC_REWARDS), "critic_reward")
         _check_in(self.lr_schedule, list(LR_SCHEDULES), "lr_schedule")
         _check_in(self.exploration_prior, list(EXPLORATION_PRIORS), "exploration_prior")
+        if self.rule_out_searched and (self.exploration_prior != "training-beliefs"
+                                       or not getattr(env_class(self.env_id), "sparse", False)):
+            raise ValueError(f"rule_out_searched=True needs exploration_prior='training-beliefs' and a sparse "
+                             f"navigation family, whose reward marks the goal discs a trajectory crossed (got "
+                             f"exploration_prior={self.exploration_prior!r}, env_id={self.env_id!r})")
         if self.exploration_prior != "unit" and self.latent_dim == 0:
             raise ValueError(f"exploration_prior={self.exploration_prior!r} needs latent_dim > 0: without a "
                              "latent there is no z to draw")
@@ -340,9 +353,10 @@ class PearlConfig:
 #: Fields renamed since runs were saved with them: old name -> new name.
 _RENAMED_FIELDS = {"latent_size": "latent_dim"}
 
-#: What ``train --resume`` may change in a run's config: its length, how often it evaluates, and
-#: the number format of its matrix products (weights and optimizer state are float32 in every format).
-RESUMABLE_FIELDS = ("num_iterations", "eval_every", "precision")
+#: What ``train --resume`` may change in a run's config: its length, how often it evaluates, the
+#: number format of its matrix products (weights and optimizer state are float32 in every format),
+#: and how meta-test explores (training never draws from those streams).
+RESUMABLE_FIELDS = ("num_iterations", "eval_every", "precision", "exploration_prior", "rule_out_searched")
 
 
 def config_fields() -> dict[str, str]:
@@ -401,7 +415,8 @@ SPARSE_POINT_ROBOT_PLAIN = PearlConfig(
 #: more factor, factor variances through exp with their log-variances kept within ±10 (past the
 #: exp's clamp at ±16 no gradient flows, and a seed's encoder stopped reading the reward),
 #: transitions without reward left out of the belief at meta-test, and exploration z drawn
-#: from the beliefs of the training tasks. 110 iterations;
+#: from the beliefs of the training tasks, less those a reward-free trajectory already ruled
+#: out. 110 iterations;
 #: every iteration costs more than the plain preset's (4 draws in the critic), so ``"auto"``
 #: precision takes bfloat16 where the hardware has it.
 SPARSE_POINT_ROBOT = SPARSE_POINT_ROBOT_PLAIN.replace(
@@ -411,6 +426,7 @@ SPARSE_POINT_ROBOT = SPARSE_POINT_ROBOT_PLAIN.replace(
     factor_log_var_limit=10.0,
     ignore_misses="meta-test",
     exploration_prior="training-beliefs",
+    rule_out_searched=True,
     num_iterations=110,
     eval_every=5,
     precision="auto",

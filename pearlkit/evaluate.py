@@ -29,6 +29,7 @@ from pearlkit.belief import misses_ignored
 from pearlkit.buffers import context_from_transitions
 from pearlkit.checkpoint import atomic_write_json, load_agent
 from pearlkit.config import PearlConfig
+from pearlkit.envs.point_nav import goals_passed
 from pearlkit.envs.tasks import Task, make_env
 from pearlkit.inference import pick_from_mixture, sample_z
 from pearlkit.pearl import PearlAgent
@@ -55,6 +56,14 @@ class MetaTestResult(NamedTuple):
     runs_per_task: int  #: run ``i`` is task ``i // runs_per_task``
 
 
+class TrainingBeliefs(NamedTuple):
+    """The components of the exploration mixture (:func:`training_beliefs`)."""
+
+    means: Tensor  #: ``(M, latent_dim)``
+    variances: Tensor  #: ``(M, latent_dim)``
+    tasks: list[Task]  #: the training task each component is the belief of
+
+
 def infer_from_context(agent: PearlAgent, contexts: list[Tensor]) -> tuple[Tensor, Tensor]:
     """Belief per task from each task's whole context (lengths may differ after early
     terminations; equal lengths go through the encoder in one batch)."""
@@ -72,7 +81,7 @@ def met_reward(traj: Trajectories, valid: Tensor) -> Tensor:
 @torch.no_grad()
 def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed: int, runs_per_task: int = 1,
               online_posterior: bool = False, on_step: StepHook | None = None,
-              pool: EnvPool | None = None, exploration_beliefs: tuple[Tensor, Tensor] | None = None
+              pool: EnvPool | None = None, exploration_beliefs: TrainingBeliefs | None = None
               ) -> MetaTestResult:
     r"""Run the meta-test protocol on ``tasks``, all in lockstep, until each run has
     ``config.num_steps_per_eval`` steps: posterior sampling, with no gradient step,
@@ -94,10 +103,12 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
         on_step: passed to :func:`~pearlkit.sampler.rollout` (e.g. to render frames).
         pool: environments to reuse across calls (training keeps one, so that its evaluations
             do not rebuild them); by default a new pool seeded with ``seed``.
-        exploration_beliefs: optional ``(means, variances)``, each ``(M, latent_dim)``: while a
+        exploration_beliefs: optional mixture components (:func:`training_beliefs`): while a
             run's belief is the prior, its z comes from their equal mixture instead
-            (``exploration_prior="training-beliefs"``, :func:`training_beliefs`), and the
-            record holds the mixture component it came from.
+            (``exploration_prior="training-beliefs"``), and the record holds the mixture
+            component it came from. With ``config.rule_out_searched``, each run's mixture drops
+            the components its reward-free trajectories ruled out
+            (:func:`~pearlkit.envs.point_nav.goals_passed`).
     Returns:
         Everything the runs saw. Book label: ``eq-posterior-sampling``.
     """
@@ -110,6 +121,10 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
     act = lambda obs, z: agent.policy(obs, z, deterministic=True).action
     misses_left_out = config.ignore_misses != "never"
     rewarded = torch.zeros(n, dtype=torch.bool)  # the run's context holds a nonzero reward
+    ruled_out = None  # per run, the mixture components a miss has ruled out
+    if config.rule_out_searched and exploration_beliefs is not None:
+        goals = torch.as_tensor(np.array([task["goal"] for task in exploration_beliefs.tasks]), dtype=torch.float32)
+        ruled_out = torch.zeros(n, len(goals), dtype=torch.bool)
     records: dict[str, list] = {k: [] for k in ("returns", "successes", "z", "z_means", "z_vars", "valid", "counted")}
     trajectories = []
     with seeded_stream(seed, device):
@@ -130,10 +145,16 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
                 at_prior = ~rewarded & misses_left_out if inferred else torch.ones(n, dtype=torch.bool)
                 if at_prior.any():
                     z_mean, z_var, z = z_mean.clone(), z_var.clone(), z.clone()
-                    z_mean[at_prior], z_var[at_prior] = pick_from_mixture(*exploration_beliefs, int(at_prior.sum()))
+                    allowed = None if ruled_out is None else ~ruled_out[at_prior]
+                    z_mean[at_prior], z_var[at_prior] = pick_from_mixture(
+                        exploration_beliefs.means, exploration_beliefs.variances, int(at_prior.sum()), allowed)
                     z[at_prior] = sample_z(z_mean[at_prior], z_var[at_prior])
             traj, valid, success = rollout(pool, envs, act, z, config.max_path_length, on_step)
-            rewarded |= met_reward(traj, valid)
+            met = met_reward(traj, valid)
+            rewarded |= met
+            if ruled_out is not None:  # a miss is evidence against every training goal it passed
+                passed = goals_passed(traj.next_obs[..., :2].cpu(), valid.cpu(), goals)
+                ruled_out |= passed & ~met.unsqueeze(1)
             for i in range(n):
                 steps = valid_steps(traj, valid, i)
                 contexts[i] = torch.cat([contexts[i], context_from_transitions(steps, config.use_next_obs_in_context)
@@ -156,7 +177,7 @@ class NoRewardMet(ValueError):
 
 
 def training_beliefs(agent: PearlAgent, config: PearlConfig,
-                     seed: int) -> tuple[Tensor, Tensor]:
+                     seed: int) -> TrainingBeliefs:
     r"""The beliefs the agent reaches in its own training tasks: the
     components of the mixture that ``exploration_prior="training-beliefs"``
     draws exploration z from,
@@ -172,8 +193,8 @@ def training_beliefs(agent: PearlAgent, config: PearlConfig,
     the prior, or one narrowed by misses alone).
 
     Returns:
-        ``(means, variances)``, each ``(M, latent_dim)``, one row per task
-        kept, in task order. Book label: ``eq-training-beliefs``.
+        The means and variances, each ``(M, latent_dim)``, one row per task
+        kept, in task order, and those tasks. Book label: ``eq-training-beliefs``.
     Raises:
         NoRewardMet: no run gathered a reward.
     """
@@ -191,8 +212,10 @@ def training_beliefs(agent: PearlAgent, config: PearlConfig,
     # One component per task (its first rewarded run): every task weighs the same.
     by_task = rewarded.view(len(train_tasks), runs_per_task)
     offsets = torch.arange(len(train_tasks)) * runs_per_task
-    first = (by_task.float().argmax(1) + offsets)[by_task.any(1)]
-    return result.z_means[first, -1], result.z_vars[first, -1]
+    kept = by_task.any(1)
+    first = (by_task.float().argmax(1) + offsets)[kept]
+    return TrainingBeliefs(result.z_means[first, -1], result.z_vars[first, -1],
+                           [task for task, keep in zip(train_tasks, kept) if keep])
 
 
 def reported_trajectory(result: MetaTestResult) -> Tensor:
@@ -259,7 +282,7 @@ def summarize(result: MetaTestResult) -> MetaTestSummary:
     )
 
 
-def exploration_beliefs(agent: PearlAgent, config: PearlConfig, seed: int) -> tuple[Tensor, Tensor] | None:
+def exploration_beliefs(agent: PearlAgent, config: PearlConfig, seed: int) -> TrainingBeliefs | None:
     """What :func:`meta_test` draws exploration z from under ``config.exploration_prior``:
     :func:`training_beliefs` for ``"training-beliefs"``, None (the unit prior) for ``"unit"``,
     and the unit prior with a warning where no training task met a reward (an agent early in

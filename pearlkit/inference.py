@@ -87,15 +87,23 @@ def sample_z(z_mean: Tensor, z_var: Tensor) -> Tensor:
     return z_mean + z_var.sqrt() * torch.randn_like(z_mean)
 
 
-def pick_from_mixture(means: Tensor, variances: Tensor, count: int) -> tuple[Tensor, Tensor]:
+def pick_from_mixture(means: Tensor, variances: Tensor, count: int,
+                      allowed: Tensor | None = None) -> tuple[Tensor, Tensor]:
     r"""For ``count`` draws from the equal mixture :math:`\frac1M \sum_{j=1}^M \mathcal N(\mu_j, \sigma_j^2)`
     of ``M`` beliefs, the component each comes from, picked uniformly: ``(mean, variance)``,
     each ``(count, latent_dim)``. :func:`sample_z` on them completes the draws.
 
     Args:
         means, variances: ``(M, latent_dim)``.
+        allowed: optional ``(count, M)`` booleans: draw ``i`` picks uniformly among the
+            components allowed to it (among all of them where none is).
     """
-    picked = torch.randint(means.shape[0], (count,), device=means.device)
+    if allowed is None:
+        picked = torch.randint(means.shape[0], (count,), device=means.device)
+    else:
+        weights = allowed.float()
+        weights[~allowed.any(dim=1)] = 1.0  # every component ruled out: start over
+        picked = torch.multinomial(weights, 1).squeeze(1).to(means.device)
     return means[picked], variances[picked]
 
 

@@ -187,6 +187,8 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
         (run_dir / "versions.json").write_text(json.dumps(versions(), indent=2) + "\n")
     if run_dir is not None:  # a resumed run records its (possibly extended) config
         atomic_write_bytes(run_dir / "config.json", lambda f: f.write((config.to_json() + "\n").encode()))
+        if resume:  # in the agent file too, which meta-test reads, even where no iteration is left
+            _save_run(run_dir, run)
 
     state, last_eval = run.state, None
     bar = tqdm(total=config.num_iterations, initial=state.iteration, disable=not progress,

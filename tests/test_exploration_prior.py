@@ -2,6 +2,7 @@
 beliefs in its training tasks wherever its belief is still the prior, and nowhere else."""
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -9,7 +10,8 @@ import pearlkit
 from pearlkit.checkpoint import load_agent
 from pearlkit.cli import main as cli_main
 from pearlkit.config import PearlConfig
-from pearlkit.evaluate import meta_test, summarize, training_beliefs
+from pearlkit.envs.point_nav import goals_passed
+from pearlkit.evaluate import TrainingBeliefs, meta_test, summarize, training_beliefs
 from pearlkit.inference import pick_from_mixture
 from pearlkit.pearl import build_agent
 from pearlkit.sampler import EnvPool
@@ -19,9 +21,9 @@ from tests.conftest import tiny_config
 BANK_MEAN = 5.0
 
 
-def bank(latent_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+def bank(latent_dim: int, goals=((1.0, 0.0), (-1.0, 0.0))) -> TrainingBeliefs:
     means = torch.stack([torch.full((latent_dim,), BANK_MEAN), torch.full((latent_dim,), -BANK_MEAN)])
-    return means, torch.full_like(means, 1e-8)
+    return TrainingBeliefs(means, torch.full_like(means, 1e-8), [{"goal": np.array(goal)} for goal in goals])
 
 
 def from_bank(z_means: torch.Tensor) -> torch.Tensor:
@@ -43,6 +45,16 @@ class EvenRunsRewarded(EnvPool):
 
 class OddRunsRewarded(EvenRunsRewarded):
     rewarded_parity = 1
+
+
+class NeverRewarded(EnvPool):
+    """A pool whose goal discs are too small to enter: no run ever meets a reward."""
+
+    def take(self, tasks):
+        envs = super().take(tasks)
+        for env in envs:
+            env.unwrapped.goal_radius = 1e-3
+        return envs
 
 
 def test_mixture_components_are_the_given_beliefs_picked_uniformly():
@@ -88,8 +100,9 @@ def test_training_beliefs_are_each_tasks_first_rewarded_run(monkeypatch, pool, k
     config = tiny_config(ignore_misses="meta-test", num_steps_per_eval=200, num_evals=2)
     agent = build_agent(config, torch.device("cpu"))
     monkeypatch.setattr(pearlkit.evaluate, "EnvPool", pool)
-    means, variances = training_beliefs(agent, config, seed=1)
+    means, variances, tasks = training_beliefs(agent, config, seed=1)
     train_tasks, _ = config.split_tasks()
+    assert [task["goal"].tolist() for task in tasks] == [task["goal"].tolist() for task in train_tasks]  # all met one
     result = meta_test(agent, train_tasks, config, seed=1, runs_per_task=2, pool=pool(config.env_id, 1))
     assert means.shape == (config.num_train_tasks, config.latent_dim)  # one component per task
     assert torch.equal(means, result.z_means[kept::2, -1]) and torch.equal(variances, result.z_vars[kept::2, -1])
@@ -99,13 +112,6 @@ def test_training_beliefs_are_each_tasks_first_rewarded_run(monkeypatch, pool, k
 def test_training_beliefs_refuse_when_there_is_nothing_to_draw_from(monkeypatch):
     config = tiny_config(num_steps_per_eval=200)
     agent = build_agent(config, torch.device("cpu"))
-
-    class NeverRewarded(EnvPool):
-        def take(self, tasks):
-            envs = super().take(tasks)
-            for env in envs:
-                env.unwrapped.goal_radius = 1e-3
-            return envs
 
     monkeypatch.setattr(pearlkit.evaluate, "EnvPool", NeverRewarded)
     with pytest.raises(ValueError, match="no meta-test run in the 6 training tasks gathered a reward"):
@@ -136,3 +142,63 @@ def test_cli_evaluate_draws_exploration_from_the_training_beliefs(tmp_path, caps
     expected = summarize(meta_test(agent, config.split_tasks()[1], config, seed=0, runs_per_task=config.num_evals,
                                    exploration_beliefs=training_beliefs(agent, config, seed=0)))
     assert measured["adaptation_curve"] == pytest.approx(expected.adaptation_curve)
+
+
+def test_goals_passed_are_the_discs_a_real_step_ended_in():
+    positions = torch.tensor([[[0.0, 0.1], [0.0, 0.5], [0.0, 0.95]],
+                              [[0.5, 0.0], [0.9, 0.0], [3.0, 3.0]]])
+    valid = torch.tensor([[True, True, True], [True, True, False]])
+    goals = torch.tensor([[0.0, 1.0], [1.0, 0.0], [3.0, 3.0], [0.0, 0.0]])
+    # run 0 ends 0.05 from (0, 1) and 0.1 from the origin; run 1 ends 0.1 from (1, 0), and its
+    # step to (3, 3) is not real
+    expected = torch.tensor([[True, False, False, True], [False, True, False, False]])
+    assert torch.equal(goals_passed(positions, valid, goals), expected)
+    assert not goals_passed(positions, valid, goals, goal_radius=0.01).any()
+
+
+def test_mixture_draws_only_the_allowed_components_and_all_where_none_is():
+    means, variances = torch.arange(6.0).view(3, 2), torch.ones(3, 2)
+    allowed = torch.tensor([[True, False, False], [False, True, True], [False, False, False]]).repeat(500, 1)
+    mean, _ = pick_from_mixture(means, variances, len(allowed), allowed)
+    picked = mean[:, 0].long() // 2
+    assert (picked[0::3] == 0).all()
+    assert set(picked[1::3].tolist()) == {1, 2}
+    assert set(picked[2::3].tolist()) == {0, 1, 2}
+
+
+@pytest.mark.parametrize("rule_out", [False, True])
+def test_a_miss_rules_out_the_training_goals_it_passed(rule_out):
+    # Component 0's goal is the start (every trajectory passes it); component 1's is out of reach.
+    config = tiny_config(ignore_misses="meta-test", num_steps_per_eval=200, exploration_prior="training-beliefs",
+                         rule_out_searched=rule_out)
+    agent = build_agent(config, torch.device("cpu"))
+    _, tasks = config.split_tasks()
+    result = meta_test(agent, tasks, config, seed=0, runs_per_task=4, pool=NeverRewarded(config.env_id, 0),
+                       exploration_beliefs=bank(config.latent_dim, goals=((0.0, 0.0), (50.0, 50.0))))
+    start_component = result.z_means[..., 0] > 0  # (runs, trajectories)
+    assert start_component[:, 0].any() and not start_component[:, 0].all()  # both drawn at first
+    if rule_out:
+        assert not start_component[:, 1:].any()  # never again after the first trajectory
+    else:
+        assert start_component[:, 1:].any()
+
+
+def test_with_every_component_ruled_out_the_mixture_starts_over():
+    config = tiny_config(ignore_misses="meta-test", num_steps_per_eval=200, exploration_prior="training-beliefs",
+                         rule_out_searched=True)
+    agent = build_agent(config, torch.device("cpu"))
+    _, tasks = config.split_tasks()
+    result = meta_test(agent, tasks, config, seed=0, runs_per_task=4, pool=NeverRewarded(config.env_id, 0),
+                       exploration_beliefs=bank(config.latent_dim, goals=((0.0, 0.0), (0.0, 0.05))))
+    later = result.z_means[:, 1:, 0]
+    assert (later > 0).any() and (later < 0).any()
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(rule_out_searched=True), "needs exploration_prior='training-beliefs' and a sparse navigation family"),
+    (dict(rule_out_searched=True, exploration_prior="training-beliefs", env_id="pearlkit/PointNav-v0"),
+     r"got exploration_prior='training-beliefs', env_id='pearlkit/PointNav-v0'"),
+])
+def test_rule_out_searched_is_validated(changes, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_config(**changes)

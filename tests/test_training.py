@@ -90,6 +90,20 @@ def test_a_run_resumes_in_another_number_format_from_the_same_weights(tmp_path):
     assert (config.precision, iteration) == ("bfloat16", 3)
 
 
+def test_a_finished_run_resumed_with_a_new_meta_test_keeps_its_weights_and_meta_tests_so(tmp_path):
+    pearlkit.train(tiny_config(), tmp_path / "run", progress=False)
+    before, _, _ = pearlkit.load_agent(tmp_path / "run")
+    # no iteration is left: only the config changes, in every file that holds it
+    pearlkit.train(tiny_config(exploration_prior="training-beliefs", rule_out_searched=True), tmp_path / "run",
+                   resume=True, progress=False)
+    agent, config, iteration = pearlkit.load_agent(tmp_path / "run")
+    assert (config.exploration_prior, config.rule_out_searched, iteration) == ("training-beliefs", True, 2)
+    assert PearlConfig.from_file(tmp_path / "run" / "config.json") == config
+    for a, b in zip(before.parameters(), agent.parameters()):
+        assert torch.equal(a, b)
+    assert len(rows(tmp_path / "run")) == 2
+
+
 def test_sigkill_mid_training_resumes_losing_at_most_one_iteration(tmp_path):
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "pearlkit", "train", "sparse-point-robot", "--out", str(run_dir), "--no-progress",
@@ -250,7 +264,8 @@ def test_cli_resume_errors(tmp_path, capsys):
     assert "name a preset" in capsys.readouterr().err
     (tmp_path / "config.json").write_text(tiny_config().to_json())
     assert cli_main(["train", "--resume", str(tmp_path), "--set", "kl_lambda=2"]) == 2
-    assert "can only change ['eval_every', 'num_iterations', 'precision'], not ['kl_lambda']" in capsys.readouterr().err
+    assert ("can only change ['eval_every', 'exploration_prior', 'num_iterations', 'precision', 'rule_out_searched'], "
+            "not ['kl_lambda']" in capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("text, message", [

@@ -11,6 +11,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
+from torch import Tensor
 
 from pearlkit.envs.tasks import POINT_NAV_HORIZON, TASK_LIST_SEED, Task, check_task_keys
 
@@ -40,6 +42,30 @@ def sparse_reward(next_position: np.ndarray, goal: np.ndarray,
     leading batch shape). Book label: ``eq-sparse-reward``."""
     distance = np.linalg.norm(next_position - goal, axis=-1)
     return np.where(distance <= goal_radius, 1.0 - distance, 0.0)
+
+
+def goals_passed(positions: Tensor, valid: Tensor, goals: Tensor, goal_radius: float = GOAL_RADIUS) -> Tensor:
+    r"""Which goals' sparse reward {eq}`eq-sparse-reward` each trajectory would have met: True
+    where a real step ended inside the goal's disc. A trajectory that got no reward rules out
+    every training goal it passed, and ``rule_out_searched`` drops those from the exploration
+    mixture {eq}`eq-training-beliefs`:
+
+    .. math:: \bar q_k(z) \propto \sum_{j=1}^{M} w_{jk}\, q_\phi(z \mid c_j), \qquad
+              w_{jk} = \prod_{i < k,\ R_i = 0} \mathbb 1\big[\lVert s'_{i,t} - g_j \rVert > 0.2
+              \text{ for every step } t\big]
+
+    with :math:`R_i` the return of the run's trajectory :math:`i` and :math:`g_j` the goal of
+    training task :math:`j`.
+
+    Args:
+        positions: the points reached, ``s'``, ``(num_runs, horizon, 2)``.
+        valid: the real steps, ``(num_runs, horizon)``.
+        goals: ``(num_goals, 2)``.
+    Returns:
+        ``(num_runs, num_goals)`` booleans. Book label: ``eq-ruled-out``.
+    """
+    inside = (positions.unsqueeze(2) - goals).norm(dim=-1) <= goal_radius  # (runs, horizon, goals)
+    return (inside & valid.unsqueeze(-1)).any(dim=1)
 
 
 def oracle_return(goals: np.ndarray) -> float:
