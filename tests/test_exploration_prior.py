@@ -166,16 +166,22 @@ def test_mixture_draws_only_the_allowed_components_and_all_where_none_is():
     assert set(picked[2::3].tolist()) == {0, 1, 2}
 
 
-@pytest.mark.parametrize("rule_out", [False, True])
-def test_a_miss_rules_out_the_training_goals_it_passed(rule_out):
-    # Component 0's goal is the start (every trajectory passes it); component 1's is out of reach.
+def never_rewarded_meta_test(goals, rule_out=True):
+    """Meta-test runs that never meet a reward, exploring from a two-component bank whose
+    training tasks have ``goals``; the mean of each drawn component, ``(runs, trajectories)``."""
     config = tiny_config(ignore_misses="meta-test", num_steps_per_eval=200, exploration_prior="training-beliefs",
                          rule_out_searched=rule_out)
     agent = build_agent(config, torch.device("cpu"))
     _, tasks = config.split_tasks()
     result = meta_test(agent, tasks, config, seed=0, runs_per_task=4, pool=NeverRewarded(config.env_id, 0),
-                       exploration_beliefs=bank(config.latent_dim, goals=((0.0, 0.0), (50.0, 50.0))))
-    start_component = result.z_means[..., 0] > 0  # (runs, trajectories)
+                       exploration_beliefs=bank(config.latent_dim, goals=goals))
+    return result.z_means[..., 0]
+
+
+@pytest.mark.parametrize("rule_out", [False, True])
+def test_a_miss_rules_out_the_training_goals_it_passed(rule_out):
+    # Component 0's goal is the start (every trajectory passes it); component 1's is out of reach.
+    start_component = never_rewarded_meta_test(((0.0, 0.0), (50.0, 50.0)), rule_out) > 0
     assert start_component[:, 0].any() and not start_component[:, 0].all()  # both drawn at first
     if rule_out:
         assert not start_component[:, 1:].any()  # never again after the first trajectory
@@ -184,13 +190,7 @@ def test_a_miss_rules_out_the_training_goals_it_passed(rule_out):
 
 
 def test_with_every_component_ruled_out_the_mixture_starts_over():
-    config = tiny_config(ignore_misses="meta-test", num_steps_per_eval=200, exploration_prior="training-beliefs",
-                         rule_out_searched=True)
-    agent = build_agent(config, torch.device("cpu"))
-    _, tasks = config.split_tasks()
-    result = meta_test(agent, tasks, config, seed=0, runs_per_task=4, pool=NeverRewarded(config.env_id, 0),
-                       exploration_beliefs=bank(config.latent_dim, goals=((0.0, 0.0), (0.0, 0.05))))
-    later = result.z_means[:, 1:, 0]
+    later = never_rewarded_meta_test(((0.0, 0.0), (0.0, 0.05)))[:, 1:]  # both goals at the start
     assert (later > 0).any() and (later < 0).any()
 
 
