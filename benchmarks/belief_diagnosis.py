@@ -68,7 +68,7 @@ ARC_EDGE = 0.8
 def diagnose(run_dir: Path, seed: int, runs_per_task: int = 1, ignore_misses: bool = False,
              exploration_prior: str = "unit") -> dict:
     agent, config, _ = load_agent(run_dir, "cpu")
-    config = config.replace(exploration_prior=exploration_prior)
+    config = config.exploring_with(exploration_prior)
     _, tasks = config.split_tasks()
     with misses_ignored(agent) if ignore_misses else nullcontext():
         result = meta_test(agent, tasks, config, seed=seed, runs_per_task=runs_per_task,
@@ -154,7 +154,7 @@ def main() -> None:
     runs = {seed: diagnose(args.run_dir, seed, args.runs_per_task, args.misses_ignored, args.exploration_prior)
             for seed in args.seeds}
     agent, config, _ = load_agent(args.run_dir, "cpu")
-    config = config.replace(exploration_prior=args.exploration_prior)
+    config = config.exploring_with(args.exploration_prior)
     _, tasks = config.split_tasks()
     ideal = ideal_adaptation_curve(np.array([t["goal"] for t in tasks]), draws=1000)["success"]
     mean = lambda key: np.mean([r[key] for r in runs.values()], axis=0)

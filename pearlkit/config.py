@@ -307,6 +307,12 @@ class PearlConfig:
         """A copy with ``changes`` applied (and validated)."""
         return dataclasses.replace(self, **changes)
 
+    def exploring_with(self, exploration_prior: str) -> PearlConfig:
+        """A copy that meta-tests with ``exploration_prior``. Ruling out (``rule_out_searched``)
+        needs the training beliefs, so with the unit prior it is left off."""
+        return self.replace(exploration_prior=exploration_prior,
+                            rule_out_searched=self.rule_out_searched and exploration_prior == "training-beliefs")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -307,7 +307,7 @@ def run_meta_test(run_dir, seed: int = 0, online_posterior: bool = False, device
     if ignore_misses and config.ignore_misses == "never":
         config = config.replace(ignore_misses="meta-test")
     if exploration_prior is not None:
-        config = config.replace(exploration_prior=exploration_prior)
+        config = config.exploring_with(exploration_prior)
     _, test_tasks = config.split_tasks()
     result = meta_test(agent, test_tasks, config, seed=seed, runs_per_task=config.num_evals,
                        online_posterior=online_posterior, exploration_beliefs=exploration_beliefs(agent, config, seed))

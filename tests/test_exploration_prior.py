@@ -202,3 +202,10 @@ def test_with_every_component_ruled_out_the_mixture_starts_over():
 def test_rule_out_searched_is_validated(changes, message):
     with pytest.raises(ValueError, match=message):
         tiny_config(**changes)
+
+
+def test_exploring_with_the_unit_prior_leaves_ruling_out_off():
+    config = tiny_config(exploration_prior="training-beliefs", rule_out_searched=True)
+    assert not config.exploring_with("unit").rule_out_searched  # what `evaluate --exploration-prior unit` runs
+    assert config.exploring_with("training-beliefs") == config
+    assert not config.replace(rule_out_searched=False).exploring_with("training-beliefs").rule_out_searched
