@@ -253,8 +253,7 @@ class PearlConfig:
         _check_in(self.critic_reward, list(CRITIC_REWARDS), "critic_reward")
         _check_in(self.lr_schedule, list(LR_SCHEDULES), "lr_schedule")
         _check_in(self.exploration_prior, list(EXPLORATION_PRIORS), "exploration_prior")
-        if self.rule_out_searched and (self.exploration_prior != "training-beliefs"
-                                       or not getattr(env_class(self.env_id), "sparse", False)):
+        if self.rule_out_searched and (self.exploration_prior != "training-beliefs" or not _sparse_family(self.env_id)):
             raise ValueError(f"rule_out_searched=True needs exploration_prior='training-beliefs' and a sparse "
                              f"navigation family, whose reward marks the goal discs a trajectory crossed (got "
                              f"exploration_prior={self.exploration_prior!r}, env_id={self.env_id!r})")
@@ -269,7 +268,7 @@ class PearlConfig:
         if self.critic_spread_weight and self.critic_z_samples < 2:
             raise ValueError(f"critic_spread_weight={self.critic_spread_weight} needs critic_z_samples >= 2: at one "
                              f"draw Q already fits each draw (got critic_z_samples={self.critic_z_samples})")
-        if self.critic_reward != "dense" and not getattr(env_class(self.env_id), "sparse", False):
+        if self.critic_reward != "dense" and not _sparse_family(self.env_id):
             raise ValueError(f"critic_reward={self.critic_reward!r} needs a family whose reward is sparse; "
                              f"{self.env_id}'s is dense, and its critic learns from it as it is")
         if self.ignore_misses != "never" and not self.probabilistic_encoder:
@@ -368,6 +367,12 @@ RESUMABLE_FIELDS = ("num_iterations", "eval_every", "precision", "exploration_pr
 def config_fields() -> dict[str, str]:
     """Field name to its type annotation (as a string)."""
     return {f.name: str(f.type) for f in dataclasses.fields(PearlConfig)}
+
+
+def _sparse_family(env_id: str) -> bool:
+    """Whether ``env_id``'s reward is paid inside goal discs only (sparse navigation). Asked only
+    where an option needs it: it imports the family's module, MuJoCo's included."""
+    return getattr(env_class(env_id), "sparse", False)
 
 
 def _check_in(value: Any, allowed: list[Any], name: str) -> None:
