@@ -195,27 +195,42 @@ class ContextEncoder(nn.Module):
         num_tasks, n = context.shape[:2]
         if n == 0 or self.mlp is None:
             return self.belief_without_context(num_tasks, context.device)
-        mask = None
-        if num_transitions is not None:
-            if not ((num_transitions >= 1) & (num_transitions <= n)).all():
-                raise ValueError(f"num_transitions must be between 1 and the context's {n} transitions, "
-                                 f"got {num_transitions.tolist()}")
-            mask = torch.arange(n, device=context.device) < num_transitions.to(context.device).unsqueeze(1)
         if self.probabilistic:
-            mu, var = self.factors(context)
-            if self.ignore_misses:  # a transition without reward multiplies in nothing
-                if self.reward_column is None:
-                    raise ValueError("ignore_misses needs the encoder's reward_column")
-                rewarded = context[..., self.reward_column] != 0
-                mask = rewarded if mask is None else mask & rewarded
-            if self.prior_factor or self.ignore_misses:  # the prior N(0, I) as factor 0, always kept
-                prior_mu, prior_var = prior(num_tasks, self.latent_dim, context.device)
-                mu, var = torch.cat([prior_mu[:, None], mu], 1), torch.cat([prior_var[:, None], var], 1)
-                mask = None if mask is None else torch.cat([torch.ones_like(mask[:, :1]), mask], 1)
-            return product_of_gaussians(mu, var, mask=mask)
-        codes = self.mlp(context)
+            return self.belief_and_pre_variances(context, num_transitions)[:2]
+        codes, mask = self.mlp(context), self._kept(context, num_transitions)
         if mask is None:
             z_mean = codes.mean(dim=1)
         else:
             z_mean = (codes * mask.unsqueeze(-1)).sum(dim=1) / mask.sum(dim=1, keepdim=True)
         return z_mean, torch.zeros_like(z_mean)
+
+    def belief_and_pre_variances(self, context: Tensor, num_transitions: Tensor | None = None
+                                 ) -> tuple[Tensor, Tensor, Tensor]:
+        """The belief, as :meth:`forward` (of a non-empty context), and every factor's
+        pre-variance (:meth:`factor_pre_variances`), from one pass of the MLP: training needs
+        both with ``factor_log_var_limit``."""
+        num_tasks = context.shape[0]
+        mu, pre_var = self._factor_outputs(context)
+        var, mask = self.variance(pre_var), self._kept(context, num_transitions)
+        if self.ignore_misses:  # a transition without reward multiplies in nothing
+            if self.reward_column is None:
+                raise ValueError("ignore_misses needs the encoder's reward_column")
+            rewarded = context[..., self.reward_column] != 0
+            mask = rewarded if mask is None else mask & rewarded
+        if self.prior_factor or self.ignore_misses:  # the prior N(0, I) as factor 0, always kept
+            prior_mu, prior_var = prior(num_tasks, self.latent_dim, context.device)
+            mu, var = torch.cat([prior_mu[:, None], mu], 1), torch.cat([prior_var[:, None], var], 1)
+            mask = None if mask is None else torch.cat([torch.ones_like(mask[:, :1]), mask], 1)
+        return *product_of_gaussians(mu, var, mask=mask), pre_var
+
+    @staticmethod
+    def _kept(context: Tensor, num_transitions: Tensor | None) -> Tensor | None:
+        """``(num_tasks, N)``: True for the transitions each task's belief uses (its first
+        ``num_transitions[i]``); None for all of them."""
+        if num_transitions is None:
+            return None
+        n = context.shape[1]
+        if not ((num_transitions >= 1) & (num_transitions <= n)).all():
+            raise ValueError(f"num_transitions must be between 1 and the context's {n} transitions, "
+                             f"got {num_transitions.tolist()}")
+        return torch.arange(n, device=context.device) < num_transitions.to(context.device).unsqueeze(1)

@@ -196,7 +196,11 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
         belief variance ``z_var`` (not with ``latent_dim=0``, which has no belief). Book label: ``eq-critic-loss``.
     """
     draws = config.critic_z_samples
-    z_mean, z_var = agent.encoder(context, context_sizes)
+    limit = config.factor_log_var_limit
+    if limit is None:
+        z_mean, z_var = agent.encoder(context, context_sizes)
+    else:  # one pass of the encoder gives the belief and the log-variances the limit reads
+        z_mean, z_var, log_vars = agent.encoder.belief_and_pre_variances(context, context_sizes)
     # Critic and encoder: the Bellman error of Q1, Q2 (through z) plus the KL to the prior.
     q1, q2, target, z_bar = critic_over_draws(agent, batch, z_mean, z_var, draws, config)
     q_loss = sac.q_loss(q1, q2, target) if draws == 1 else sac.q_loss_over_draws(q1, q2, target, draws)
@@ -205,9 +209,8 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
     no_kl = torch.zeros((), device=z_mean.device)  # the deterministic variant has no KL term
     kl = kl_to_prior(z_mean, z_var).sum() if config.probabilistic_encoder else no_kl
     critic_loss = q_loss + config.kl_lambda * kl
-    if config.factor_log_var_limit is not None:  # pull stray log-variances back within the clamp
-        critic_loss = critic_loss + log_var_excess(agent.encoder.factor_pre_variances(context),
-                                                   config.factor_log_var_limit)
+    if limit is not None:  # pull stray log-variances back within the clamp
+        critic_loss = critic_loss + log_var_excess(log_vars, limit)
     optimizers.critic.zero_grad(set_to_none=True)
     critic_loss.backward(retain_graph=config.critic_spread_weight > 0)
     if config.critic_spread_weight > 0:  # charged to Q's weights; the encoder keeps the unbiased gradient

@@ -185,3 +185,21 @@ def test_a_bad_factor_log_var_limit_is_named(changes, message):
 
     with pytest.raises(ValueError, match=message):
         pearlkit.get_preset("sparse-point-robot").replace(**changes)
+
+
+@pytest.mark.parametrize("options", [{}, {"prior_factor": True}, {"ignore_misses": True, "reward_column": 4}])
+def test_one_pass_gives_the_belief_and_the_pre_variances(options):
+    torch.manual_seed(0)
+    encoder = ContextEncoder(context_dim=5, latent_dim=3, hidden_sizes=(16,), factor_variance="exp", **options)
+    context = torch.randn(3, 6, 5)
+    context[0, :3, 4] = 0.0  # some misses, and one task with a rewarded transition among its first 4
+    sizes = torch.tensor([4, 6, 2])
+    z_mean, z_var, pre_var = encoder.belief_and_pre_variances(context, sizes)
+    mu, log_var = encoder.mlp(context).chunk(2, dim=-1)
+    torch.testing.assert_close(pre_var, log_var)
+    for i, n in enumerate(sizes.tolist()):  # by hand: precisions add, means weigh by precision
+        kept = [k for k in range(n) if not options.get("ignore_misses") or context[i, k, 4] != 0]
+        precision, weighted = torch.exp(-log_var[i, kept]), mu[i, kept] * torch.exp(-log_var[i, kept])
+        with_prior = float(bool(options))  # the unit prior as one more factor, with mean 0
+        torch.testing.assert_close(z_var[i], 1 / (precision.sum(0) + with_prior))
+        torch.testing.assert_close(z_mean[i], weighted.sum(0) / (precision.sum(0) + with_prior))
