@@ -19,7 +19,7 @@ import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -338,6 +338,9 @@ def zero_action_return(config: PearlConfig, seed: int = 0) -> float:
 
 #: The evaluation seeds a shipped result is measured at (``results/<name>/evaluation.json``).
 EVALUATION_SEEDS = (0, 1, 2, 3, 4)
+#: ... and each run of a shipped sweep (``results/sweeps/<name>/<run>/evaluation.json``): three,
+#: as the reference meta-tests, for the tables of chapter 7.
+SWEEP_EVALUATION_SEEDS = (0, 1, 2)
 #: The file in a shipped result's folder that records :func:`evaluate_seeds` at shipping time.
 EVALUATION_FILE = "evaluation.json"
 #: The figures :func:`changed_figures` compares (those of them a family reports).
@@ -370,11 +373,12 @@ def evaluate_seeds(run_dir, seeds=EVALUATION_SEEDS, device: str | None = None, i
     return {"seeds": list(seeds), "by_seed": by_seed, "mean": mean, "standard_error": error}
 
 
-def record_evaluation(folder: str | Path, device: str = "cpu") -> dict:
-    """Measure a shipped result at :data:`EVALUATION_SEEDS` (:func:`evaluate_seeds`) and write it,
-    with the CPU and versions it was measured with, to ``folder/evaluation.json``: the figures
-    its README quotes and CI re-checks (:func:`changed_figures`)."""
-    record = {**evaluate_seeds(folder, EVALUATION_SEEDS, device), "measured_on": cpu_name(), "versions": versions()}
+def record_evaluation(folder: str | Path, device: str = "cpu", seeds: Sequence[int] = EVALUATION_SEEDS) -> dict:
+    """Measure a shipped result at ``seeds`` (:func:`evaluate_seeds`; a shipped sweep's runs use
+    :data:`SWEEP_EVALUATION_SEEDS`) and write it, with the CPU and versions it was measured with,
+    to ``folder/evaluation.json``: the figures its README or chapter quotes and CI re-checks
+    (:func:`changed_figures`)."""
+    record = {**evaluate_seeds(folder, seeds, device), "measured_on": cpu_name(), "versions": versions()}
     atomic_write_json(Path(folder) / EVALUATION_FILE, record)
     return record
 

@@ -144,7 +144,17 @@ def shipped_run(name: str) -> Path:
 def shipped_evaluation(name: str) -> dict:
     """What ``results/<name>/evaluation.json`` records: the shipped agent meta-tested at evaluation
     seeds 0-4 (:func:`pearlkit.evaluate.evaluate_seeds`; CI checks that it still comes out)."""
-    return json.loads((shipped_run(name) / EVALUATION_FILE).read_text())
+    return recorded_evaluation(shipped_run(name))
+
+
+def recorded_evaluation(run_dir: str | Path) -> dict:
+    """What a shipped run folder's ``evaluation.json`` records (a result of ``results/``, or a run
+    of a shipped sweep, whose seeds are :data:`pearlkit.evaluate.SWEEP_EVALUATION_SEEDS`)."""
+    path = Path(run_dir) / EVALUATION_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{run_dir} records no evaluation ({EVALUATION_FILE}); ship it with "
+                                "scripts/ship_result.py or scripts/ship_sweep.py, which measure one")
+    return json.loads(path.read_text())
 
 
 #: The folder under ``results/`` where each chapter agent of :data:`BOOK_RUNS` is shipped

@@ -1,5 +1,6 @@
 """Copy a finished sweep into ``results/sweeps/<name>/``: its manifest, each run's agent and
-curve (not the replay buffers), and its report, as the book's results chapter reads them.
+curve (not the replay buffers), each run's evaluation (``evaluation.json``, meta-tested here at
+evaluation seeds 0-2), and its report, as the book's results chapter reads them.
 
     python scripts/ship_sweep.py sweeps/nav sparse-point-robot
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from pearlkit.checkpoint import SHIPPED_FILES
 from pearlkit.config import PearlConfig
+from pearlkit.evaluate import SWEEP_EVALUATION_SEEDS, record_evaluation
 from pearlkit.report import report
 from pearlkit.sweep import MANIFEST_NAME, read_manifest
 from pearlkit.training import finished_iterations
@@ -41,6 +43,7 @@ def main() -> None:
         (tmp / trial["run_dir"].name).mkdir()
         for name in SHIPPED_FILES:
             shutil.copy2(trial["run_dir"] / name, tmp / trial["run_dir"].name / name)
+        record_evaluation(tmp / trial["run_dir"].name, seeds=SWEEP_EVALUATION_SEEDS)
     print(report(tmp, title=f"results/sweeps/{args.name}"))
     if out.exists():
         shutil.rmtree(out)

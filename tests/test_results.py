@@ -9,7 +9,8 @@ import pytest
 
 import pearlkit
 from pearlkit.config import LOCOMOTION_FAST, PearlConfig
-from pearlkit.evaluate import EVALUATION_FILE, EVALUATION_SEEDS, changed_figures, evaluate_seeds
+from pearlkit.evaluate import (EVALUATION_FILE, EVALUATION_SEEDS, SWEEP_EVALUATION_SEEDS, changed_figures,
+                               evaluate_seeds)
 from pearlkit.run_cache import BOOK_RUNS, SHIPPED_AS
 
 RESULTS = Path(__file__).parents[1] / "results"
@@ -19,6 +20,8 @@ SHIPPED = sorted(p.name for p in RESULTS.iterdir() if p.name != "sweeps") if RES
 TRAINED_FROM = {**{family: (family, {}) for family in LOCOMOTION_FAST},
                 **{folder: BOOK_RUNS[name] for name, folder in SHIPPED_AS.items()}}
 SWEEPS = sorted(p.name for p in (RESULTS / "sweeps").iterdir()) if (RESULTS / "sweeps").is_dir() else []
+#: Every run of a shipped sweep, as ``sweep/run``.
+SWEEP_RUNS = sorted(f"{p.parent.name}/{p.name}" for p in (RESULTS / "sweeps").glob("*/*") if (p / "config.json").exists())
 
 
 def test_every_family_and_only_those_is_shipped():
@@ -99,6 +102,16 @@ def test_recorded_figures_still_come_out(name):
     assert changed_figures(recorded, measured) == []
 
 
+@pytest.mark.shipped
+@pytest.mark.parametrize("name", SWEEP_RUNS)
+def test_recorded_figures_of_a_sweep_run_still_come_out(name):
+    # Chapter 7's seed tables read these records instead of meta-testing six agents as it builds.
+    recorded = json.loads((RESULTS / "sweeps" / name / EVALUATION_FILE).read_text())
+    assert recorded["seeds"] == list(SWEEP_EVALUATION_SEEDS)
+    measured = evaluate_seeds(RESULTS / "sweeps" / name, recorded["seeds"], device="cpu")
+    assert changed_figures(recorded, measured) == []
+
+
 @pytest.mark.parametrize("name", SWEEPS)
 def test_shipped_sweep_is_a_sweep_folder_whose_runs_load(name):
     from pearlkit.report import load_presets
@@ -115,6 +128,8 @@ def test_shipped_sweep_is_a_sweep_folder_whose_runs_load(name):
         assert config.seed == trial["seed"]
         _, _, iteration = pearlkit.load_agent(trial["run_dir"], device="cpu")
         assert iteration == config.num_iterations  # finished runs
+        recorded = json.loads((trial["run_dir"] / EVALUATION_FILE).read_text())  # what chapter 7 tables
+        assert recorded["seeds"] == list(SWEEP_EVALUATION_SEEDS) and len(recorded["by_seed"]) == len(recorded["seeds"])
     assert [r.preset for r in load_presets(folder)] == sorted({t["preset"] for t in trials})
     assert (folder / "report" / "report.md").exists()
 
