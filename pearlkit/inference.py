@@ -208,7 +208,7 @@ class ContextEncoder(nn.Module):
                                  ) -> tuple[Tensor, Tensor, Tensor]:
         """The belief, as :meth:`forward` (of a non-empty context), and every factor's
         pre-variance (:meth:`factor_pre_variances`), from one pass of the MLP: training needs
-        both with ``factor_log_var_limit``."""
+        both with ``factor_log_var_limit``. Probabilistic encoder with ``latent_dim > 0`` only."""
         num_tasks = context.shape[0]
         mu, pre_var = self._factor_outputs(context)
         var, mask = self.variance(pre_var), self._kept(context, num_transitions)

@@ -199,7 +199,7 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
     limit = config.factor_log_var_limit
     if limit is None:
         z_mean, z_var = agent.encoder(context, context_sizes)
-    else:  # one pass of the encoder gives the belief and the log-variances the limit reads
+    else:  # one pass gives the belief and the pre-variances, log-variances with "exp" as the limit needs
         z_mean, z_var, log_vars = agent.encoder.belief_and_pre_variances(context, context_sizes)
     # Critic and encoder: the Bellman error of Q1, Q2 (through z) plus the KL to the prior.
     q1, q2, target, z_bar = critic_over_draws(agent, batch, z_mean, z_var, draws, config)

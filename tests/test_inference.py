@@ -200,6 +200,6 @@ def test_one_pass_gives_the_belief_and_the_pre_variances(options):
     for i, n in enumerate(sizes.tolist()):  # by hand: precisions add, means weigh by precision
         kept = [k for k in range(n) if not options.get("ignore_misses") or context[i, k, 4] != 0]
         precision, weighted = torch.exp(-log_var[i, kept]), mu[i, kept] * torch.exp(-log_var[i, kept])
-        with_prior = float(bool(options))  # the unit prior as one more factor, with mean 0
+        with_prior = float(bool(options.get("prior_factor") or options.get("ignore_misses")))  # N(0, I) as a factor
         torch.testing.assert_close(z_var[i], 1 / (precision.sum(0) + with_prior))
         torch.testing.assert_close(z_mean[i], weighted.sum(0) / (precision.sum(0) + with_prior))

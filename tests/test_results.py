@@ -130,6 +130,7 @@ def test_shipped_sweep_is_a_sweep_folder_whose_runs_load(name):
         assert iteration == config.num_iterations  # finished runs
         recorded = json.loads((trial["run_dir"] / EVALUATION_FILE).read_text())  # what chapter 7 tables
         assert recorded["seeds"] == list(SWEEP_EVALUATION_SEEDS) and len(recorded["by_seed"]) == len(recorded["seeds"])
+        assert all(e["iteration"] == iteration for e in recorded["by_seed"])  # of this agent, not an earlier one
     assert [r.preset for r in load_presets(folder)] == sorted({t["preset"] for t in trials})
     assert (folder / "report" / "report.md").exists()
 

@@ -72,3 +72,10 @@ def test_shipped_results_lists_folders_holding_an_agent(tmp_path, monkeypatch):
     assert book_agent("pearl") == Path("results") / "sparse-point-robot"  # shipped, not trained
     with pytest.raises(ValueError, match="unknown book agent 'live'"):
         book_agent("live")
+
+
+def test_a_run_without_a_recorded_evaluation_is_named(tmp_path):
+    from pearlkit.run_cache import recorded_evaluation
+
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path} records no evaluation"):
+        recorded_evaluation(tmp_path)
