@@ -9,9 +9,8 @@ import pytest
 
 import pearlkit
 from pearlkit.config import LOCOMOTION_FAST, PearlConfig
-from pearlkit.evaluate import (EVALUATION_FILE, EVALUATION_SEEDS, SWEEP_EVALUATION_SEEDS, changed_figures,
-                               evaluate_seeds)
-from pearlkit.run_cache import BOOK_RUNS, SHIPPED_AS
+from pearlkit.evaluate import EVALUATION_SEEDS, SWEEP_EVALUATION_SEEDS, changed_figures, evaluate_seeds
+from pearlkit.run_cache import BOOK_RUNS, SHIPPED_AS, recorded_evaluation
 
 RESULTS = Path(__file__).parents[1] / "results"
 SHIPPED = sorted(p.name for p in RESULTS.iterdir() if p.name != "sweeps") if RESULTS.is_dir() else []
@@ -68,7 +67,7 @@ def ship_result():
 @pytest.mark.parametrize("name", SHIPPED)
 def test_readme_quotes_the_recorded_evaluation(name):
     folder = RESULTS / name
-    record = json.loads((folder / EVALUATION_FILE).read_text())
+    record = recorded_evaluation(folder)
     assert record["seeds"] == list(EVALUATION_SEEDS)
     assert len(record["by_seed"]) == len(EVALUATION_SEEDS)
     assert record["by_seed"][0]["iteration"] == pearlkit.load_agent(folder, device="cpu")[2]
@@ -92,23 +91,14 @@ def test_a_mujoco_result_carries_its_film(family):
 
 
 @pytest.mark.shipped
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", SHIPPED + [f"sweeps/{run}" for run in SWEEP_RUNS])
 def test_recorded_figures_still_come_out(name):
-    # CI re-evaluates every shipped agent at the recorded seeds: a change to an environment, the
-    # agent or the meta-test that moves a figure its README quotes fails here.
+    # CI re-evaluates every shipped agent, and every run of a shipped sweep, at the recorded seeds:
+    # a change to an environment, the agent or the meta-test that moves a figure its README or
+    # chapter 7's seed tables quote fails here.
     folder = RESULTS / name
-    recorded = json.loads((folder / EVALUATION_FILE).read_text())
+    recorded = recorded_evaluation(folder)
     measured = evaluate_seeds(folder, recorded["seeds"], device="cpu")
-    assert changed_figures(recorded, measured) == []
-
-
-@pytest.mark.shipped
-@pytest.mark.parametrize("name", SWEEP_RUNS)
-def test_recorded_figures_of_a_sweep_run_still_come_out(name):
-    # Chapter 7's seed tables read these records instead of meta-testing six agents as it builds.
-    recorded = json.loads((RESULTS / "sweeps" / name / EVALUATION_FILE).read_text())
-    assert recorded["seeds"] == list(SWEEP_EVALUATION_SEEDS)
-    measured = evaluate_seeds(RESULTS / "sweeps" / name, recorded["seeds"], device="cpu")
     assert changed_figures(recorded, measured) == []
 
 
@@ -128,7 +118,7 @@ def test_shipped_sweep_is_a_sweep_folder_whose_runs_load(name):
         assert config.seed == trial["seed"]
         _, _, iteration = pearlkit.load_agent(trial["run_dir"], device="cpu")
         assert iteration == config.num_iterations  # finished runs
-        recorded = json.loads((trial["run_dir"] / EVALUATION_FILE).read_text())  # what chapter 7 tables
+        recorded = recorded_evaluation(trial["run_dir"])  # what chapter 7 tables
         assert recorded["seeds"] == list(SWEEP_EVALUATION_SEEDS) and len(recorded["by_seed"]) == len(recorded["seeds"])
         assert all(e["iteration"] == iteration for e in recorded["by_seed"])  # of this agent, not an earlier one
     assert [r.preset for r in load_presets(folder)] == sorted({t["preset"] for t in trials})
