@@ -43,7 +43,7 @@ from pearlkit.pearl import (
 from pearlkit.runtime import pick_device, versions
 from pearlkit.sampler import EnvPool
 
-PROGRESS_COLUMNS = ["iteration", "env_steps", "grad_steps", "seconds",
+PROGRESS_COLUMNS = ["iteration", "env_steps", "grad_steps", "seconds", "cpu_seconds",
                     "eval/return_after_exploration", "eval/success_rate", "eval/found_during_exploration",
                     "eval/reported_return", "eval/reported_success",
                     "train/q_loss", "train/kl", "train/v_loss", "train/policy_loss", "train/z_var"]
@@ -104,6 +104,10 @@ class RunState:
     env_steps: int = 0
     grad_steps: int = 0
     seconds: float = 0.0  #: wall clock spent in iterations
+    #: CPU time this process spent in iterations, its threads together. Unlike ``seconds`` it
+    #: does not grow while other processes hold the cores or the run is paused. None for a run
+    #: checkpointed before it was counted: a partial count would read as the whole.
+    cpu_seconds: float | None = 0.0
     rows: list[dict] = field(default_factory=list)  #: progress.csv so far
 
 
@@ -142,7 +146,7 @@ def restore_run(run: Run, run_dir: Path) -> None:
     trainer.optimizers.actor.load_state_dict(ckpt["actor_optimizer"])
     trainer.replay.load_state_dict(ckpt["replay"])
     trainer.context_buffer.load_state_dict(ckpt["context_buffer"])
-    run.state = RunState(**ckpt["state"])
+    run.state = RunState(**{"cpu_seconds": None, **ckpt["state"]})
     _restore_rng(ckpt["rng"], trainer.rng)
 
 
@@ -194,7 +198,7 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
     bar = tqdm(total=config.num_iterations, initial=state.iteration, disable=not progress,
                desc="meta-training", unit="it", dynamic_ncols=True)
     while state.iteration < config.num_iterations:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         try:
             collected, losses = meta_train_iteration(run.trainer, state.iteration)
         except TrainingDiverged as error:
@@ -209,7 +213,10 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
         state.env_steps += collected
         state.grad_steps += config.num_train_steps_per_itr
         state.seconds += time.perf_counter() - start
-        row.update(env_steps=state.env_steps, grad_steps=state.grad_steps, seconds=round(state.seconds, 2))
+        if state.cpu_seconds is not None:
+            state.cpu_seconds += time.process_time() - cpu_start
+        row.update(env_steps=state.env_steps, grad_steps=state.grad_steps, seconds=round(state.seconds, 2),
+                   cpu_seconds=None if state.cpu_seconds is None else round(state.cpu_seconds, 2))
         state.rows.append(row)
         if run_dir is not None:
             _save_run(run_dir, run)

@@ -46,6 +46,16 @@ def figure(key: str, value: float) -> str:
     return f"{value:.2f}" if key in ("success_rate", "reported_success", "found_during_exploration") else f"{value:.1f}"
 
 
+def cpu_time_row(last: dict[str, str]) -> str:
+    """The README row of a run's CPU time (``progress.csv``'s ``cpu_seconds``: not stretched by
+    other runs on the same cores or by pauses, as the wall clock is), with its line break; none
+    for a run trained before the column existed, or resumed from such a checkpoint."""
+    if not last.get("cpu_seconds"):
+        return ""
+    cpu = float(last["cpu_seconds"])
+    return f"| training CPU time | {cpu / 3600:.2f} h ({cpu:.0f} s: the time the run computed, whatever shared its cores) |\n"
+
+
 def evaluation_rows(record: dict, config: pearlkit.PearlConfig) -> str:
     """The README table's rows for an ``evaluation.json`` record: seed 0 as ``evaluate --json``
     prints it, then the mean and standard error over the recorded seeds."""
@@ -150,7 +160,7 @@ python scripts/ship_result.py {run_name} {args.preset}{f" --name {name}" if args
 | environment steps | {int(last['env_steps']):,} |
 | gradient steps | {int(last['grad_steps']):,} |
 | training wall clock | {float(last['seconds']) / 3600:.2f} h ({float(last['seconds']):.0f} s, one CPU thread, sharing a {os.cpu_count()}-core {platform.machine()} machine) |
-{evaluation_rows(record, config)}
+{cpu_time_row(last)}{evaluation_rows(record, config)}
 
 Check it: `python -m pearlkit evaluate results/{name} --seeds 0-{EVALUATION_SEEDS[-1]}` (CI does, against
 `{EVALUATION_FILE}`). `progress.csv` is the learning curve (evaluated every {config.eval_every} iterations on the held-out tasks).

@@ -64,6 +64,13 @@ def ship_result():
     return module
 
 
+def test_the_readme_gives_cpu_time_only_where_the_whole_run_counted_it():
+    row = ship_result().cpu_time_row({"seconds": "9000.0", "cpu_seconds": "3600.0"})
+    assert row == "| training CPU time | 1.00 h (3600 s: the time the run computed, whatever shared its cores) |\n"
+    assert ship_result().cpu_time_row({"seconds": "9000.0", "cpu_seconds": ""}) == ""  # resumed from an older checkpoint
+    assert ship_result().cpu_time_row({"seconds": "9000.0"}) == ""  # trained before the column
+
+
 @pytest.mark.parametrize("name", SHIPPED)
 def test_readme_quotes_the_recorded_evaluation(name):
     folder = RESULTS / name

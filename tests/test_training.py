@@ -32,8 +32,11 @@ def rows(run_dir):
         return list(csv.DictReader(file))
 
 
+TIME_COLUMNS = ("seconds", "cpu_seconds")
+
+
 def without_time(progress_rows):
-    return [{k: v for k, v in r.items() if k != "seconds"} for r in progress_rows]
+    return [{k: v for k, v in r.items() if k not in TIME_COLUMNS} for r in progress_rows]
 
 
 def test_run_folder_contents(tmp_path):
@@ -43,7 +46,7 @@ def test_run_folder_contents(tmp_path):
     assert PearlConfig.from_dict(json.loads((tmp_path / "run" / "config.json").read_text())) == tiny_config()
     progress = rows(tmp_path / "run")
     assert [r["iteration"] for r in progress] == ["1", "2"]
-    for key in ("env_steps", "seconds", "eval/return_after_exploration", "eval/success_rate", "train/q_loss"):
+    for key in ("env_steps", *TIME_COLUMNS, "eval/return_after_exploration", "eval/success_rate", "train/q_loss"):
         assert progress[-1][key] != "", key
     assert result["iteration"] == 2 and 0 <= result["eval/success_rate"] <= 1
 
@@ -52,7 +55,7 @@ def test_same_seed_same_numbers_and_another_seed_differs():
     first = training.train(tiny_config(), progress=False)
     second = training.train(tiny_config(), progress=False)
     other = training.train(tiny_config(seed=1), progress=False)
-    strip = lambda r: {k: v for k, v in r.items() if k not in ("seconds", "agent", "last_eval")}
+    strip = lambda r: {k: v for k, v in r.items() if k not in (*TIME_COLUMNS, "agent", "last_eval")}
     assert strip(first) == strip(second)
     assert first["last_eval"] == second["last_eval"]
     for a, b in zip(first["agent"].parameters(), second["agent"].parameters()):
@@ -75,6 +78,32 @@ def test_resume_gives_the_same_run_as_no_interruption(tmp_path, schedule):
     assert without_time(rows(tmp_path / "a")) == without_time(rows(tmp_path / "b"))
     for a, b in zip(straight["agent"].parameters(), resumed["agent"].parameters()):
         assert torch.equal(a, b)
+
+
+def test_cpu_seconds_count_work_not_waiting(tmp_path, monkeypatch):
+    # A run paused or sharing its cores waits: its wall clock grows, its CPU time does not.
+    iterate = training.meta_train_iteration
+    def iterate_then_wait(*args):
+        result = iterate(*args)
+        time.sleep(0.5)
+        return result
+    monkeypatch.setattr(training, "meta_train_iteration", iterate_then_wait)
+    pearlkit.train(tiny_config(), tmp_path / "run", progress=False)
+    progress = rows(tmp_path / "run")
+    seconds, cpu = [float(r["seconds"]) for r in progress], [float(r["cpu_seconds"]) for r in progress]
+    assert 0 < cpu[0] < cpu[1] and seconds[1] - cpu[1] > 2 * 0.5 - 0.05
+
+
+def test_a_run_checkpointed_before_cpu_seconds_leaves_them_empty(tmp_path):
+    # Counting from the resume on would pass part of a run's CPU time off as all of it.
+    pearlkit.train(tiny_config(), tmp_path / "run", progress=False)
+    path = tmp_path / "run" / training.CHECKPOINT_NAME
+    checkpoint = load_checkpoint(path)
+    del checkpoint["state"]["cpu_seconds"]
+    torch.save(checkpoint, path)
+    pearlkit.train(tiny_config(num_iterations=3), tmp_path / "run", resume=True, progress=False)
+    assert [r["cpu_seconds"] for r in rows(tmp_path / "run")][-1] == ""
+    assert float(rows(tmp_path / "run")[-1]["seconds"]) > 0
 
 
 @bfloat16_anywhere
