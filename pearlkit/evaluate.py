@@ -312,6 +312,8 @@ def run_meta_test(run_dir, seed: int = 0, online_posterior: bool = False, device
     result = meta_test(agent, test_tasks, config, seed=seed, runs_per_task=config.num_evals,
                        online_posterior=online_posterior, exploration_beliefs=exploration_beliefs(agent, config, seed))
     return dataclasses.replace(summarize(result), iteration=iteration)
+
+
 def zero_action_return(config: PearlConfig, seed: int = 0) -> float:
     r"""The floor a trained agent must rise above: the mean return, over the held-out tasks, of one
     trajectory with zero actions (motors idle), as long as meta-test's (or until the body falls).
