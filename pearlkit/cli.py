@@ -108,7 +108,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                        help="continue this run from its last checkpoint (--set num_iterations=N extends it)")
     train.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train.add_argument("--no-progress", action="store_true",
+                       help="no progress bar; instead, one line on stderr per evaluation (for a background run's log)")
 
     evaluate = sub.add_parser("evaluate", help="meta-test a trained run on its held-out tasks")
     evaluate.add_argument("run_dir", type=Path)
@@ -154,6 +155,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def evaluation_line(row: dict, config: PearlConfig) -> str:
+    """One line for an evaluated iteration's progress row: what a run without a progress bar
+    (``train --no-progress``, say under ``nohup``) writes to its log."""
+    line = (f"iteration {row['iteration']}/{config.num_iterations}: {row['env_steps']:,} env steps, "
+            f"{row['seconds'] / 60:.1f} min; return after exploration {row['eval/return_after_exploration']:.1f} "
+            f"(reported {row['eval/reported_return']:.1f})")
+    if "eval/success_rate" in row:
+        line += f", success {row['eval/success_rate']:.2f} (reported {row['eval/reported_success']:.2f})"
+    return line
+
+
 def _train(args: argparse.Namespace) -> int:
     if args.resume is not None:
         config_path = args.resume / "config.json"
@@ -173,9 +185,13 @@ def _train(args: argparse.Namespace) -> int:
         if args.seed is not None:
             config = config.replace(seed=args.seed)
         out = args.out or default_run_dir(args.preset, config.seed)
+    def log_evaluation(row: dict) -> None:  # in place of the progress bar
+        if "eval/return_after_exploration" in row:
+            print(evaluation_line(row, config), file=sys.stderr, flush=True)
+
     try:
         result = train(config, out, resume=args.resume is not None, device=args.device,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, on_iteration=log_evaluation if args.no_progress else None)
     except TrainingDiverged as error:
         print(f"error: training diverged: {error}", file=sys.stderr)
         return 1

@@ -273,6 +273,21 @@ def test_cli_train_then_evaluate_json(tmp_path, capsys, monkeypatch):
     assert "already holds a run" in capsys.readouterr().err
 
 
+def test_cli_train_without_a_progress_bar_logs_each_evaluation_on_stderr(tmp_path, capsys):
+    # A background run's log (nohup ... > run.log 2>&1) says where it stands; stdout keeps one JSON line.
+    assert cli_main(["train", "sparse-point-robot", "--out", str(tmp_path / "run"), "--no-progress", "--set",
+                     *TINY_SET, "num_iterations=4", "eval_every=2"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    progress = rows(tmp_path / "run")
+    assert [line.split(":")[0] for line in lines] == ["iteration 2/4", "iteration 4/4"]
+    for line, row in zip(lines, progress[1::2]):
+        assert f"return after exploration {float(row['eval/return_after_exploration']):.1f}" in line
+        assert f"success {float(row['eval/success_rate']):.2f} (reported {float(row['eval/reported_success']):.2f})" in line
+        assert f"{int(row['env_steps']):,} env steps" in line
+    assert json.loads(captured.out)["iteration"] == 4
+
+
 def test_cli_json_into_a_closed_pipe_ends_quietly(tmp_path):
     """`evaluate --json | head` must not end in a BrokenPipeError traceback."""
     run_dir = tmp_path / "run"
