@@ -2,8 +2,9 @@
 
     python benchmarks/sweep_cost.py results/* runs/ant-fwd-back-seed0 --seeds 5
 
-For each run folder: its measured wall clock per iteration (progress.csv, at the thread count and
-machine share it ran with), times the iterations its config plans, is the time one run of that
+For each run folder: its measured CPU time per iteration (progress.csv's ``cpu_seconds``; for a
+run that did not record it, the wall clock, at the thread count and machine share it ran with),
+times the iterations its config plans, is the time one run of that
 config takes; times ``--seeds`` runs per family, summed. A family given twice counts once (the
 last folder named).
 """
@@ -20,7 +21,9 @@ def hours_per_run(run_dir: Path) -> tuple[str, int, int, float]:
     """(env id, iterations measured, iterations planned, hours for the planned run)."""
     config = PearlConfig.from_file(run_dir / "config.json")
     last = read_progress(run_dir)[-1]
-    per_iteration = float(last["seconds"]) / int(last["iteration"])
+    # The CPU time where the whole run recorded it; the wall clock (of one thread) before that.
+    spent = float(last["cpu_seconds"]) if last.get("cpu_seconds") else float(last["seconds"])
+    per_iteration = spent / int(last["iteration"])
     return config.env_id, int(last["iteration"]), config.num_iterations, per_iteration * config.num_iterations / 3600
 
 

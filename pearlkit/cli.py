@@ -158,9 +158,10 @@ def _parser() -> argparse.ArgumentParser:
 def evaluation_line(row: dict, config: PearlConfig) -> str:
     """One line for an evaluated iteration's progress row: what a run without a progress bar
     (``train --no-progress``, say under ``nohup``) writes to its log."""
+    cpu = "" if row.get("cpu_seconds") is None else f" (CPU {row['cpu_seconds'] / 60:.1f} min)"
     line = (f"iteration {row['iteration']}/{config.num_iterations}: {row['env_steps']:,} env steps, "
-            f"{row['seconds'] / 60:.1f} min; return after exploration {row['eval/return_after_exploration']:.1f} "
-            f"(reported {row['eval/reported_return']:.1f})")
+            f"{row['seconds'] / 60:.1f} min{cpu}; return after exploration "
+            f"{row['eval/return_after_exploration']:.1f} (reported {row['eval/reported_return']:.1f})")
     if "eval/success_rate" in row:
         line += f", success {row['eval/success_rate']:.2f} (reported {row['eval/reported_success']:.2f})"
     return line
@@ -185,6 +186,7 @@ def _train(args: argparse.Namespace) -> int:
         if args.seed is not None:
             config = config.replace(seed=args.seed)
         out = args.out or default_run_dir(args.preset, config.seed)
+
     def log_evaluation(row: dict) -> None:  # in place of the progress bar
         if "eval/return_after_exploration" in row:
             print(evaluation_line(row, config), file=sys.stderr, flush=True)

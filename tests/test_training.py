@@ -88,10 +88,22 @@ def test_cpu_seconds_count_work_not_waiting(tmp_path, monkeypatch):
         time.sleep(0.5)
         return result
     monkeypatch.setattr(training, "meta_train_iteration", iterate_then_wait)
-    pearlkit.train(tiny_config(), tmp_path / "run", progress=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # with more threads, CPU time may outrun the wall clock
+    try:
+        pearlkit.train(tiny_config(), tmp_path / "run", progress=False)
+    finally:
+        torch.set_num_threads(threads)
     progress = rows(tmp_path / "run")
     seconds, cpu = [float(r["seconds"]) for r in progress], [float(r["cpu_seconds"]) for r in progress]
     assert 0 < cpu[0] < cpu[1] and seconds[1] - cpu[1] > 2 * 0.5 - 0.05
+
+
+def test_cpu_seconds_carry_on_across_a_resume(tmp_path):
+    pearlkit.train(tiny_config(num_iterations=1), tmp_path / "run", progress=False)
+    pearlkit.train(tiny_config(num_iterations=2), tmp_path / "run", resume=True, progress=False)
+    first, second = (float(r["cpu_seconds"]) for r in rows(tmp_path / "run"))
+    assert 0 < first < second
 
 
 def test_a_run_checkpointed_before_cpu_seconds_leaves_them_empty(tmp_path):
@@ -286,6 +298,17 @@ def test_cli_train_without_a_progress_bar_logs_each_evaluation_on_stderr(tmp_pat
         assert f"success {float(row['eval/success_rate']):.2f} (reported {float(row['eval/reported_success']):.2f})" in line
         assert f"{int(row['env_steps']):,} env steps" in line
     assert json.loads(captured.out)["iteration"] == 4
+
+
+def test_the_evaluation_line_of_a_family_without_success():
+    from pearlkit.cli import evaluation_line
+
+    row = {"iteration": 10, "env_steps": 115927, "seconds": 900.0, "cpu_seconds": 780.0,
+           "eval/return_after_exploration": 115.44, "eval/reported_return": 120.06}
+    walker = pearlkit.get_preset("walker-2d-params")
+    assert evaluation_line(row, walker) == (f"iteration 10/{walker.num_iterations}: 115,927 env steps, 15.0 min "
+                                            "(CPU 13.0 min); return after exploration 115.4 (reported 120.1)")
+    assert "CPU" not in evaluation_line({**row, "cpu_seconds": None}, walker)
 
 
 def test_cli_json_into_a_closed_pipe_ends_quietly(tmp_path):
