@@ -28,6 +28,7 @@ from pearlkit.cli import default_run_dir, train_command
 from pearlkit.envs import is_navigation
 from pearlkit.evaluate import EVALUATION_FILE, EVALUATION_SEEDS, record_evaluation
 from pearlkit.render import film_result
+from pearlkit.runtime import cpu_name
 from pearlkit.training import read_progress
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +55,16 @@ def cpu_time_row(last: dict[str, str]) -> str:
         return ""
     cpu = float(last["cpu_seconds"])
     return f"| training CPU time | {cpu / 3600:.2f} h ({cpu:.0f} s: the time the run computed, whatever shared its cores) |\n"
+
+
+def wall_clock_row(last: dict[str, str], threads: int = 1, alone: bool = False) -> str:
+    """The README row of a run's wall clock, with how it shared the machine: a clean figure only
+    for a run ``alone`` on the machine (``--alone``), otherwise what its neighbours left it."""
+    seconds = float(last["seconds"])
+    share = "alone on" if alone else "sharing"
+    thread_text = "one CPU thread" if threads == 1 else f"{threads} CPU threads"
+    return (f"| training wall clock | {seconds / 3600:.2f} h ({seconds:.0f} s, {thread_text}, {share} "
+            f"{cpu_name()}, {platform.machine()}) |\n")
 
 
 def evaluation_rows(record: dict, config: pearlkit.PearlConfig) -> str:
@@ -115,6 +126,10 @@ def main() -> None:
     parser.add_argument("--name", help="the folder under results/ (default: the preset's name), for a "
                                        "variant trained with --set, such as the deterministic encoder")
     parser.add_argument("--note", default="", help="a sentence on where the run stands")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="the CPU threads the run trained with (default 1, as the README's command runs it)")
+    parser.add_argument("--alone", action="store_true",
+                        help="nothing else ran on the machine while it trained, so its wall clock is a clean figure")
     parser.add_argument("--reevaluate", action="store_true",
                         help="RUN_DIR is an already shipped results/<name>: measure its evaluation.json anew "
                              "and rewrite its README's evaluation rows")
@@ -141,15 +156,16 @@ def main() -> None:
                          f"progress.csv ends at {last['iteration']}; resume the run for an iteration, then ship it")
     film_if_mujoco(tmp, config)
     run_name = default_run_dir(name, config.seed)
+    threads_text = "one thread" if args.threads == 1 else f"{args.threads} threads"
     method = "PEARL" if config.latent_dim else "SAC with no task inference (`latent_dim=0`)"
     readme = f"""# `{name}`: {method} on `{config.env_id}`
 
 {args.note}
 
-Trained with (one thread; a killed or stopped run continues with the second command):
+Trained with ({threads_text}; a killed or stopped run continues with the second command):
 
 ```bash
-OMP_NUM_THREADS=1 {train_command(config, args.preset, out=run_name)}
+OMP_NUM_THREADS={args.threads} {train_command(config, args.preset, out=run_name)}
 python -m pearlkit train --resume {run_name}
 python scripts/ship_result.py {run_name} {args.preset}{f" --name {name}" if args.name else ""}
 ```
@@ -159,8 +175,7 @@ python scripts/ship_result.py {run_name} {args.preset}{f" --name {name}" if args
 | iterations | {last['iteration']} of {config.num_iterations} |
 | environment steps | {int(last['env_steps']):,} |
 | gradient steps | {int(last['grad_steps']):,} |
-| training wall clock | {float(last['seconds']) / 3600:.2f} h ({float(last['seconds']):.0f} s, one CPU thread, sharing a {os.cpu_count()}-core {platform.machine()} machine) |
-{cpu_time_row(last)}{evaluation_rows(record, config)}
+{wall_clock_row(last, args.threads, args.alone)}{cpu_time_row(last)}{evaluation_rows(record, config)}
 
 Check it: `python -m pearlkit evaluate results/{name} --seeds 0-{EVALUATION_SEEDS[-1]}` (CI does, against
 `{EVALUATION_FILE}`). `progress.csv` is the learning curve (evaluated every {config.eval_every} iterations on the held-out tasks).

@@ -3,6 +3,7 @@ and the commands that made it (``python -m pearlkit evaluate results/<family>`` 
 import csv
 import importlib.util
 import json
+import platform
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,14 @@ def test_the_readme_gives_cpu_time_only_where_the_whole_run_counted_it():
     assert row == "| training CPU time | 1.00 h (3600 s: the time the run computed, whatever shared its cores) |\n"
     assert cpu_time_row({"seconds": "9000.0", "cpu_seconds": ""}) == ""  # resumed from an older checkpoint
     assert cpu_time_row({"seconds": "9000.0"}) == ""  # trained before the column
+
+
+def test_the_readme_says_how_the_run_shared_the_machine():
+    wall_clock_row = ship_result().wall_clock_row
+    shared, alone = wall_clock_row({"seconds": "5400"}), wall_clock_row({"seconds": "1500"}, threads=2, alone=True)
+    machine = f"{pearlkit.runtime.cpu_name()}, {platform.machine()}) |\n"
+    assert shared == f"| training wall clock | 1.50 h (5400 s, one CPU thread, sharing {machine}"
+    assert alone == f"| training wall clock | 0.42 h (1500 s, 2 CPU threads, alone on {machine}"
 
 
 @pytest.mark.parametrize("name", SHIPPED)
