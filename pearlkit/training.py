@@ -40,7 +40,7 @@ from pearlkit.pearl import (
     meta_train_iteration,
     new_trainer,
 )
-from pearlkit.runtime import pick_device, versions
+from pearlkit.runtime import cpu_name, pick_device, versions
 from pearlkit.sampler import EnvPool
 
 PROGRESS_COLUMNS = ["iteration", "env_steps", "grad_steps", "seconds", "cpu_seconds",
@@ -188,7 +188,8 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
         if (run_dir / CHECKPOINT_NAME).exists():
             raise FileExistsError(f"{run_dir} already holds a run; resume it or choose another --out")
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "versions.json").write_text(json.dumps(versions(), indent=2) + "\n")
+        # The CPU too, so a shipped result can say what machine its wall clock was measured on.
+        (run_dir / "versions.json").write_text(json.dumps({**versions(), "cpu": cpu_name()}, indent=2) + "\n")
     if run_dir is not None:  # a resumed run records its (possibly extended) config
         atomic_write_bytes(run_dir / "config.json", lambda f: f.write((config.to_json() + "\n").encode()))
         if resume:  # in the agent file too, which meta-test reads, even where no iteration is left

@@ -12,13 +12,15 @@ held-out tasks, which chapter 6 shows) and a
 it measures here (``evaluation.json``: ``evaluate --seeds 0-4``; CI re-checks it).
 
     python scripts/ship_result.py results/ant-fwd-back --reevaluate   # measure a shipped result anew
+
+``--threads N`` says how many threads the run trained with, and ``--alone`` that nothing else
+ran on the machine meanwhile; the README's wall-clock row says so, with the CPU the run recorded.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import platform
 import shutil
 from pathlib import Path
 
@@ -28,7 +30,6 @@ from pearlkit.cli import default_run_dir, train_command
 from pearlkit.envs import is_navigation
 from pearlkit.evaluate import EVALUATION_FILE, EVALUATION_SEEDS, record_evaluation
 from pearlkit.render import film_result
-from pearlkit.runtime import cpu_name
 from pearlkit.training import read_progress
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,14 +58,15 @@ def cpu_time_row(last: dict[str, str]) -> str:
     return f"| training CPU time | {cpu / 3600:.2f} h ({cpu:.0f} s: the time the run computed, whatever shared its cores) |\n"
 
 
-def wall_clock_row(last: dict[str, str], threads: int = 1, alone: bool = False) -> str:
+def wall_clock_row(last: dict[str, str], trained_on: str | None, threads: int = 1, alone: bool = False) -> str:
     """The README row of a run's wall clock, with how it shared the machine: a clean figure only
-    for a run ``alone`` on the machine (``--alone``), otherwise what its neighbours left it."""
+    for a run ``alone`` on the machine (``--alone``), otherwise what its neighbours left it.
+    ``trained_on`` is the CPU ``versions.json`` records (runs trained before it did: ``None``)."""
     seconds = float(last["seconds"])
     share = "alone on" if alone else "sharing"
     thread_text = "one CPU thread" if threads == 1 else f"{threads} CPU threads"
-    return (f"| training wall clock | {seconds / 3600:.2f} h ({seconds:.0f} s, {thread_text}, {share} "
-            f"{cpu_name()}, {platform.machine()}) |\n")
+    machine = trained_on or "a machine whose CPU the run did not record"
+    return f"| training wall clock | {seconds / 3600:.2f} h ({seconds:.0f} s, {thread_text}, {share} {machine}) |\n"
 
 
 def evaluation_rows(record: dict, config: pearlkit.PearlConfig) -> str:
@@ -134,6 +136,8 @@ def main() -> None:
                         help="RUN_DIR is an already shipped results/<name>: measure its evaluation.json anew "
                              "and rewrite its README's evaluation rows")
     args = parser.parse_args()
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
     if args.reevaluate:
         reevaluate(args.run_dir)
         return
@@ -157,6 +161,8 @@ def main() -> None:
     film_if_mujoco(tmp, config)
     run_name = default_run_dir(name, config.seed)
     threads_text = "one thread" if args.threads == 1 else f"{args.threads} threads"
+    trained_on = json.loads((tmp / "versions.json").read_text()).get("cpu")
+    how = f" --threads {args.threads}" + (" --alone" if args.alone else "")
     method = "PEARL" if config.latent_dim else "SAC with no task inference (`latent_dim=0`)"
     readme = f"""# `{name}`: {method} on `{config.env_id}`
 
@@ -167,7 +173,7 @@ Trained with ({threads_text}; a killed or stopped run continues with the second 
 ```bash
 OMP_NUM_THREADS={args.threads} {train_command(config, args.preset, out=run_name)}
 python -m pearlkit train --resume {run_name}
-python scripts/ship_result.py {run_name} {args.preset}{f" --name {name}" if args.name else ""}
+python scripts/ship_result.py {run_name} {args.preset}{f" --name {name}" if args.name else ""}{how}
 ```
 
 | | |
@@ -175,7 +181,7 @@ python scripts/ship_result.py {run_name} {args.preset}{f" --name {name}" if args
 | iterations | {last['iteration']} of {config.num_iterations} |
 | environment steps | {int(last['env_steps']):,} |
 | gradient steps | {int(last['grad_steps']):,} |
-{wall_clock_row(last, args.threads, args.alone)}{cpu_time_row(last)}{evaluation_rows(record, config)}
+{wall_clock_row(last, trained_on, args.threads, args.alone)}{cpu_time_row(last)}{evaluation_rows(record, config)}
 
 Check it: `python -m pearlkit evaluate results/{name} --seeds 0-{EVALUATION_SEEDS[-1]}` (CI does, against
 `{EVALUATION_FILE}`). `progress.csv` is the learning curve (evaluated every {config.eval_every} iterations on the held-out tasks).

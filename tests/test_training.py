@@ -44,6 +44,7 @@ def test_run_folder_contents(tmp_path):
     names = {p.name for p in (tmp_path / "run").iterdir()}
     assert names == {"config.json", "progress.csv", "versions.json", "agent.pt", "checkpoint.pt"}
     assert PearlConfig.from_dict(json.loads((tmp_path / "run" / "config.json").read_text())) == tiny_config()
+    assert json.loads((tmp_path / "run" / "versions.json").read_text())["cpu"] == pearlkit.runtime.cpu_name()
     progress = rows(tmp_path / "run")
     assert [r["iteration"] for r in progress] == ["1", "2"]
     for key in ("env_steps", *TIME_COLUMNS, "eval/return_after_exploration", "eval/success_rate", "train/q_loss"):
