@@ -123,6 +123,15 @@ class PearlConfig:
     :func:`pearlkit.envs.point_nav.goals_passed`). This is Bayes' rule on the mixture, with the
     training tasks' own reward as the likelihood, so a miss rules out the stretch of the arc it
     searched, which the learned belief with misses ignored cannot do. Meta-test only."""
+    # paper-vs-code: the reference samples every meta-test trajectory's z from the belief.
+    exploit_with_mean: bool = False
+    r"""In sparse navigation, once a run's context holds a reward, act on the belief's mean
+    (:math:`z = \mu`) instead of a sample from it, until a trajectory on that mean meets no
+    reward; then sample again, and go back to the mean once a sampled trajectory meets a
+    reward. A sample from the belief after a found goal lands off the goal as often as the
+    belief is wide, so posterior sampling keeps searching where the goal was already found;
+    the mean is the best single guess. Where the mean misses, misses left out of the belief
+    (``ignore_misses``) cannot move it, so sampling takes over. Meta-test only."""
     use_next_obs_in_context: bool = False
     """Context rows are (s, a, r, s') instead of (s, a, r); needed when dynamics differ."""
     precision: str = "float32"
@@ -257,6 +266,9 @@ class PearlConfig:
             raise ValueError(f"rule_out_searched=True needs exploration_prior='training-beliefs' and a sparse "
                              f"navigation family, whose reward marks the goal discs a trajectory crossed (got "
                              f"exploration_prior={self.exploration_prior!r}, env_id={self.env_id!r})")
+        if self.exploit_with_mean and not _sparse_family(self.env_id):
+            raise ValueError(f"exploit_with_mean=True needs a sparse navigation family, where a trajectory either "
+                             f"meets a reward or misses (got env_id={self.env_id!r}, whose every step is rewarded)")
         if self.exploration_prior != "unit" and self.latent_dim == 0:
             raise ValueError(f"exploration_prior={self.exploration_prior!r} needs latent_dim > 0: without a "
                              "latent there is no z to draw")
@@ -360,8 +372,9 @@ _RENAMED_FIELDS = {"latent_size": "latent_dim"}
 
 #: What ``train --resume`` may change in a run's config: its length, how often it evaluates, the
 #: number format of its matrix products (weights and optimizer state are float32 in every format),
-#: and how meta-test explores (training never draws from those streams).
-RESUMABLE_FIELDS = ("num_iterations", "eval_every", "precision", "exploration_prior", "rule_out_searched")
+#: and how meta-test explores and exploits (training never draws from those streams).
+RESUMABLE_FIELDS = ("num_iterations", "eval_every", "precision", "exploration_prior", "rule_out_searched",
+                    "exploit_with_mean")
 
 
 def config_fields() -> dict[str, str]:

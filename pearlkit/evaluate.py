@@ -109,6 +109,10 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
             component it came from. With ``config.rule_out_searched``, each run's mixture drops
             the components its reward-free trajectories ruled out
             (:func:`~pearlkit.envs.point_nav.goals_passed`).
+
+    With ``config.exploit_with_mean``, a run whose context holds a reward acts on the belief's
+    mean rather than a sample, until a trajectory on the mean meets no reward (then on samples
+    again, until one meets a reward).
     Returns:
         Everything the runs saw. Book label: ``eq-posterior-sampling``.
     """
@@ -121,6 +125,7 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
     act = lambda obs, z: agent.policy(obs, z, deterministic=True).action
     misses_left_out = config.ignore_misses != "never"
     rewarded = torch.zeros(n, dtype=torch.bool)  # the run's context holds a nonzero reward
+    mean_missed = torch.zeros(n, dtype=torch.bool)  # a trajectory on the mean has missed since the last reward
     ruled_out = None  # per run, the mixture components a miss has ruled out
     if config.rule_out_searched and exploration_beliefs is not None:
         goals = torch.as_tensor(np.array([task["goal"] for task in exploration_beliefs.tasks]), dtype=torch.float32)
@@ -138,7 +143,11 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
                 # paper-vs-code: ignore_misses="meta-test" leaves misses out of this belief only.
                 with misses_ignored(agent) if config.ignore_misses == "meta-test" else nullcontext():
                     z_mean, z_var = infer_from_context(agent, contexts)
-            z = sample_z(z_mean, z_var)
+            z = sample_z(z_mean, z_var)  # drawn for every run, so the others draw what they would without the option
+            # paper-vs-code: exploit_with_mean acts on the belief's mean once a reward is found.
+            exploiting = inferred and config.exploit_with_mean
+            on_mean = rewarded & ~mean_missed if exploiting else torch.zeros(n, dtype=torch.bool)
+            z = torch.where(on_mean.to(device).unsqueeze(1), z_mean, z)
             if exploration_beliefs is not None:
                 # The belief is the prior before any inference, and after it where misses are
                 # left out and no reward has come.
@@ -152,6 +161,7 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
             traj, valid, success = rollout(pool, envs, act, z, config.max_path_length, on_step)
             met = met_reward(traj, valid)
             rewarded |= met
+            mean_missed = ~met & (mean_missed | on_mean)
             if ruled_out is not None:  # a miss is evidence against every training goal it passed
                 passed = goals_passed(traj.next_obs[..., :2].cpu(), valid.cpu(), goals)
                 ruled_out |= passed & ~met.unsqueeze(1)

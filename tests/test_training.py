@@ -332,8 +332,8 @@ def test_cli_resume_errors(tmp_path, capsys):
     assert "name a preset" in capsys.readouterr().err
     (tmp_path / "config.json").write_text(tiny_config().to_json())
     assert cli_main(["train", "--resume", str(tmp_path), "--set", "kl_lambda=2"]) == 2
-    assert ("can only change ['eval_every', 'exploration_prior', 'num_iterations', 'precision', 'rule_out_searched'], "
-            "not ['kl_lambda']" in capsys.readouterr().err)
+    assert ("can only change ['eval_every', 'exploit_with_mean', 'exploration_prior', 'num_iterations', 'precision', "
+            "'rule_out_searched'], not ['kl_lambda']" in capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("text, message", [
