@@ -78,6 +78,24 @@ def met_reward(traj: Trajectories, valid: Tensor) -> Tensor:
     return ((traj.reward != 0) & valid).any(1).cpu()
 
 
+def exploit_on_mean(sample: Tensor, mean: Tensor, rewarded: Tensor, mean_missed: Tensor) -> tuple[Tensor, Tensor]:
+    r"""The z each run acts on under ``exploit_with_mean``:
+
+    .. math:: z_k = \begin{cases} \mu_\phi(c_{1:k-1}) & c_{1:k-1} \text{ holds a reward, and no trajectory on the
+              mean has missed since the last one} \\ z \sim q_\phi(z \mid c_{1:k-1}) & \text{otherwise} \end{cases}
+
+    Args:
+        sample: ``(runs, latent_dim)``, a draw from each run's belief.
+        mean: ``(runs, latent_dim)``, each belief's mean.
+        rewarded: ``(runs,)`` bool, the run's context holds a reward.
+        mean_missed: ``(runs,)`` bool, a trajectory on the mean met no reward since the last reward.
+    Returns:
+        The z per run, and which runs act on the mean. Book label: ``eq-exploit-mean``.
+    """
+    on_mean = rewarded & ~mean_missed
+    return torch.where(on_mean.to(mean.device).unsqueeze(1), mean, sample), on_mean
+
+
 @torch.no_grad()
 def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed: int, runs_per_task: int = 1,
               online_posterior: bool = False, on_step: StepHook | None = None,
@@ -144,10 +162,9 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
                 with misses_ignored(agent) if config.ignore_misses == "meta-test" else nullcontext():
                     z_mean, z_var = infer_from_context(agent, contexts)
             z = sample_z(z_mean, z_var)  # drawn for every run, so the others draw what they would without the option
-            # paper-vs-code: exploit_with_mean acts on the belief's mean once a reward is found.
-            exploiting = inferred and config.exploit_with_mean
-            on_mean = rewarded & ~mean_missed if exploiting else torch.zeros(n, dtype=torch.bool)
-            z = torch.where(on_mean.to(device).unsqueeze(1), z_mean, z)
+            on_mean = torch.zeros(n, dtype=torch.bool)
+            if inferred and config.exploit_with_mean:  # paper-vs-code: the reference acts on samples only
+                z, on_mean = exploit_on_mean(z, z_mean, rewarded, mean_missed)
             if exploration_beliefs is not None:
                 # The belief is the prior before any inference, and after it where misses are
                 # left out and no reward has come.
@@ -161,7 +178,7 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
             traj, valid, success = rollout(pool, envs, act, z, config.max_path_length, on_step)
             met = met_reward(traj, valid)
             rewarded |= met
-            mean_missed = ~met & (mean_missed | on_mean)
+            mean_missed = ~met & (mean_missed | on_mean)  # a reward resets it; a miss on the mean sets it
             if ruled_out is not None:  # a miss is evidence against every training goal it passed
                 passed = goals_passed(traj.next_obs[..., :2].cpu(), valid.cpu(), goals)
                 ruled_out |= passed & ~met.unsqueeze(1)
