@@ -81,8 +81,11 @@ def met_reward(traj: Trajectories, valid: Tensor) -> Tensor:
 def exploit_on_mean(sample: Tensor, mean: Tensor, rewarded: Tensor, mean_missed: Tensor) -> tuple[Tensor, Tensor]:
     r"""The z each run acts on under ``exploit_with_mean``:
 
-    .. math:: z_k = \begin{cases} \mu_\phi(c_{1:k-1}) & c_{1:k-1} \text{ holds a reward, and no trajectory on the
-              mean has missed since the last one} \\ z \sim q_\phi(z \mid c_{1:k-1}) & \text{otherwise} \end{cases}
+    .. math:: z_k = \begin{cases} \mu_\phi(c_{1:k-1}) & \text{if } e_k \\
+              z \sim q_\phi(z \mid c_{1:k-1}) & \text{otherwise} \end{cases}
+
+    where :math:`e_k` holds when :math:`c_{1:k-1}` holds a reward and no trajectory on the mean
+    has missed since the last one.
 
     Args:
         sample: ``(runs, latent_dim)``, a draw from each run's belief.
