@@ -148,6 +148,9 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
     rewarded = torch.zeros(n, dtype=torch.bool)  # the run's context holds a nonzero reward
     mean_missed = torch.zeros(n, dtype=torch.bool)  # a trajectory on the mean has missed since the last reward
     ruled_out = None  # per run, the mixture components a miss has ruled out
+    if exploration_beliefs is not None:  # recorded on the CPU; drawn from where the agent acts
+        mixture_means, mixture_variances = (exploration_beliefs.means.to(device),
+                                            exploration_beliefs.variances.to(device))
     if config.rule_out_searched and exploration_beliefs is not None:
         goals = torch.as_tensor(np.array([task["goal"] for task in exploration_beliefs.tasks]), dtype=torch.float32)
         ruled_out = torch.zeros(n, len(goals), dtype=torch.bool)
@@ -175,9 +178,10 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
                 if at_prior.any():
                     z_mean, z_var, z = z_mean.clone(), z_var.clone(), z.clone()
                     allowed = None if ruled_out is None else ~ruled_out[at_prior]
-                    z_mean[at_prior], z_var[at_prior] = pick_from_mixture(
-                        exploration_beliefs.means, exploration_beliefs.variances, int(at_prior.sum()), allowed)
-                    z[at_prior] = sample_z(z_mean[at_prior], z_var[at_prior])
+                    rows = at_prior.to(device)
+                    z_mean[rows], z_var[rows] = pick_from_mixture(
+                        mixture_means, mixture_variances, int(at_prior.sum()), allowed)
+                    z[rows] = sample_z(z_mean[rows], z_var[rows])
             traj, valid, success = rollout(pool, envs, act, z, config.max_path_length, on_step)
             met = met_reward(traj, valid)
             rewarded |= met

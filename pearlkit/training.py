@@ -86,11 +86,14 @@ def finished_iterations(run_dir: str | Path) -> int:
 
 def _rng_state(rng: np.random.Generator) -> dict:
     return {"torch": torch.get_rng_state(), "numpy": rng.bit_generator.state,
-            "numpy_global": np.random.get_state(), "python": random.getstate()}
+            "numpy_global": np.random.get_state(), "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
 
 
 def _restore_rng(state: dict, rng: np.random.Generator) -> None:
     torch.set_rng_state(state["torch"])
+    if state.get("cuda") is not None and torch.cuda.is_available():  # runs saved on a CPU have none
+        torch.cuda.set_rng_state_all(state["cuda"])
     rng.bit_generator.state = state["numpy"]
     np.random.set_state(state["numpy_global"])
     random.setstate(state["python"])
@@ -134,7 +137,9 @@ def restore_run(run: Run, run_dir: Path) -> None:
     for stale in run_dir.glob(".*.tmp"):  # left by a process killed mid-write
         stale.unlink()
     trainer = run.trainer
-    ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, trainer.agent.device)
+    # On the CPU: the replay buffers live there; load_state_dict copies weights and optimizer
+    # state to the agent's device.
+    ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, "cpu")
     config = trainer.config.to_dict()
     # A checkpoint written before a config field existed holds that field's default.
     started = {**PearlConfig.from_dict(ckpt["config"]).to_dict(), **{k: config[k] for k in RESUMABLE_FIELDS}}

@@ -135,7 +135,8 @@ def test_cli_evaluate_draws_exploration_from_the_training_beliefs(tmp_path, caps
     run_dir = tmp_path / "run"
     pearlkit.train(tiny_config(num_steps_per_eval=200), run_dir, progress=False)
     monkeypatch.setattr(pearlkit.evaluate, "EnvPool", EvenRunsRewarded)  # some training runs reward
-    assert cli_main(["evaluate", str(run_dir), "--json", "--exploration-prior", "training-beliefs"]) == 0
+    assert cli_main(["evaluate", str(run_dir), "--json", "--exploration-prior", "training-beliefs",
+                     "--device", "cpu"]) == 0  # the same device as below: CUDA draws from another stream
     measured = json.loads(capsys.readouterr().out)
     agent, config, _ = load_agent(run_dir, "cpu")
     config = config.replace(exploration_prior="training-beliefs")
