@@ -87,6 +87,10 @@ def exploit_on_mean(sample: Tensor, mean: Tensor, rewarded: Tensor, mean_missed:
     where :math:`e_k` holds when :math:`c_{1:k-1}` holds a reward and no trajectory on the mean
     has missed since the last one.
 
+    :func:`meta_test` keeps :math:`e_k` per run: any reward sets it, and a trajectory on the mean
+    that meets none clears it until the next reward. Trajectories that explore on the prior (or
+    the training beliefs) are not exploitation and do not count.
+
     Args:
         sample: ``(runs, latent_dim)``, a draw from each run's belief.
         mean: ``(runs, latent_dim)``, each belief's mean.
@@ -234,7 +238,8 @@ def training_beliefs(agent: PearlAgent, config: PearlConfig,
     """
     train_tasks, _ = config.split_tasks()
     runs_per_task = config.num_evals
-    result = meta_test(agent, train_tasks, config, seed=seed,
+    # Posterior sampling's beliefs: how a found goal is exploited (exploit_with_mean) is no part of them.
+    result = meta_test(agent, train_tasks, config.replace(exploit_with_mean=False), seed=seed,
                        runs_per_task=runs_per_task)
     rewarded = torch.zeros(result.returns.shape[0], dtype=torch.bool)
     for k, traj in enumerate(result.trajectories[:-1]):

@@ -87,13 +87,14 @@ def finished_iterations(run_dir: str | Path) -> int:
 def _rng_state(rng: np.random.Generator) -> dict:
     return {"torch": torch.get_rng_state(), "numpy": rng.bit_generator.state,
             "numpy_global": np.random.get_state(), "python": random.getstate(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+            # The GPU's generator where this process uses one (a run on the CPU leaves CUDA alone).
+            "cuda": torch.cuda.get_rng_state() if torch.cuda.is_initialized() else None}
 
 
 def _restore_rng(state: dict, rng: np.random.Generator) -> None:
     torch.set_rng_state(state["torch"])
     if state.get("cuda") is not None and torch.cuda.is_available():  # runs saved on a CPU have none
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state(state["cuda"])
     rng.bit_generator.state = state["numpy"]
     np.random.set_state(state["numpy_global"])
     random.setstate(state["python"])
