@@ -58,15 +58,19 @@ def cpu_time_row(last: dict[str, str]) -> str:
     return f"| training CPU time | {cpu / 3600:.2f} h ({cpu:.0f} s: the time the run computed, whatever shared its cores) |\n"
 
 
+def thread_count(threads: int, noun: str = "thread") -> str:
+    """``"one thread"`` or ``"2 threads"`` (with ``noun="CPU thread"``: ``"one CPU thread"``)."""
+    return f"one {noun}" if threads == 1 else f"{threads} {noun}s"
+
+
 def wall_clock_row(last: dict[str, str], trained_on: str | None, threads: int = 1, alone: bool = False) -> str:
     """The README row of a run's wall clock, with how it shared the machine: a clean figure only
     for a run ``alone`` on the machine (``--alone``), otherwise what its neighbours left it.
     ``trained_on`` is the CPU ``versions.json`` records (runs trained before it did: ``None``)."""
     seconds = float(last["seconds"])
     share = "alone on" if alone else "sharing"
-    thread_text = "one CPU thread" if threads == 1 else f"{threads} CPU threads"
     machine = trained_on or "a machine whose CPU the run did not record"
-    return f"| training wall clock | {seconds / 3600:.2f} h ({seconds:.0f} s, {thread_text}, {share} {machine}) |\n"
+    return f"| training wall clock | {seconds / 3600:.2f} h ({seconds:.0f} s, {thread_count(threads, 'CPU thread')}, {share} {machine}) |\n"
 
 
 def evaluation_rows(record: dict, config: pearlkit.PearlConfig) -> str:
@@ -160,7 +164,6 @@ def main() -> None:
                          f"progress.csv ends at {last['iteration']}; resume the run for an iteration, then ship it")
     film_if_mujoco(tmp, config)
     run_name = default_run_dir(name, config.seed)
-    threads_text = "one thread" if args.threads == 1 else f"{args.threads} threads"
     trained_on = json.loads((tmp / "versions.json").read_text()).get("cpu")
     how = f" --threads {args.threads}" + (" --alone" if args.alone else "")
     method = "PEARL" if config.latent_dim else "SAC with no task inference (`latent_dim=0`)"
@@ -168,7 +171,7 @@ def main() -> None:
 
 {args.note}
 
-Trained with ({threads_text}; a killed or stopped run continues with the second command):
+Trained with ({thread_count(args.threads)}; a killed or stopped run continues with the second command):
 
 ```bash
 OMP_NUM_THREADS={args.threads} {train_command(config, args.preset, out=run_name)}
