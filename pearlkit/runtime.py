@@ -196,6 +196,16 @@ _BACKEND_PROBES: dict[str, Callable[[], bool]] = {"egl": egl_works, "osmesa": os
 OFFSCREEN_BACKENDS = tuple(_BACKEND_PROBES)
 
 
+def mujoco_gl_problem() -> str | None:
+    """What is wrong with ``MUJOCO_GL`` here, if it names an offscreen backend whose probe fails
+    (MuJoCo's import then fails on it, in PyOpenGL, with an error that does not say why)."""
+    chosen = os.environ.get("MUJOCO_GL")
+    if chosen not in _BACKEND_PROBES or _BACKEND_PROBES[chosen]():
+        return None
+    return (f"MUJOCO_GL={chosen}, but {chosen} does not work on this machine, so MuJoCo cannot be imported: "
+            f"{OFFSCREEN_INSTALL_HINT}; or unset MUJOCO_GL and pearlkit picks a backend that works")
+
+
 def default_mujoco_gl() -> str | None:
     """Pick MuJoCo's offscreen OpenGL backend where nothing else can render, before MuJoCo loads.
 
@@ -205,9 +215,16 @@ def default_mujoco_gl() -> str | None:
     succeeds here (EGL: GPUs, and Mesa on a CPU; then OSMesa). A value already set, a machine
     with a display, or one where no backend works is left alone: MuJoCo then imports as
     usual and only rendering fails (:func:`pearlkit.render.offscreen_renderer` says what to
-    install). Returns the backend chosen, if any.
+    install). A value set to an offscreen backend whose probe fails here gets a warning: MuJoCo's
+    own import would fail on it with an error that does not say why. Returns the backend chosen,
+    if any.
     """
-    if os.environ.get("MUJOCO_GL") or not sys.platform.startswith("linux"):  # an empty value counts as unset
+    if not sys.platform.startswith("linux"):
+        return None
+    if os.environ.get("MUJOCO_GL"):  # an empty value counts as unset
+        problem = mujoco_gl_problem()
+        if problem is not None:
+            warnings.warn(f"{problem} (the navigation families do not need MuJoCo)", RuntimeWarning, stacklevel=2)
         return None
     if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
         return None

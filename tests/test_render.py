@@ -123,6 +123,55 @@ def test_offscreen_backend_is_the_first_that_works_where_nothing_else_can_render
         assert probed == list(runtime.OFFSCREEN_BACKENDS[:runtime.OFFSCREEN_BACKENDS.index(expected) + 1])
 
 
+def _backends_failing(monkeypatch, chosen: str) -> None:
+    """MUJOCO_GL names ``chosen`` and every backend's probe fails."""
+    from pearlkit import runtime
+
+    monkeypatch.setenv("MUJOCO_GL", chosen)
+    monkeypatch.setattr(runtime.sys, "platform", "linux")
+    monkeypatch.setattr(runtime, "_BACKEND_PROBES", {name: (lambda: False) for name in runtime.OFFSCREEN_BACKENDS})
+
+
+def test_a_chosen_backend_that_fails_its_probe_is_named_in_a_warning(monkeypatch):
+    from pearlkit import runtime
+
+    _backends_failing(monkeypatch, "osmesa")
+    with pytest.warns(RuntimeWarning, match=r"MUJOCO_GL=osmesa, but osmesa does not work.*libosmesa6"):
+        assert runtime.default_mujoco_gl() is None
+    assert runtime.os.environ["MUJOCO_GL"] == "osmesa"  # kept: the choice is the user's
+    monkeypatch.setenv("MUJOCO_GL", "glfw")  # not an offscreen backend pearlkit can probe: no warning
+    assert runtime.mujoco_gl_problem() is None
+
+
+def test_a_mujoco_family_that_cannot_import_says_why(monkeypatch):
+    from pearlkit.envs import tasks
+
+    _backends_failing(monkeypatch, "egl")
+
+    def broken_import(name):  # what PyOpenGL does where the backend's library is missing
+        raise AttributeError("'NoneType' object has no attribute 'glGetError'")
+
+    monkeypatch.setattr(tasks.importlib, "import_module", broken_import)
+    with pytest.raises(RuntimeError, match=r"cannot build pearlkit/AntGoal2D-v0: MUJOCO_GL=egl, but egl does not work"):
+        tasks.make_env("pearlkit/AntGoal2D-v0")
+    monkeypatch.setenv("MUJOCO_GL", "glfw")  # a failure pearlkit cannot explain is raised as it is
+    with pytest.raises(AttributeError, match="glGetError"):
+        tasks.env_class("pearlkit/AntGoal2D-v0")
+
+
+def test_the_cli_works_on_navigation_where_mujoco_cannot_import(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    # MUJOCO_GL names a backend PyOpenGL cannot load: importing MuJoCo itself fails. A navigation
+    # command must not import it (the CLI imports the renderer only to film).
+    env = dict(os.environ, MUJOCO_GL="not-a-backend")
+    code = "import sys, pearlkit.cli; print('mujoco' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["False"]
+
+
 def test_backend_probes_answer_without_importing_mujoco():
     import subprocess
     import sys

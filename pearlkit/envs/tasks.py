@@ -6,6 +6,8 @@ from typing import Any, NamedTuple
 
 import gymnasium as gym
 
+from pearlkit.runtime import mujoco_gl_problem
+
 #: A task is a small dict of what defines it (``{"goal": array}`` for navigation). Where
 #: code means a task's position in a list (a buffer row), it says ``task_id``.
 Task = dict[str, Any]
@@ -74,7 +76,7 @@ def make_env(env_id: str) -> gym.Env:
     Raises:
         ValueError: ``env_id`` is not one of pearlkit's environments.
     """
-    _check_env_id(env_id)
+    env_class(env_id)  # imports its module first, so that a MuJoCo that cannot load says why
     register_envs()
     return gym.make(env_id).unwrapped
 
@@ -83,7 +85,13 @@ def env_class(env_id: str) -> type[gym.Env]:
     """The class behind ``env_id`` (for its class methods), without building an environment."""
     _check_env_id(env_id)
     module, _, name = ENV_IDS[env_id].entry_point.partition(":")
-    return getattr(importlib.import_module(module), name)
+    try:
+        return getattr(importlib.import_module(module), name)
+    except Exception as error:
+        problem = mujoco_gl_problem()
+        if problem is None:
+            raise
+        raise RuntimeError(f"cannot build {env_id}: {problem}") from error
 
 
 def is_navigation(env_id: str) -> bool:
