@@ -190,8 +190,10 @@ def report(sweep_dir: str | Path, out: str | Path | None = None, reps: int = 500
     results = load_presets(sweep_dir)
     title = title or str(sweep_dir)
     lines = [f"# Sweep report: {title}", "",
-             f"Mean over seeds at the last evaluation, with {CONFIDENCE:.0%} percentile bootstrap intervals "
-             f"({reps} resamples, rliable).", "",
+             f"Mean over seeds at the last evaluation of training (each run's `progress.csv`, made with the "
+             f"config it trained under), with {CONFIDENCE:.0%} percentile bootstrap intervals ({reps} resamples, "
+             f"rliable). `python -m pearlkit evaluate RUN --seeds 0-2` measures an agent as its folder holds it now.",
+             "",
              "| preset | seeds | return after exploration | success rate | success, last trajectory "
              "(the reference's number) |", "|---|---|---|---|---|"]
     estimate = lambda scores: str(mean_with_interval(scores, reps)) if scores is not None else ""
