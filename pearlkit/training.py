@@ -133,8 +133,9 @@ def new_run(config: PearlConfig, device: torch.device) -> Run:
     return Run(trainer, test_tasks, EnvPool(config.env_id, config.seed + EVAL_SEED_OFFSET))
 
 
-def restore_run(run: Run, run_dir: Path) -> None:
-    """Load ``run_dir``'s checkpoint into ``run``; only :data:`~pearlkit.config.RESUMABLE_FIELDS` may differ."""
+def restore_run(run: Run, run_dir: Path) -> dict[str, Any]:
+    """Load ``run_dir``'s checkpoint into ``run``; only :data:`~pearlkit.config.RESUMABLE_FIELDS` may
+    differ. Returns those that do, with their new values."""
     for stale in run_dir.glob(".*.tmp"):  # left by a process killed mid-write
         stale.unlink()
     trainer = run.trainer
@@ -143,7 +144,8 @@ def restore_run(run: Run, run_dir: Path) -> None:
     ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, "cpu")
     config = trainer.config.to_dict()
     # A checkpoint written before a config field existed holds that field's default.
-    started = {**PearlConfig.from_dict(ckpt["config"]).to_dict(), **{k: config[k] for k in RESUMABLE_FIELDS}}
+    before = PearlConfig.from_dict(ckpt["config"]).to_dict()
+    started = {**before, **{k: config[k] for k in RESUMABLE_FIELDS}}
     if started != config:
         diff = sorted(k for k, v in config.items() if started[k] != v)
         raise ValueError(f"cannot resume {run_dir}: config fields {diff} differ from the run's")
@@ -154,6 +156,19 @@ def restore_run(run: Run, run_dir: Path) -> None:
     trainer.context_buffer.load_state_dict(ckpt["context_buffer"])
     run.state = RunState(**{"cpu_seconds": None, **ckpt["state"]})
     _restore_rng(ckpt["rng"], trainer.rng)
+    return {k: config[k] for k in RESUMABLE_FIELDS if before[k] != config[k]}
+
+
+def record_resume(run_dir: Path, iteration: int, changed: dict[str, Any], device: torch.device) -> None:
+    """Add one entry to ``versions.json``'s ``"resumed"`` list: the iteration a resume started from,
+    the machine it ran on and the config fields it changed. A run that spans sessions can then
+    say every machine its clock ran on, not only the first."""
+    path = run_dir / "versions.json"
+    record = json.loads(path.read_text()) if path.exists() else {}
+    entry = {"iteration": iteration, "cpu": cpu_name(), **({"device": str(device)} if device.type != "cpu" else {}),
+             **({"changed": changed} if changed else {})}
+    record.setdefault("resumed", []).append(entry)
+    atomic_write_bytes(path, lambda f: f.write((json.dumps(record, indent=2) + "\n").encode()))
 
 
 def evaluate_run(run: Run) -> MetaTestSummary:
@@ -189,7 +204,8 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
     if resume:
         if run_dir is None:
             raise ValueError("resume=True needs the run_dir to resume")
-        restore_run(run, run_dir)
+        changed = restore_run(run, run_dir)
+        record_resume(run_dir, run.state.iteration, changed, run.trainer.agent.device)
     elif run_dir is not None:
         if (run_dir / CHECKPOINT_NAME).exists():
             raise FileExistsError(f"{run_dir} already holds a run; resume it or choose another --out")

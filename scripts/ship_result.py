@@ -63,13 +63,25 @@ def thread_count(threads: int, noun: str = "thread") -> str:
     return f"one {noun}" if threads == 1 else f"{threads} {noun}s"
 
 
-def wall_clock_row(last: dict[str, str], trained_on: str | None, threads: int = 1, alone: bool = False) -> str:
+def machines(versions: dict) -> str:
+    """Where a run's clock ran, from its ``versions.json``: the CPU it started on (runs trained
+    before that was recorded say so), then each resume's iteration, CPU and changed fields."""
+    started = versions.get("cpu") or "a machine whose CPU the run did not record"
+    resumes = []
+    for resume in versions.get("resumed", []):
+        changed = ", ".join(f"{k}={v}" for k, v in resume.get("changed", {}).items())
+        resumes.append(f"resumed at iteration {resume['iteration']} on {resume['cpu']}"
+                       + (f" with {changed}" if changed else ""))
+    return "; ".join([started, *resumes])
+
+
+def wall_clock_row(last: dict[str, str], versions: dict, threads: int = 1, alone: bool = False) -> str:
     """The README row of a run's wall clock, with how it shared the machine: a clean figure only
-    for a run ``alone`` on the machine (``--alone``), otherwise what its neighbours left it.
-    ``trained_on`` is the CPU ``versions.json`` records (runs trained before it did: ``None``)."""
+    for a run ``alone`` on the machine (``--alone``), otherwise what its neighbours left it, and
+    every machine it ran on (:func:`machines`)."""
     seconds = float(last["seconds"])
     share = "alone on" if alone else "sharing"
-    machine = trained_on or "a machine whose CPU the run did not record"
+    machine = machines(versions)
     return f"| training wall clock | {seconds / 3600:.2f} h ({seconds:.0f} s, {thread_count(threads, 'CPU thread')}, {share} {machine}) |\n"
 
 
@@ -164,7 +176,7 @@ def main() -> None:
                          f"progress.csv ends at {last['iteration']}; resume the run for an iteration, then ship it")
     film_if_mujoco(tmp, config)
     run_name = default_run_dir(name, config.seed)
-    trained_on = json.loads((tmp / "versions.json").read_text()).get("cpu")
+    versions = json.loads((tmp / "versions.json").read_text())
     how = f" --threads {args.threads}" + (" --alone" if args.alone else "")
     method = "PEARL" if config.latent_dim else "SAC with no task inference (`latent_dim=0`)"
     readme = f"""# `{name}`: {method} on `{config.env_id}`
@@ -184,7 +196,7 @@ python scripts/ship_result.py {run_name} {args.preset}{f" --name {name}" if args
 | iterations | {last['iteration']} of {config.num_iterations} |
 | environment steps | {int(last['env_steps']):,} |
 | gradient steps | {int(last['grad_steps']):,} |
-{wall_clock_row(last, trained_on, args.threads, args.alone)}{cpu_time_row(last)}{evaluation_rows(record, config)}
+{wall_clock_row(last, versions, args.threads, args.alone)}{cpu_time_row(last)}{evaluation_rows(record, config)}
 
 Check it: `python -m pearlkit evaluate results/{name} --seeds 0-{EVALUATION_SEEDS[-1]}` (CI does, against
 `{EVALUATION_FILE}`). `progress.csv` is the learning curve (evaluated every {config.eval_every} iterations on the held-out tasks).

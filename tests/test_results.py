@@ -74,13 +74,18 @@ def test_the_readme_gives_cpu_time_only_where_the_whole_run_counted_it():
 
 def test_the_readme_says_how_the_run_shared_the_machine():
     wall_clock_row = ship_result().wall_clock_row
-    shared = wall_clock_row({"seconds": "5400"}, "AMD EPYC 7B13 (2 cores)")
-    alone = wall_clock_row({"seconds": "1500"}, "Intel(R) Xeon(R) Processor (2 cores)", threads=2, alone=True)
+    shared = wall_clock_row({"seconds": "5400"}, {"cpu": "AMD EPYC 7B13 (2 cores)"})
+    alone = wall_clock_row({"seconds": "1500"}, {"cpu": "Intel(R) Xeon(R) Processor (2 cores)"}, threads=2, alone=True)
     assert shared == "| training wall clock | 1.50 h (5400 s, one CPU thread, sharing AMD EPYC 7B13 (2 cores)) |\n"
     assert alone == ("| training wall clock | 0.42 h (1500 s, 2 CPU threads, alone on Intel(R) Xeon(R) Processor "
                      "(2 cores)) |\n")
     # A run trained before versions.json recorded its CPU: not the CPU of the machine that ships it.
-    assert "sharing a machine whose CPU the run did not record" in wall_clock_row({"seconds": "60"}, None)
+    assert "sharing a machine whose CPU the run did not record" in wall_clock_row({"seconds": "60"}, {})
+    # A run that spanned sessions names every machine, and what each resume changed.
+    resumed = wall_clock_row({"seconds": "60"}, {"cpu": "A (2 cores)", "resumed": [
+        {"iteration": 42, "cpu": "B (2 cores)"}, {"iteration": 90, "cpu": "A (2 cores)", "changed": {"precision": "bfloat16"}}]})
+    assert resumed == ("| training wall clock | 0.02 h (60 s, one CPU thread, sharing A (2 cores); resumed at iteration 42 "
+                       "on B (2 cores); resumed at iteration 90 on A (2 cores) with precision=bfloat16) |\n")
 
 
 @pytest.mark.parametrize("name", SHIPPED)

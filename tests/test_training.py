@@ -107,6 +107,18 @@ def test_cpu_seconds_carry_on_across_a_resume(tmp_path):
     assert 0 < first < second
 
 
+def test_each_resume_records_its_iteration_machine_and_changed_fields(tmp_path):
+    # A run spans sessions, and sessions land on other machines: versions.json says each one.
+    pearlkit.train(tiny_config(num_iterations=1), tmp_path / "run", progress=False)
+    pearlkit.train(tiny_config(num_iterations=2), tmp_path / "run", resume=True, progress=False)
+    pearlkit.train(tiny_config(num_iterations=3, eval_every=2), tmp_path / "run", resume=True, progress=False)
+    record = json.loads((tmp_path / "run" / "versions.json").read_text())
+    cpu = pearlkit.runtime.cpu_name()
+    assert record["cpu"] == cpu
+    assert record["resumed"] == [{"iteration": 1, "cpu": cpu, "changed": {"num_iterations": 2}},
+                                 {"iteration": 2, "cpu": cpu, "changed": {"num_iterations": 3, "eval_every": 2}}]
+
+
 def test_a_run_checkpointed_before_cpu_seconds_leaves_them_empty(tmp_path):
     # Counting from the resume on would pass part of a run's CPU time off as all of it.
     pearlkit.train(tiny_config(), tmp_path / "run", progress=False)
