@@ -29,6 +29,7 @@ from pearlkit.config import (
 )
 from pearlkit.envs import is_navigation
 from pearlkit.evaluate import CHECKED_METRICS, evaluate_seeds, run_meta_test
+from pearlkit.render import adaptation_video
 from pearlkit.report import report
 from pearlkit.sweep import parse_seeds, summary_table, sweep
 from pearlkit.training import TrainingDiverged, train
@@ -245,8 +246,6 @@ def _evaluate_seeds(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from pearlkit.render import adaptation_video  # here, not above: it imports MuJoCo's renderer
-
     agent, config, _ = load_agent(args.run_dir, args.device)
     if is_navigation(config.env_id):
         raise ValueError(f"render films MuJoCo families; {config.env_id} is drawn by pearlkit.plots instead")

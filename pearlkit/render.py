@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import mujoco
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -25,6 +24,11 @@ from pearlkit.runtime import OFFSCREEN_INSTALL_HINT
 
 if TYPE_CHECKING:
     import gymnasium as gym
+    import mujoco
+
+# MuJoCo itself is imported where a frame is drawn, not with this module: where MUJOCO_GL
+# names a backend that cannot load, importing MuJoCo fails, and the CLI (which imports this
+# module) must still serve the navigation families.
 
 #: Caption text size in pixels. A 3-task video (960 px wide) shows at about 730 px on a page,
 #: so 20 px reads as about 15. At that size a 320-px tile holds about 28 characters a row, so
@@ -38,6 +42,8 @@ def body_motion(env: gym.Env) -> str:
     """The root body's velocity as a caption writes it: forward speed for the planar bodies
     (cheetah, walker: joint 0 slides along x), the horizontal velocity vector for the free
     bodies (ant, humanoid), which may be asked to head anywhere."""
+    import mujoco
+
     qvel = env.unwrapped.data.qvel
     if env.unwrapped.model.jnt_type[0] == mujoco.mjtJoint.mjJNT_FREE:
         return f"velocity ({qvel[0]:+.2f}, {qvel[1]:+.2f}) m/s"
@@ -46,6 +52,8 @@ def body_motion(env: gym.Env) -> str:
 
 def tracking_camera(env: gym.Env, distance: float = 4.0) -> mujoco.MjvCamera:
     """A side view that follows the agent's root body (as the reference videos do)."""
+    import mujoco
+
     camera = mujoco.MjvCamera()
     camera.type = mujoco.mjtCamera.mjCAMERA_TRACKING
     camera.trackbodyid = 1  # the root body: torso of the cheetah, ant, humanoid and walker
@@ -57,6 +65,8 @@ def tracking_camera(env: gym.Env, distance: float = 4.0) -> mujoco.MjvCamera:
 def offscreen_renderer(model: mujoco.MjModel, height: int, width: int) -> mujoco.Renderer:
     """``mujoco.Renderer(model, height, width)``, or one error that says what to install when
     this machine has no offscreen OpenGL backend."""
+    import mujoco
+
     try:
         return mujoco.Renderer(model, height, width)
     except Exception as error:  # GLFW without a display, a missing library: each fails its own way
