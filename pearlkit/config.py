@@ -208,8 +208,15 @@ class PearlConfig:
     discount: float = 0.9
     """Discount factor gamma."""
     reward_scale: float = 100.0
-    """Multiplies rewards in the Q target; with the temperature fixed at 1 it sets how much
-    reward counts against entropy."""
+    """Multiplies rewards in the Q target; with ``temperature`` at 1 (the reference) it sets how
+    much reward counts against entropy."""
+    # paper-vs-code: the reference fixes the temperature at 1 and tunes reward_scale per family.
+    temperature: float = 1.0
+    """SAC's entropy weight :math:`\alpha` in the soft value target and the policy loss
+    (:func:`pearlkit.sac.v_target`, :func:`pearlkit.sac.policy_loss`). The reference fixes it at
+    1, so that an entropy of one nat counts as much as ``1 / reward_scale`` of reward. Lower, the
+    policy may grow less random; the x35f/meta_rl reproduction learned it instead, to an
+    average of :math:`\alpha/\text{reward scale}` about 0.01-0.1 (``benchmarks/RESULTS.md``)."""
     kl_lambda: float = 1.0
     """Weight of the KL term (the information bottleneck)."""
     tau: float = 0.005
@@ -293,7 +300,7 @@ class PearlConfig:
             _check_range(name, getattr(self, name), low=1)
         for name in ("num_initial_steps", "num_steps_prior", "num_steps_posterior",
                      "num_extra_rl_steps_posterior", "num_train_steps_per_itr", "num_exp_traj_eval", "latent_dim",
-                     "reward_scale", "kl_lambda", "policy_mean_reg", "policy_std_reg"):
+                     "reward_scale", "kl_lambda", "policy_mean_reg", "policy_std_reg", "temperature"):
             _check_range(name, getattr(self, name), low=0)
         for name in ("policy_lr", "qf_lr", "vf_lr", "context_lr"):
             _check_range(name, getattr(self, name), low=0, low_open=True)

@@ -225,9 +225,9 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
     with frozen(agent.q1, agent.q2):  # the gradient reaches the action, not Q's weights
         q_pi = torch.min(agent.q1(batch.obs, pi.action, z_bar), agent.q2(batch.obs, pi.action, z_bar))
     v = agent.v(batch.obs, z_bar)
-    v_loss = sac.v_loss(v, sac.v_target(q_pi, pi.log_pi))
+    v_loss = sac.v_loss(v, sac.v_target(q_pi, pi.log_pi, config.temperature))
     policy_loss = sac.policy_loss(pi.log_pi, q_pi, pi.mean, pi.log_std, config.policy_mean_reg,
-                                  config.policy_std_reg)
+                                  config.policy_std_reg, config.temperature)
     optimizers.actor.zero_grad(set_to_none=True)
     (v_loss + policy_loss).backward()
     optimizers.actor.step()

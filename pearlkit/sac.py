@@ -1,8 +1,9 @@
 r"""Soft Actor-Critic as PEARL uses it (the SAC paper's first version, with a V network).
 
 Five networks: :math:`Q_1, Q_2` (no target Qs), :math:`V` and its Polyak-averaged copy
-:math:`\bar V`, and the policy :math:`\pi`. The temperature is fixed at 1; the reward scale
-sets the balance between reward and entropy instead. All networks see the task through z;
+:math:`\bar V`, and the policy :math:`\pi`. The reference fixes the temperature :math:`\alpha`
+at 1 and sets the balance between reward and entropy by the reward scale instead
+(``PearlConfig.temperature`` can lower it). All networks see the task through z;
 only the Q losses (and the KL) train the encoder.
 """
 from __future__ import annotations
@@ -96,17 +97,18 @@ def residual_spread_over_draws(q1_pred: Tensor, q2_pred: Tensor, target: Tensor,
     return spread
 
 
-def v_target(q_pi: Tensor, log_pi: Tensor) -> Tensor:
-    r"""Soft value target: :math:`y_V = \min_i Q_i(s, \tilde a, \bar z) - \log\pi(\tilde a|s,\bar z)`,
+def v_target(q_pi: Tensor, log_pi: Tensor, temperature: float = 1.0) -> Tensor:
+    r"""Soft value target: :math:`y_V = \min_i Q_i(s, \tilde a, \bar z) - \alpha\log\pi(\tilde a|s,\bar z)`,
     :math:`\tilde a \sim \pi`.
 
     Args:
         q_pi: :math:`\min_i Q_i(s, \tilde a, \bar z)`, ``(batch,)``.
         log_pi: :math:`\log\pi(\tilde a|s,\bar z)`, ``(batch,)``.
+        temperature: :math:`\alpha` (the reference's: 1).
     Returns:
         Shape ``(batch,)``, no gradient. Book label: ``eq-v-target``.
     """
-    return (q_pi - log_pi).detach()
+    return (q_pi - temperature * log_pi).detach()
 
 
 def v_loss(v_pred: Tensor, target: Tensor) -> Tensor:
@@ -116,10 +118,10 @@ def v_loss(v_pred: Tensor, target: Tensor) -> Tensor:
 
 
 def policy_loss(log_pi: Tensor, q_pi: Tensor, mean: Tensor, log_std: Tensor,
-                mean_reg: float = 1e-3, std_reg: float = 1e-3) -> Tensor:
+                mean_reg: float = 1e-3, std_reg: float = 1e-3, temperature: float = 1.0) -> Tensor:
     r"""Reparameterised policy loss with the reference code's small regularisers.
 
-    .. math:: L_\pi = \mathbb E\big[\log\pi(\tilde a|s,\bar z) - \min_i Q_i(s,\tilde a,\bar z)\big]
+    .. math:: L_\pi = \mathbb E\big[\alpha\log\pi(\tilde a|s,\bar z) - \min_i Q_i(s,\tilde a,\bar z)\big]
               + \lambda_\mu\,\overline{\mu^2} + \lambda_\sigma\,\overline{(\log\sigma)^2}
 
     (bars are means over the batch and the action dimensions; the reference, and the book's
@@ -130,10 +132,11 @@ def policy_loss(log_pi: Tensor, q_pi: Tensor, mean: Tensor, log_std: Tensor,
             through :math:`\tilde a` but not into the Q parameters.
         mean, log_std: the policy's Gaussian, ``(batch, action_dim)``.
         mean_reg, std_reg: :math:`\lambda_\mu` and :math:`\lambda_\sigma`.
+        temperature: :math:`\alpha` (the reference's: 1).
     Returns:
         Scalar. Book label: ``eq-policy-loss``.
     """
-    return (log_pi - q_pi).mean() + mean_reg * (mean**2).mean() + std_reg * (log_std**2).mean()
+    return (temperature * log_pi - q_pi).mean() + mean_reg * (mean**2).mean() + std_reg * (log_std**2).mean()
 
 
 @torch.no_grad()

@@ -99,6 +99,30 @@ def test_every_network_moves_except_the_target_by_polyak_only(setup):
         torch.testing.assert_close(t, (1 - config.tau) * b + config.tau * v)
 
 
+def test_the_temperature_reaches_the_actor_side_only(setup):
+    # The same step at temperatures 1 and 0.25: the critic and encoder step identically (their
+    # loss has no entropy term); V and the policy do not. At 1 it is the reference's step.
+    config, agent, _, _, (replay, context_buffer), _ = setup
+    batch, context = sample_inputs(config, replay, context_buffer)
+    agents = {}
+    for temperature in (1.0, 0.25):
+        agents[temperature] = copy.deepcopy(agent)
+        step_config = config.replace(temperature=temperature)
+        torch.manual_seed(0)
+        update_step(agents[temperature], make_optimizers(agents[temperature], step_config), batch, context,
+                    step_config)
+    for name in ("encoder", "q1", "q2"):
+        assert all(torch.equal(a, b) for a, b in zip(getattr(agents[1.0], name).parameters(),
+                                                      getattr(agents[0.25], name).parameters())), name
+    for name in ("policy", "v"):
+        assert not all(torch.equal(a, b) for a, b in zip(getattr(agents[1.0], name).parameters(),
+                                                          getattr(agents[0.25], name).parameters())), name
+    reference = copy.deepcopy(agent)
+    torch.manual_seed(0)
+    update_step(reference, make_optimizers(reference, config), batch, context, config)
+    assert all(torch.equal(a, b) for a, b in zip(reference.parameters(), agents[1.0].parameters()))
+
+
 def test_critic_learns_from_dense_rewards_in_the_sparse_task(setup, monkeypatch):
     config, agent, train_tasks, _, (replay, context_buffer), _ = setup
     # what the buffers stored: the dense reward next to the sparse one, both by hand

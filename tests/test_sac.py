@@ -29,6 +29,16 @@ def test_losses_by_hand():
     assert loss.item() == pytest.approx(-2.0 + 1e-3 * 4.0 + 1e-3 * 1.0)
 
 
+def test_the_temperature_weighs_the_entropy_terms_only():
+    q_pi, log_pi = torch.tensor([3.0, -1.0]), torch.tensor([1.0, -2.0])
+    torch.testing.assert_close(v_target(q_pi, log_pi, temperature=0.25), torch.tensor([2.75, -0.5]))
+    mean, log_std = torch.zeros(2, 1), torch.zeros(2, 1)
+    loss = policy_loss(log_pi, q_pi, mean, log_std, temperature=0.25)
+    assert loss.item() == pytest.approx(((0.25 * 1.0 - 3.0) + (0.25 * -2.0 + 1.0)) / 2)
+    # The reference's temperature, 1, is the default, to the bit.
+    assert torch.equal(v_target(q_pi, log_pi, temperature=1.0), v_target(q_pi, log_pi))
+
+
 def test_q_loss_over_draws_by_hand_and_without_the_width_charge():
     # two draws of one row: the product of the residuals, for each Q
     q1, q2, y = torch.tensor([3.0, 1.0]), torch.tensor([0.0, 2.0]), torch.tensor([1.0, 0.0])
