@@ -50,6 +50,11 @@ def cpu_name() -> str:
     return f"{name} ({os.cpu_count()} cores)"
 
 
+def device_name(device: torch.device) -> str:
+    """The machine a device computes on, as results record it: the CPU's name, or the GPU's."""
+    return cpu_name() if device.type == "cpu" else torch.cuda.get_device_name(device)
+
+
 def versions() -> dict[str, str]:
     """The versions a run was trained with (``versions.json``)."""
     version = importlib.metadata.version
@@ -113,8 +118,7 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     native = bf16_is_native(device)
     if precision == "bfloat16":
         if not native:
-            where = cpu_name() if device.type == "cpu" else torch.cuda.get_device_name(device)
-            warnings.warn(f"precision='bfloat16' on {where}, which has no native bfloat16: PyTorch emulates it, "
+            warnings.warn(f"precision='bfloat16' on {device_name(device)}, which has no native bfloat16: PyTorch emulates it, "
                           "several times slower than float32; precision='auto' picks float32 here",
                           stacklevel=2)
         return torch.bfloat16
@@ -149,6 +153,7 @@ OFFSCREEN_INSTALL_HINT = ("install EGL (Debian/Ubuntu: apt-get install libegl1) 
 _EGL_PLATFORM_DEVICE_EXT = 0x313F
 
 
+@functools.cache
 def egl_works() -> bool:
     """Whether EGL can open a display on some device (a GPU, or Mesa's software device).
 
@@ -181,6 +186,7 @@ def egl_works() -> bool:
     return False
 
 
+@functools.cache
 def osmesa_works() -> bool:
     """Whether libOSMesa (software rendering) loads, as PyOpenGL will load it."""
     name = ctypes.util.find_library("OSMesa")
@@ -199,7 +205,7 @@ OFFSCREEN_BACKENDS = tuple(_BACKEND_PROBES)
 def mujoco_gl_problem() -> str | None:
     """What is wrong with ``MUJOCO_GL`` here, if it names an offscreen backend whose probe fails
     (MuJoCo's import then fails on it, in PyOpenGL, with an error that does not say why)."""
-    chosen = os.environ.get("MUJOCO_GL")
+    chosen = os.environ.get("MUJOCO_GL", "").lower().strip()  # as MuJoCo reads it
     if chosen not in _BACKEND_PROBES or _BACKEND_PROBES[chosen]():
         return None
     return (f"MUJOCO_GL={chosen}, but {chosen} does not work on this machine, so MuJoCo cannot be imported: "

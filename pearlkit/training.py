@@ -40,7 +40,7 @@ from pearlkit.pearl import (
     meta_train_iteration,
     new_trainer,
 )
-from pearlkit.runtime import cpu_name, pick_device, versions
+from pearlkit.runtime import cpu_name, device_name, pick_device, versions
 from pearlkit.sampler import EnvPool
 
 PROGRESS_COLUMNS = ["iteration", "env_steps", "grad_steps", "seconds", "cpu_seconds",
@@ -159,14 +159,18 @@ def restore_run(run: Run, run_dir: Path) -> dict[str, Any]:
     return {k: config[k] for k in RESUMABLE_FIELDS if before[k] != config[k]}
 
 
+def _gpu(device: torch.device) -> dict[str, str]:
+    """``{"gpu": its name}`` for a run on a GPU, else nothing (the CPU is recorded anyway)."""
+    return {} if device.type == "cpu" else {"gpu": device_name(device)}
+
+
 def record_resume(run_dir: Path, iteration: int, changed: dict[str, Any], device: torch.device) -> None:
     """Add one entry to ``versions.json``'s ``"resumed"`` list: the iteration a resume started from,
     the machine it ran on and the config fields it changed. A run that spans sessions can then
     say every machine its clock ran on, not only the first."""
     path = run_dir / "versions.json"
     record = json.loads(path.read_text()) if path.exists() else {}
-    entry = {"iteration": iteration, "cpu": cpu_name(), **({"device": str(device)} if device.type != "cpu" else {}),
-             **({"changed": changed} if changed else {})}
+    entry = {"iteration": iteration, "cpu": cpu_name(), **_gpu(device), **({"changed": changed} if changed else {})}
     record.setdefault("resumed", []).append(entry)
     atomic_write_bytes(path, lambda f: f.write((json.dumps(record, indent=2) + "\n").encode()))
 
@@ -205,13 +209,15 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
         if run_dir is None:
             raise ValueError("resume=True needs the run_dir to resume")
         changed = restore_run(run, run_dir)
-        record_resume(run_dir, run.state.iteration, changed, run.trainer.agent.device)
+        if changed or run.state.iteration < config.num_iterations:  # not a finished run looked at again
+            record_resume(run_dir, run.state.iteration, changed, run.trainer.agent.device)
     elif run_dir is not None:
         if (run_dir / CHECKPOINT_NAME).exists():
             raise FileExistsError(f"{run_dir} already holds a run; resume it or choose another --out")
         run_dir.mkdir(parents=True, exist_ok=True)
         # The CPU too, so a shipped result can say what machine its wall clock was measured on.
-        (run_dir / "versions.json").write_text(json.dumps({**versions(), "cpu": cpu_name()}, indent=2) + "\n")
+        (run_dir / "versions.json").write_text(json.dumps({**versions(), "cpu": cpu_name(),
+                                                           **_gpu(run.trainer.agent.device)}, indent=2) + "\n")
     if run_dir is not None:  # a resumed run records its (possibly extended) config
         atomic_write_bytes(run_dir / "config.json", lambda f: f.write((config.to_json() + "\n").encode()))
         if resume:  # in the agent file too, which meta-test reads, even where no iteration is left

@@ -64,14 +64,17 @@ def thread_count(threads: int, noun: str = "thread") -> str:
 
 
 def machines(versions: dict) -> str:
-    """Where a run's clock ran, from its ``versions.json``: the CPU it started on (runs trained
-    before that was recorded say so), then each resume's iteration, CPU and changed fields."""
-    started = versions.get("cpu") or "a machine whose CPU the run did not record"
+    """Where a run's clock ran, from its ``versions.json``: the CPU (and GPU) it started on (runs
+    trained before that was recorded say so), then each resume's iteration, machine and changed
+    fields. Resumes made before 2026-12-04 were not recorded; a README should say so by hand
+    where a run had them."""
+    on = lambda record: record["cpu"] + (f" with {record['gpu']}" if "gpu" in record else "")
+    started = on(versions) if versions.get("cpu") else "a machine whose CPU the run did not record"
     resumes = []
     for resume in versions.get("resumed", []):
         changed = ", ".join(f"{k}={v}" for k, v in resume.get("changed", {}).items())
-        resumes.append(f"resumed at iteration {resume['iteration']} on {resume['cpu']}"
-                       + (f" with {changed}" if changed else ""))
+        resumes.append(f"resumed at iteration {resume['iteration']} on {on(resume)}"
+                       + (f", changing {changed}" if changed else ""))
     return "; ".join([started, *resumes])
 
 

@@ -139,6 +139,8 @@ def test_a_chosen_backend_that_fails_its_probe_is_named_in_a_warning(monkeypatch
     with pytest.warns(RuntimeWarning, match=r"MUJOCO_GL=osmesa, but osmesa does not work.*libosmesa6"):
         assert runtime.default_mujoco_gl() is None
     assert runtime.os.environ["MUJOCO_GL"] == "osmesa"  # kept: the choice is the user's
+    monkeypatch.setenv("MUJOCO_GL", "OSMesa ")  # MuJoCo reads it lower-cased and stripped
+    assert runtime.mujoco_gl_problem().startswith("MUJOCO_GL=osmesa, but")
     monkeypatch.setenv("MUJOCO_GL", "glfw")  # not an offscreen backend pearlkit can probe: no warning
     assert runtime.mujoco_gl_problem() is None
 
@@ -159,13 +161,13 @@ def test_a_mujoco_family_that_cannot_import_says_why(monkeypatch):
         tasks.env_class("pearlkit/AntGoal2D-v0")
 
 
-def test_the_cli_works_on_navigation_where_mujoco_cannot_import(tmp_path):
+def test_the_cli_imports_without_importing_mujoco(tmp_path):
     import os
     import subprocess
     import sys
 
-    # MUJOCO_GL names a backend PyOpenGL cannot load: importing MuJoCo itself fails. A navigation
-    # command must not import it (the CLI imports the renderer only to film).
+    # With a MUJOCO_GL that MuJoCo rejects, importing MuJoCo fails; the navigation commands need
+    # no MuJoCo, so the CLI (and the renderer it imports) must not import it up front.
     env = dict(os.environ, MUJOCO_GL="not-a-backend")
     code = "import sys, pearlkit.cli; print('mujoco' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)

@@ -83,9 +83,10 @@ def test_the_readme_says_how_the_run_shared_the_machine():
     assert "sharing a machine whose CPU the run did not record" in wall_clock_row({"seconds": "60"}, {})
     # A run that spanned sessions names every machine, and what each resume changed.
     resumed = wall_clock_row({"seconds": "60"}, {"cpu": "A (2 cores)", "resumed": [
-        {"iteration": 42, "cpu": "B (2 cores)"}, {"iteration": 90, "cpu": "A (2 cores)", "changed": {"precision": "bfloat16"}}]})
+        {"iteration": 42, "cpu": "B (2 cores)", "gpu": "G"},
+        {"iteration": 90, "cpu": "A (2 cores)", "changed": {"precision": "bfloat16"}}]})
     assert resumed == ("| training wall clock | 0.02 h (60 s, one CPU thread, sharing A (2 cores); resumed at iteration 42 "
-                       "on B (2 cores); resumed at iteration 90 on A (2 cores) with precision=bfloat16) |\n")
+                       "on B (2 cores) with G; resumed at iteration 90 on A (2 cores), changing precision=bfloat16) |\n")
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -109,9 +109,12 @@ def test_cpu_seconds_carry_on_across_a_resume(tmp_path):
 
 def test_each_resume_records_its_iteration_machine_and_changed_fields(tmp_path):
     # A run spans sessions, and sessions land on other machines: versions.json says each one.
-    pearlkit.train(tiny_config(num_iterations=1), tmp_path / "run", progress=False)
-    pearlkit.train(tiny_config(num_iterations=2), tmp_path / "run", resume=True, progress=False)
-    pearlkit.train(tiny_config(num_iterations=3, eval_every=2), tmp_path / "run", resume=True, progress=False)
+    pearlkit.train(tiny_config(num_iterations=1), tmp_path / "run", progress=False, device="cpu")
+    pearlkit.train(tiny_config(num_iterations=2), tmp_path / "run", resume=True, progress=False, device="cpu")
+    pearlkit.train(tiny_config(num_iterations=3, eval_every=2), tmp_path / "run", resume=True, progress=False,
+                   device="cpu")
+    pearlkit.train(tiny_config(num_iterations=3, eval_every=2), tmp_path / "run", resume=True, progress=False,
+                   device="cpu")  # finished, nothing changed: looked at again, not resumed
     record = json.loads((tmp_path / "run" / "versions.json").read_text())
     cpu = pearlkit.runtime.cpu_name()
     assert record["cpu"] == cpu

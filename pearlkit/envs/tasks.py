@@ -75,6 +75,7 @@ def make_env(env_id: str) -> gym.Env:
 
     Raises:
         ValueError: ``env_id`` is not one of pearlkit's environments.
+        RuntimeError: a MuJoCo family where ``MUJOCO_GL`` names a backend that does not work here.
     """
     env_class(env_id)  # imports its module first, so that a MuJoCo that cannot load says why
     register_envs()
@@ -87,8 +88,10 @@ def env_class(env_id: str) -> type[gym.Env]:
     module, _, name = ENV_IDS[env_id].entry_point.partition(":")
     try:
         return getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError:
+        raise
     except Exception as error:
-        problem = mujoco_gl_problem()
+        problem = None if is_navigation(env_id) else mujoco_gl_problem()  # navigation needs no MuJoCo
         if problem is None:
             raise
         raise RuntimeError(f"cannot build {env_id}: {problem}") from error
