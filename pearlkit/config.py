@@ -212,11 +212,18 @@ class PearlConfig:
     much reward counts against entropy."""
     # paper-vs-code: the reference fixes the temperature at 1 and tunes reward_scale per family.
     temperature: float = 1.0
-    """SAC's entropy weight :math:`\alpha` in the soft value target and the policy loss
+    r"""SAC's entropy weight :math:`\alpha` in the soft value target and the policy loss
     (:func:`pearlkit.sac.v_target`, :func:`pearlkit.sac.policy_loss`). The reference fixes it at
     1, so that an entropy of one nat counts as much as ``1 / reward_scale`` of reward. Lower, the
     policy may grow less random; the x35f/meta_rl reproduction learned it instead, to an
-    average of :math:`\alpha/\text{reward scale}` about 0.01-0.1 (``benchmarks/RESULTS.md``)."""
+    average of :math:`\alpha/\text{reward scale}` about 0.01-0.1 (``benchmarks/RESULTS.md``).
+    With ``learn_temperature``, the value it starts from."""
+    # paper-vs-code: the reference's temperature is fixed; later SAC versions learn it.
+    learn_temperature: bool = False
+    r"""Learn :math:`\alpha` (from ``temperature``) so that the policy's entropy stays near
+    :math:`-\dim\mathcal A` nats (:func:`pearlkit.sac.temperature_loss`), as the second SAC paper,
+    Stable-Baselines3's ``ent_coef="auto"`` and the x35f/meta_rl reproduction do. Its Adam is the
+    actor side's, at ``policy_lr``."""
     kl_lambda: float = 1.0
     """Weight of the KL term (the information bottleneck)."""
     tau: float = 0.005
@@ -302,6 +309,9 @@ class PearlConfig:
                      "num_extra_rl_steps_posterior", "num_train_steps_per_itr", "num_exp_traj_eval", "latent_dim",
                      "reward_scale", "kl_lambda", "policy_mean_reg", "policy_std_reg", "temperature"):
             _check_range(name, getattr(self, name), low=0)
+        if self.learn_temperature and self.temperature <= 0:
+            raise ValueError(f"learn_temperature=True learns log(temperature), so temperature must be > 0, "
+                             f"got {self.temperature}")
         for name in ("policy_lr", "qf_lr", "vf_lr", "context_lr"):
             _check_range(name, getattr(self, name), low=0, low_open=True)
         _check_range("discount", self.discount, low=0, high=1)

@@ -51,7 +51,13 @@ class PearlAgent(nn.Module):
         self.q2 = QNetwork(obs_dim, action_dim, latent, hidden)
         self.v = VNetwork(obs_dim, latent, hidden)
         self.v_bar = copy.deepcopy(self.v).requires_grad_(False)  # the book's \bar V
+        if config.learn_temperature:  # log alpha, so that alpha stays positive
+            self.log_temperature = nn.Parameter(torch.tensor(math.log(config.temperature)))
         self.precision = torch.float32
+
+    def temperature(self, config: PearlConfig) -> float | Tensor:
+        """SAC's :math:`\alpha`: ``config.temperature``, or the learned one (no gradient)."""
+        return self.log_temperature.detach().exp() if config.learn_temperature else config.temperature
 
     @property
     def device(self) -> torch.device:
@@ -83,8 +89,8 @@ def renamed_networks(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
     """``state_dict`` with the old network prefixes (``qf1.``, ``vf.``, ...) renamed."""
     renamed = {}
     for key, value in state_dict.items():
-        network, _, rest = key.partition(".")
-        renamed[f"{_OLD_NETWORK_NAMES.get(network, network)}.{rest}"] = value
+        network, dot, rest = key.partition(".")  # no dot: a weight of the agent itself (log_temperature)
+        renamed[f"{_OLD_NETWORK_NAMES.get(network, network)}{dot}{rest}"] = value
     return renamed
 
 
@@ -97,7 +103,8 @@ def build_agent(config: PearlConfig, device: torch.device) -> PearlAgent:
 
 
 class Optimizers(NamedTuple):
-    """Adam for the critic side (Q1, Q2, encoder) and for the actor side (policy, V)."""
+    """Adam for the critic side (Q1, Q2, encoder) and for the actor side (policy, V, and a
+    learned temperature)."""
 
     critic: torch.optim.Optimizer
     actor: torch.optim.Optimizer
@@ -111,7 +118,9 @@ def make_optimizers(agent: PearlAgent, config: PearlConfig) -> Optimizers:
     group = lambda module, lr: {"params": list(module.parameters()), "lr": lr, "initial_lr": lr}
     critic = torch.optim.Adam([group(agent.q1, config.qf_lr), group(agent.q2, config.qf_lr)] + (
         [group(agent.encoder, config.context_lr)] if config.latent_dim else []))  # latent_dim=0: no encoder
-    actor = torch.optim.Adam([group(agent.policy, config.policy_lr), group(agent.v, config.vf_lr)])
+    actor = torch.optim.Adam([group(agent.policy, config.policy_lr), group(agent.v, config.vf_lr)] + (
+        [{"params": [agent.log_temperature], "lr": config.policy_lr, "initial_lr": config.policy_lr}]
+        if config.learn_temperature else []))
     return Optimizers(critic, actor)
 
 
@@ -225,15 +234,20 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
     with frozen(agent.q1, agent.q2):  # the gradient reaches the action, not Q's weights
         q_pi = torch.min(agent.q1(batch.obs, pi.action, z_bar), agent.q2(batch.obs, pi.action, z_bar))
     v = agent.v(batch.obs, z_bar)
-    v_loss = sac.v_loss(v, sac.v_target(q_pi, pi.log_pi, config.temperature))
+    alpha = agent.temperature(config)  # the step's alpha: a learned one moves after this step
+    v_loss = sac.v_loss(v, sac.v_target(q_pi, pi.log_pi, alpha))
     policy_loss = sac.policy_loss(pi.log_pi, q_pi, pi.mean, pi.log_std, config.policy_mean_reg,
-                                  config.policy_std_reg, config.temperature)
+                                  config.policy_std_reg, alpha)
+    actor_loss = v_loss + policy_loss
+    if config.learn_temperature:  # paper-vs-code: the reference fixes alpha
+        actor_loss = actor_loss + sac.temperature_loss(agent.log_temperature, pi.log_pi, -float(agent.action_dim))
     optimizers.actor.zero_grad(set_to_none=True)
-    (v_loss + policy_loss).backward()
+    actor_loss.backward()
     optimizers.actor.step()
     sac.polyak_update(agent.v_bar, agent.v, config.tau)
     return {"q_loss": q_loss.detach(), "kl": kl.detach(), "v_loss": v_loss.detach(),
-            "policy_loss": policy_loss.detach(), **({"z_var": z_var.detach().mean()} if config.latent_dim else {})}
+            "policy_loss": policy_loss.detach(), **({"z_var": z_var.detach().mean()} if config.latent_dim else {}),
+            **({"temperature": alpha} if config.learn_temperature else {})}
 
 
 @torch.no_grad()

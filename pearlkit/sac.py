@@ -97,7 +97,7 @@ def residual_spread_over_draws(q1_pred: Tensor, q2_pred: Tensor, target: Tensor,
     return spread
 
 
-def v_target(q_pi: Tensor, log_pi: Tensor, temperature: float = 1.0) -> Tensor:
+def v_target(q_pi: Tensor, log_pi: Tensor, temperature: float | Tensor = 1.0) -> Tensor:
     r"""Soft value target: :math:`y_V = \min_i Q_i(s, \tilde a, \bar z) - \alpha\log\pi(\tilde a|s,\bar z)`,
     :math:`\tilde a \sim \pi`.
 
@@ -118,7 +118,7 @@ def v_loss(v_pred: Tensor, target: Tensor) -> Tensor:
 
 
 def policy_loss(log_pi: Tensor, q_pi: Tensor, mean: Tensor, log_std: Tensor,
-                mean_reg: float = 1e-3, std_reg: float = 1e-3, temperature: float = 1.0) -> Tensor:
+                mean_reg: float = 1e-3, std_reg: float = 1e-3, temperature: float | Tensor = 1.0) -> Tensor:
     r"""Reparameterised policy loss with the reference code's small regularisers.
 
     .. math:: L_\pi = \mathbb E\big[\alpha\log\pi(\tilde a|s,\bar z) - \min_i Q_i(s,\tilde a,\bar z)\big]
@@ -137,6 +137,24 @@ def policy_loss(log_pi: Tensor, q_pi: Tensor, mean: Tensor, log_std: Tensor,
         Scalar. Book label: ``eq-policy-loss``.
     """
     return (temperature * log_pi - q_pi).mean() + mean_reg * (mean**2).mean() + std_reg * (log_std**2).mean()
+
+
+def temperature_loss(log_temperature: Tensor, log_pi: Tensor, target_entropy: float) -> Tensor:
+    r"""Loss of a learned temperature (the second SAC paper's; an option, ``learn_temperature``).
+
+    .. math:: L_\alpha = -\mathbb E\big[\log\alpha\,\big(\log\pi(\tilde a|s,\bar z) + \bar{\mathcal H}\big)\big]
+
+    Its gradient raises :math:`\alpha` while the policy's entropy :math:`-\log\pi` is below the
+    target :math:`\bar{\mathcal H}` and lowers it above, so the entropy settles near the target.
+
+    Args:
+        log_temperature: :math:`\log\alpha`, a scalar with its gradient.
+        log_pi: :math:`\log\pi(\tilde a|s,\bar z)`, ``(batch,)``; no gradient reaches the policy.
+        target_entropy: :math:`\bar{\mathcal H}`, in nats (pearlkit: :math:`-\dim\mathcal A`).
+    Returns:
+        Scalar. Book label: ``eq-temperature-loss``.
+    """
+    return -(log_temperature * (log_pi + target_entropy).detach()).mean()
 
 
 @torch.no_grad()

@@ -46,7 +46,8 @@ from pearlkit.sampler import EnvPool
 PROGRESS_COLUMNS = ["iteration", "env_steps", "grad_steps", "seconds", "cpu_seconds",
                     "eval/return_after_exploration", "eval/success_rate", "eval/found_during_exploration",
                     "eval/reported_return", "eval/reported_success",
-                    "train/q_loss", "train/kl", "train/v_loss", "train/policy_loss", "train/z_var"]
+                    "train/q_loss", "train/kl", "train/v_loss", "train/policy_loss", "train/z_var",
+                    "train/temperature"]
 # Meta-test draws its randomness from its own stream, so evaluating more or less often
 # never changes what training does.
 EVAL_SEED_OFFSET = 1_000_003

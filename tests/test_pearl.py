@@ -123,6 +123,24 @@ def test_the_temperature_reaches_the_actor_side_only(setup):
     assert all(torch.equal(a, b) for a, b in zip(reference.parameters(), agents[1.0].parameters()))
 
 
+def test_a_learned_temperature_steps_with_the_actor_and_weighs_that_step_by_its_current_value(setup):
+    config, agent, _, _, (replay, context_buffer), _ = setup
+    config = config.replace(learn_temperature=True, temperature=0.5)
+    batch, context = sample_inputs(config, replay, context_buffer)
+    learned = pearl.PearlAgent(agent.obs_dim, agent.action_dim, config)
+    learned.load_state_dict({**agent.state_dict(), "log_temperature": torch.tensor(np.log(0.5))})
+    fixed = copy.deepcopy(agent)
+    for model, step_config in ((learned, config), (fixed, config.replace(learn_temperature=False))):
+        torch.manual_seed(0)
+        losses = update_step(model, make_optimizers(model, step_config), batch, context, step_config)
+    # This step used alpha = 0.5 in both, so the networks moved alike; then alpha moved.
+    assert losses.keys() <= {"q_loss", "kl", "v_loss", "policy_loss", "z_var"}
+    for name in ("encoder", "q1", "q2", "v", "policy"):
+        assert all(torch.equal(a, b) for a, b in zip(getattr(learned, name).parameters(),
+                                                      getattr(fixed, name).parameters())), name
+    assert learned.log_temperature.item() != pytest.approx(np.log(0.5), abs=1e-6)
+
+
 def test_critic_learns_from_dense_rewards_in_the_sparse_task(setup, monkeypatch):
     config, agent, train_tasks, _, (replay, context_buffer), _ = setup
     # what the buffers stored: the dense reward next to the sparse one, both by hand

@@ -11,6 +11,7 @@ from pearlkit.sac import (
     q_loss_over_draws,
     q_target,
     residual_spread_over_draws,
+    temperature_loss,
     v_target,
 )
 
@@ -37,6 +38,19 @@ def test_the_temperature_weighs_the_entropy_terms_only():
     assert loss.item() == pytest.approx(((0.25 * 1.0 - 3.0) + (0.25 * -2.0 + 1.0)) / 2)
     # The reference's temperature, 1, is the default, to the bit.
     assert torch.equal(v_target(q_pi, log_pi, temperature=1.0), v_target(q_pi, log_pi))
+
+
+def test_the_temperature_loss_by_hand_and_its_pull_toward_the_target_entropy():
+    log_temperature = torch.tensor(0.5, requires_grad=True)
+    log_pi = torch.tensor([-1.0, -3.0], requires_grad=True)  # entropy about 2 nats a sample
+    loss = temperature_loss(log_temperature, log_pi, target_entropy=-6.0)
+    assert loss.item() == pytest.approx(-0.5 * ((-1.0 - 6.0) + (-3.0 - 6.0)) / 2)
+    loss.backward()
+    assert log_pi.grad is None or torch.all(log_pi.grad == 0)  # the policy is not trained by it
+    assert log_temperature.grad.item() > 0  # more random than the target (2 > -6): descent lowers alpha
+    log_temperature.grad = None
+    temperature_loss(log_temperature, torch.tensor([8.0]), target_entropy=-6.0).backward()
+    assert log_temperature.grad.item() < 0  # less random than the target: alpha rises
 
 
 def test_q_loss_over_draws_by_hand_and_without_the_width_charge():

@@ -64,21 +64,25 @@ def test_same_seed_same_numbers_and_another_seed_differs():
     assert strip(first) != strip(other)
 
 
-@pytest.mark.parametrize("schedule", ["constant", "linear"])
-def test_resume_gives_the_same_run_as_no_interruption(tmp_path, schedule):
-    straight = pearlkit.train(tiny_config(num_iterations=3, lr_schedule=schedule), tmp_path / "a", progress=False)
+@pytest.mark.parametrize("schedule, learned", [("constant", False), ("linear", False), ("constant", True)])
+def test_resume_gives_the_same_run_as_no_interruption(tmp_path, schedule, learned):
+    # learned: a learned temperature is a weight of the agent and has Adam state like the others
+    config = tiny_config(num_iterations=3, lr_schedule=schedule, learn_temperature=learned)
+    straight = pearlkit.train(config, tmp_path / "a", progress=False)
     # the linear schedule follows num_iterations, so the interrupted run is one of 3 from the start
     def interrupt_after_two(row):
         if row["iteration"] == 2:
             raise KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
-        pearlkit.train(tiny_config(num_iterations=3, lr_schedule=schedule), tmp_path / "b", progress=False,
-                       on_iteration=interrupt_after_two)
-    resumed = pearlkit.train(tiny_config(num_iterations=3, lr_schedule=schedule), tmp_path / "b", resume=True,
-                             progress=False)
+        pearlkit.train(config, tmp_path / "b", progress=False, on_iteration=interrupt_after_two)
+    resumed = pearlkit.train(config, tmp_path / "b", resume=True, progress=False)
     assert without_time(rows(tmp_path / "a")) == without_time(rows(tmp_path / "b"))
     for a, b in zip(straight["agent"].parameters(), resumed["agent"].parameters()):
         assert torch.equal(a, b)
+    temperatures = [r["train/temperature"] for r in rows(tmp_path / "b")]
+    assert all(temperatures) if learned else not any(temperatures)
+    if learned:  # and the agent file holds it: meta-test loads the same agent
+        assert torch.equal(pearlkit.load_agent(tmp_path / "b")[0].log_temperature, resumed["agent"].log_temperature)
 
 
 def test_cpu_seconds_count_work_not_waiting(tmp_path, monkeypatch):
