@@ -46,14 +46,18 @@ def test_paper_presets_hold_the_reference_values(family):
     assert c.policy_lr == c.qf_lr == c.vf_lr == c.context_lr == 3e-4
 
 
+#: What a fast preset changes beyond the compute budget, each measured (benchmarks/RESULTS.md).
+MEASURED_CHANGES = {"cheetah-vel": {"temperature"}}
+
+
 @pytest.mark.parametrize("family", FAMILIES)
-def test_fast_presets_change_only_the_compute_budget(family):
+def test_fast_presets_change_only_the_compute_budget_and_what_was_measured(family):
     paper, fast = pearlkit.get_preset(f"{family}-paper").to_dict(), pearlkit.get_preset(family).to_dict()
     changed = {k for k in paper if paper[k] != fast[k]}
     budget = {"hidden_sizes", "batch_size", "num_train_steps_per_itr", "num_iterations", "eval_every"}
     # The two-task families spread the reference's 5 picks per iteration over their 2 tasks.
     split = {"num_steps_prior", "num_extra_rl_steps_posterior"} if paper["num_train_tasks"] == 2 else set()
-    assert changed <= budget | split
+    assert changed <= budget | split | MEASURED_CHANGES.get(family, set())
     assert fast["hidden_sizes"] == (256, 256)
 
 
