@@ -563,7 +563,7 @@ _FAST_TWO_TASK_CHANGES = {
 _FAST_FAMILY_CHANGES = {
     **_FAST_TWO_TASK_CHANGES,
     # Temperature 0.05, where the x35f/meta_rl reproduction's learned alpha settled: an exact
-    # speed wants a less random policy. Against the same preset at temperature 1 it ran 15-25
+    # speed wants a less random policy. Against the same preset at temperature 1 it ran 9-28
     # ahead from iteration 65 on (benchmarks/RESULTS.md, "A lower temperature").
     "cheetah-vel": dict(_FAST_CHANGES, temperature=0.05),
 }

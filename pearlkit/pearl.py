@@ -56,7 +56,7 @@ class PearlAgent(nn.Module):
         self.precision = torch.float32
 
     def temperature(self, config: PearlConfig) -> float | Tensor:
-        """SAC's :math:`\alpha`: ``config.temperature``, or the learned one (no gradient)."""
+        r"""SAC's :math:`\alpha`: ``config.temperature``, or the learned one (no gradient)."""
         return self.log_temperature.detach().exp() if config.learn_temperature else config.temperature
 
     @property

@@ -61,6 +61,11 @@ def test_fast_presets_change_only_the_compute_budget_and_what_was_measured(famil
     assert fast["hidden_sizes"] == (256, 256)
 
 
+def test_cheetah_vel_trains_at_the_measured_temperature():
+    assert pearlkit.get_preset("cheetah-vel").temperature == 0.05  # benchmarks/RESULTS.md, "A lower temperature"
+    assert pearlkit.get_preset("cheetah-vel-paper").temperature == 1.0  # the reference's
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_fast_presets_collect_the_references_data_within_the_budget(family):
     paper, fast = pearlkit.get_preset(f"{family}-paper"), pearlkit.get_preset(family)
