@@ -192,8 +192,8 @@ def report(sweep_dir: str | Path, out: str | Path | None = None, reps: int = 500
     lines = [f"# Sweep report: {title}", "",
              f"Mean over seeds at the last evaluation of training (each run's `progress.csv`, made with the "
              f"config it trained under), with {CONFIDENCE:.0%} percentile bootstrap intervals ({reps} resamples, "
-             f"rliable). `python -m pearlkit evaluate RUN_DIR --seeds {SWEEP_EVALUATION_SEEDS[0]}-{SWEEP_EVALUATION_SEEDS[-1]}` "
-             f"measures an agent as its folder holds it now.",
+             f"rliable). `python -m pearlkit evaluate RUN_DIR --seeds "
+             f"{SWEEP_EVALUATION_SEEDS[0]}-{SWEEP_EVALUATION_SEEDS[-1]}` measures an agent as its folder holds it now.",
              "",
              "| preset | seeds | return after exploration | success rate | success, last trajectory "
              "(the reference's number) |", "|---|---|---|---|---|"]

@@ -118,8 +118,8 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     native = bf16_is_native(device)
     if precision == "bfloat16":
         if not native:
-            warnings.warn(f"precision='bfloat16' on {device_name(device)}, which has no native bfloat16: PyTorch emulates it, "
-                          "several times slower than float32; precision='auto' picks float32 here",
+            warnings.warn(f"precision='bfloat16' on {device_name(device)}, which has no native bfloat16: "
+                          "PyTorch emulates it, several times slower than float32; precision='auto' picks float32 here",
                           stacklevel=2)
         return torch.bfloat16
     if device.type == "cuda":
