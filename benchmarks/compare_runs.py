@@ -36,9 +36,8 @@ def parse_run(argument: str) -> tuple[str, Path]:
     return name or path.name, path
 
 
-def evaluations(run_dir: Path, column: str) -> dict[int, float]:
-    """Iteration -> value of ``column`` in the run's ``progress.csv``, where it was evaluated."""
-    rows = read_progress(run_dir)
+def evaluations(rows: list[dict[str, str]], column: str, run_dir: Path) -> dict[int, float]:
+    """Iteration -> value of ``column`` in ``rows`` (``run_dir``'s ``progress.csv``), where evaluated."""
     if rows and column not in rows[0]:
         raise SystemExit(f"{run_dir}/progress.csv has no column {column!r}; it has {sorted(rows[0])}")
     return {int(row["iteration"]): float(row[column]) for row in rows if row.get(column) not in (None, "")}
@@ -103,7 +102,8 @@ def main() -> None:
     if args.every < 1:
         parser.error(f"--every must be at least 1, got {args.every}")
     names, folders = zip(*(parse_run(argument) for argument in args.runs))
-    curves = [evaluations(folder, args.column) for folder in folders]
+    progress = [read_progress(folder) for folder in folders]
+    curves = [evaluations(rows, args.column, folder) for rows, folder in zip(progress, folders)]
     for name, folder in zip(names[1:], folders[1:]):
         print(f"{name} against {names[0]}: " + ("; ".join(differences(folders[0], folder)) or "the same config"))
     iterations = shared_iterations(curves, args.start, args.stop, args.every)
@@ -114,11 +114,11 @@ def main() -> None:
     print()
     print("\n".join(summary(list(names), curves, iterations)))
     if args.png:
-        progress = {name: [row for row in read_progress(folder) if args.start <= int(row["iteration"])
-                           and (args.stop is None or int(row["iteration"]) <= args.stop)]
-                    for name, folder in zip(names, folders)}
+        window = {name: [row for row in rows if args.start <= int(row["iteration"])
+                         and (args.stop is None or int(row["iteration"]) <= args.stop)]
+                  for name, rows in zip(names, progress)}
         label = args.column.removeprefix("eval/").replace("_", " ")
-        fig = plot_learning_curves(progress, [(args.column, label)], x="iteration")
+        fig = plot_learning_curves(window, [(args.column, label)], x="iteration")
         fig.set_size_inches(6.0, 3.4)  # one panel: the page's width, not a third of it
         fig.savefig(args.png, dpi=150, bbox_inches="tight")
         print(f"\ncurves: {args.png}")

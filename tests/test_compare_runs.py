@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pearlkit.config import PearlConfig
-from pearlkit.training import PROGRESS_COLUMNS
+from pearlkit.training import PROGRESS_COLUMNS, read_progress
 
 ROOT = Path(__file__).parents[1]
 SCRIPT = ROOT / "benchmarks" / "compare_runs.py"
@@ -51,7 +51,7 @@ def runs(tmp_path):
 def test_the_table_and_the_summary_by_hand(runs):
     module = compare_runs()
     a, b = runs
-    curves = [module.evaluations(a, module.DEFAULT_COLUMN), module.evaluations(b, module.DEFAULT_COLUMN)]
+    curves = [module.evaluations(read_progress(run), module.DEFAULT_COLUMN, run) for run in (a, b)]
     assert curves[1] == {5: 15.0, 10: 10.0, 15: 36.0}
     iterations = module.shared_iterations(curves, 0, None, 1)
     assert iterations == [5, 10, 15]  # 20 only in a
