@@ -55,11 +55,15 @@ def differences(baseline: Path, other: Path) -> list[str]:
     return lines
 
 
+def within(iteration: int, start: int, stop: int | None) -> bool:
+    """Whether ``iteration`` lies in ``[start, stop]`` (``stop`` None: no upper end)."""
+    return start <= iteration and (stop is None or iteration <= stop)
+
+
 def shared_iterations(curves: list[dict[int, float]], start: int, stop: int | None, every: int) -> list[int]:
     """The iterations every curve evaluated, within ``[start, stop]``, every ``every``-th of them."""
     shared = sorted(set.intersection(*(set(curve) for curve in curves)))
-    window = [i for i in shared if i >= start and (stop is None or i <= stop)]
-    return window[::every]
+    return [i for i in shared if within(i, start, stop)][::every]
 
 
 def comparison_table(names: list[str], curves: list[dict[int, float]], iterations: list[int]) -> str:
@@ -114,8 +118,7 @@ def main() -> None:
     print()
     print("\n".join(summary(list(names), curves, iterations)))
     if args.png:
-        window = {name: [row for row in rows if args.start <= int(row["iteration"])
-                         and (args.stop is None or int(row["iteration"]) <= args.stop)]
+        window = {name: [row for row in rows if within(int(row["iteration"]), args.start, args.stop)]
                   for name, rows in zip(names, progress)}
         label = args.column.removeprefix("eval/").replace("_", " ")
         fig = plot_learning_curves(window, [(args.column, label)], x="iteration")
