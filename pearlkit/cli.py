@@ -58,8 +58,9 @@ def parse_value(key: str, type_name: str, raw: str) -> Any:
             return int(raw.replace("_", ""))
         if type_name == "float":
             return float(raw)
-        if type_name == "float | None":
-            return None if raw.lower() == "none" else float(raw)
+        optional = {"float | None": float, "int | None": int}
+        if type_name in optional:
+            return None if raw.lower() == "none" else optional[type_name](raw.replace("_", ""))
         if type_name == "tuple[int, ...]":
             return tuple(int(x) for x in raw.strip("()[] ").split(",") if x.strip())
         return raw
@@ -201,6 +202,9 @@ def _train(args: argparse.Namespace) -> int:
         print(f"\ninterrupted; the last finished iteration is saved: python -m pearlkit train --resume {out}",
               file=sys.stderr)
         return 130
+    if result.get("iteration", config.num_iterations) < config.num_iterations:
+        print(f"env_step_budget={config.env_step_budget:,} reached: {result['env_steps']:,} env steps at iteration "
+              f"{result['iteration']} of {config.num_iterations}, and another could collect past it", file=sys.stderr)
     summary = {k: result.get(k) for k in ("iteration", "env_steps", "seconds", "eval/return_after_exploration",
                                          "eval/success_rate")}
     print(json.dumps({"run_dir": str(out), **summary}))

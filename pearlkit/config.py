@@ -49,6 +49,11 @@ class PearlConfig:
     """Seed of every random number in the run."""
     num_iterations: int = 500
     """Meta-training iterations (collect, then train)."""
+    env_step_budget: int | None = None
+    """The most environment steps training may collect in all (meta-test's are not counted):
+    the run ends before an iteration that could collect past it
+    (:func:`most_env_steps_per_iteration`), or after ``num_iterations``, whichever comes first.
+    None: ``num_iterations`` alone. The total is the one ``progress.csv`` counts as ``env_steps``."""
 
     # ----- networks -----
     latent_dim: int = 5
@@ -300,6 +305,13 @@ class PearlConfig:
         if self.ignore_misses != "never" and not self.probabilistic_encoder:
             raise ValueError(f"ignore_misses={self.ignore_misses!r} needs probabilistic_encoder=True: the "
                              "deterministic encoder has no Gaussian factors to leave out")
+        if self.env_step_budget is not None:
+            _check_range("env_step_budget", self.env_step_budget, low=1)
+            first = most_env_steps_per_iteration(self, first=True)
+            if first > self.env_step_budget:
+                raise ValueError(f"env_step_budget={self.env_step_budget:,} is less than the first iteration can "
+                                 f"collect ({first:,}: the initial collection in every training task and one "
+                                 f"iteration's); give at least that, or None")
         for name in ("num_train_tasks", "num_test_tasks", "num_iterations",
                      "num_tasks_sample", "max_path_length", "replay_buffer_size", "meta_batch",
                      "batch_size", "embedding_batch_size", "update_post_train", "num_steps_per_eval",
@@ -387,11 +399,14 @@ class PearlConfig:
 #: Fields renamed since runs were saved with them: old name -> new name.
 _RENAMED_FIELDS = {"latent_size": "latent_dim"}
 
-#: What ``train --resume`` may change in a run's config: its length, how often it evaluates, the
-#: number format of its matrix products (weights and optimizer state are float32 in every format),
-#: and how meta-test explores and exploits (training never draws from those streams).
-RESUMABLE_FIELDS = ("num_iterations", "eval_every", "precision", "exploration_prior", "rule_out_searched",
-                    "exploit_with_mean")
+#: What ``train --resume`` may change in a run's config: its length (iterations and budget of
+#: environment steps), its gradient steps per
+#: iteration from the resume on (a run that learns too little per environment step can learn more
+#: from the same collection), how often it evaluates, the number format of its matrix products
+#: (weights and optimizer state are float32 in every format), and how meta-test explores and
+#: exploits (training never draws from those streams).
+RESUMABLE_FIELDS = ("num_iterations", "env_step_budget", "num_train_steps_per_itr", "eval_every", "precision",
+                    "exploration_prior", "rule_out_searched", "exploit_with_mean")
 
 
 def config_fields() -> dict[str, str]:
@@ -530,10 +545,31 @@ def planned_env_steps(config: PearlConfig) -> int:
     return initial_env_steps(config) + config.num_iterations * env_steps_per_iteration(config)
 
 
+def most_env_steps_per_iteration(config: PearlConfig, first: bool = False) -> int:
+    """The most one iteration can collect (``first``: the first, with the initial collection).
+    Each task collects whole trajectories until it has a phase's steps, so a phase of n steps
+    ends at most ``max_path_length - 1`` past them (a 200-step trajectory that starts at step
+    n - 1); with steps that are not a multiple of the horizon it always goes past."""
+    most = lambda steps: steps + config.max_path_length - 1 if steps > 0 else 0
+    picked = min(config.num_tasks_sample, config.num_train_tasks)
+    phases = (config.num_steps_prior, config.num_steps_posterior, config.num_extra_rl_steps_posterior)
+    initial = config.num_train_tasks * most(config.num_initial_steps) if first else 0
+    return initial + picked * sum(most(steps) for steps in phases)
+
+
+def budget_allows(config: PearlConfig, env_steps: int, iteration: int) -> bool:
+    """Whether iteration ``iteration`` (0 for the first) may run after ``env_steps`` were collected:
+    whatever it collects stays within ``env_step_budget``."""
+    return (config.env_step_budget is None
+            or env_steps + most_env_steps_per_iteration(config, first=iteration == 0) <= config.env_step_budget)
+
+
 def _within_budget(config: PearlConfig, max_iterations: int = 500) -> PearlConfig:
-    """``config`` with as many iterations (at most ``max_iterations``) as fit :data:`ENV_STEP_BUDGET`."""
+    """``config`` held to :data:`ENV_STEP_BUDGET` environment steps, with as many iterations (at most
+    ``max_iterations``) as the budget plans for; where episodes end early or a phase's steps are not
+    a multiple of the horizon, the budget ends the run first."""
     fit = (ENV_STEP_BUDGET - initial_env_steps(config)) // env_steps_per_iteration(config)
-    return config.replace(num_iterations=min(max_iterations, fit))
+    return config.replace(num_iterations=min(max_iterations, fit), env_step_budget=ENV_STEP_BUDGET)
 
 
 # paper-vs-code: the fast locomotion presets depart from the reference as listed here.

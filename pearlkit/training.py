@@ -31,7 +31,7 @@ from pearlkit.checkpoint import (
     save_checkpoint,
     stop_signals_deferred,
 )
-from pearlkit.config import RESUMABLE_FIELDS, PearlConfig
+from pearlkit.config import RESUMABLE_FIELDS, PearlConfig, budget_allows
 from pearlkit.envs.tasks import Task
 from pearlkit.evaluate import MetaTestSummary, exploration_beliefs, meta_test, summarize
 from pearlkit.pearl import (
@@ -75,6 +75,12 @@ def read_progress(run_dir: str | Path) -> list[dict[str, str]]:
     """The rows of ``run_dir/progress.csv`` as written (strings; empty where not evaluated)."""
     with (Path(run_dir) / "progress.csv").open() as f:
         return list(csv.DictReader(f))
+
+
+def runs_on(config: PearlConfig, state: RunState) -> bool:
+    """Whether a run at ``state`` has another iteration to go: within ``num_iterations`` and within
+    ``env_step_budget``."""
+    return state.iteration < config.num_iterations and budget_allows(config, state.env_steps, state.iteration)
 
 
 def finished_iterations(run_dir: str | Path) -> int:
@@ -210,7 +216,7 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
         if run_dir is None:
             raise ValueError("resume=True needs the run_dir to resume")
         changed = restore_run(run, run_dir)
-        if changed or run.state.iteration < config.num_iterations:  # not a finished run looked at again
+        if changed or runs_on(config, run.state):  # not a finished run looked at again
             record_resume(run_dir, run.state.iteration, changed, run.trainer.agent.device)
     elif run_dir is not None:
         if (run_dir / CHECKPOINT_NAME).exists():
@@ -227,7 +233,7 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
     state, last_eval = run.state, None
     bar = tqdm(total=config.num_iterations, initial=state.iteration, disable=not progress,
                desc="meta-training", unit="it", dynamic_ncols=True)
-    while state.iteration < config.num_iterations:
+    while runs_on(config, state):
         start, cpu_start = time.perf_counter(), time.process_time()
         try:
             collected, losses = meta_train_iteration(run.trainer, state.iteration)
@@ -236,7 +242,9 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
                     if run_dir and state.iteration else "no checkpoint had been written yet")
             raise TrainingDiverged(f"{error}; {kept}") from None
         row = {"iteration": state.iteration + 1, **losses}
-        if row["iteration"] % config.eval_every == 0 or row["iteration"] == config.num_iterations:
+        last = row["iteration"] == config.num_iterations or not budget_allows(config, state.env_steps + collected,
+                                                                              row["iteration"])
+        if row["iteration"] % config.eval_every == 0 or last:
             last_eval = evaluate_run(run)
             row.update(_eval_columns(last_eval))
         state.iteration += 1
@@ -255,6 +263,10 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
         bar.update(1)
         bar.set_postfix(steps=state.env_steps, ret=row.get("eval/return_after_exploration", "-"),
                         success=row.get("eval/success_rate", "-"), refresh=False)
+    if state.iteration < config.num_iterations:  # the environment-step budget ended the run
+        bar.total = state.iteration
+        bar.set_description(f"meta-training (env_step_budget={config.env_step_budget:,} reached)")
+        bar.refresh()
     bar.close()
     return {**(state.rows[-1] if state.rows else {}), "run_dir": str(run_dir) if run_dir else None,
             "last_eval": last_eval, "agent": run.trainer.agent}

@@ -54,7 +54,7 @@ MEASURED_CHANGES = {"cheetah-vel": {"temperature"}}
 def test_fast_presets_change_only_the_compute_budget_and_what_was_measured(family):
     paper, fast = pearlkit.get_preset(f"{family}-paper").to_dict(), pearlkit.get_preset(family).to_dict()
     changed = {k for k in paper if paper[k] != fast[k]}
-    budget = {"hidden_sizes", "batch_size", "num_train_steps_per_itr", "num_iterations", "eval_every"}
+    budget = {"hidden_sizes", "batch_size", "num_train_steps_per_itr", "num_iterations", "env_step_budget", "eval_every"}
     # The two-task families spread the reference's 5 picks per iteration over their 2 tasks.
     split = {"num_steps_prior", "num_extra_rl_steps_posterior"} if paper["num_train_tasks"] == 2 else set()
     assert changed <= budget | split | MEASURED_CHANGES.get(family, set())
@@ -76,6 +76,8 @@ def test_fast_presets_collect_the_references_data_within_the_budget(family):
     # As many iterations as fit (at most the reference's 500): one more would break the budget.
     assert fast.num_iterations == 500 or planned_env_steps(fast.replace(num_iterations=fast.num_iterations + 1)) \
         > ENV_STEP_BUDGET
+    # Where trajectories end early or overrun a phase, the budget ends the run before that.
+    assert fast.env_step_budget == ENV_STEP_BUDGET and paper.env_step_budget is None
 
 
 def test_train_command_names_the_preset_and_each_change():

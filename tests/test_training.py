@@ -129,6 +129,41 @@ def test_each_resume_records_its_iteration_machine_and_changed_fields(tmp_path):
                                  {"iteration": 2, "cpu": cpu, "changed": {"num_iterations": 3, "eval_every": 2}}]
 
 
+def test_a_run_resumes_with_more_gradient_steps_per_iteration(tmp_path):
+    pearlkit.train(tiny_config(num_iterations=2), tmp_path / "run", progress=False)
+    before = without_time(rows(tmp_path / "run"))
+    pearlkit.train(tiny_config(num_iterations=4, num_train_steps_per_itr=12), tmp_path / "run", resume=True,
+                   progress=False)
+    after = rows(tmp_path / "run")
+    assert without_time(after)[:2] == before
+    assert [int(r["grad_steps"]) for r in after] == [5, 10, 22, 34]  # 5 a step before the resume, 12 after
+    record = json.loads((tmp_path / "run" / "versions.json").read_text())
+    assert record["resumed"][0]["changed"] == {"num_iterations": 4, "num_train_steps_per_itr": 12}
+    assert PearlConfig.from_file(tmp_path / "run" / "config.json").num_train_steps_per_itr == 12
+
+
+def test_the_env_step_budget_ends_a_run_before_an_iteration_that_could_pass_it(tmp_path):
+    # tiny_config: 6 tasks x 40 initial steps, then 2 tasks x (20 + 40) steps an iteration, 20-step
+    # trajectories: the first iteration collects exactly 360, each one after exactly 120; at most
+    # 6 x 59 + 2 x (39 + 59) = 550 and 2 x (39 + 59) = 196.
+    config = tiny_config(num_iterations=10, eval_every=4, env_step_budget=1_000)
+    pearlkit.train(config, tmp_path / "run", progress=False)
+    progress = rows(tmp_path / "run")
+    assert [int(r["env_steps"]) for r in progress] == [360, 480, 600, 720, 840]  # 840 + 196 > 1,000
+    assert [r["iteration"] for r in progress if r["eval/return_after_exploration"]] == ["4", "5"]  # and the last
+    pearlkit.train(config, tmp_path / "run", resume=True, progress=False)  # finished: looked at again
+    assert len(rows(tmp_path / "run")) == 5 and "resumed" not in json.loads((tmp_path / "run" / "versions.json").read_text())
+    pearlkit.train(config.replace(env_step_budget=1_200), tmp_path / "run", resume=True, progress=False)
+    assert [int(r["env_steps"]) for r in rows(tmp_path / "run")][5:] == [960, 1080]  # 1,080 + 196 > 1,200
+
+
+def test_the_cli_says_when_the_budget_ended_the_run(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert cli_main(["train", "sparse-point-robot", "--out", str(run_dir), "--no-progress", "--set", *TINY_SET,
+                     "num_iterations=10", "env_step_budget=1000"]) == 0
+    assert "env_step_budget=1,000 reached: 840 env steps at iteration 5 of 10" in capsys.readouterr().err
+
+
 def test_a_run_checkpointed_before_cpu_seconds_leaves_them_empty(tmp_path):
     # Counting from the resume on would pass part of a run's CPU time off as all of it.
     pearlkit.train(tiny_config(), tmp_path / "run", progress=False)
@@ -259,6 +294,10 @@ def test_nan_loss_stops_training_names_it_and_keeps_the_last_good_checkpoint(tmp
     (lambda: with_overrides(PearlConfig(), ["meta_batch=lots"]), r"cannot parse meta_batch='lots' as int"),
     (lambda: with_overrides(PearlConfig(), ["factor_log_var_limit=wide"]),
      r"cannot parse factor_log_var_limit='wide' as float \| None"),
+    (lambda: with_overrides(PearlConfig(), ["env_step_budget=lots"]), r"cannot parse env_step_budget='lots' as int \| None"),
+    (lambda: tiny_config(env_step_budget=0), r"env_step_budget must be >= 1, got 0"),
+    (lambda: tiny_config(env_step_budget=500),
+     r"env_step_budget=500 is less than the first iteration can collect \(550: the initial collection"),
     (lambda: PearlConfig(num_steps_prior=0, num_steps_posterior=0, num_initial_steps=200),
      r"num_steps_prior and num_steps_posterior are both 0: the context buffer .* cleared and stay empty"),
 ])
@@ -267,10 +306,12 @@ def test_bad_input_gets_an_error_that_names_it(make, message):
         make()
 
 
-def test_set_reads_an_optional_float_as_a_number_or_none():
+def test_set_reads_an_optional_number_as_a_number_or_none():
     config = pearlkit.get_preset("sparse-point-robot")
     assert with_overrides(config, ["factor_log_var_limit=10"]).factor_log_var_limit == 10.0
     assert with_overrides(config, ["factor_log_var_limit=None"]).factor_log_var_limit is None
+    assert with_overrides(config, ["env_step_budget=2_500_000"]).env_step_budget == 2_500_000
+    assert with_overrides(config, ["env_step_budget=none"]).env_step_budget is None
 
 
 def test_cli_errors_name_the_bad_value(tmp_path, capsys):
@@ -354,8 +395,9 @@ def test_cli_resume_errors(tmp_path, capsys):
     assert "name a preset" in capsys.readouterr().err
     (tmp_path / "config.json").write_text(tiny_config().to_json())
     assert cli_main(["train", "--resume", str(tmp_path), "--set", "kl_lambda=2"]) == 2
-    assert ("can only change ['eval_every', 'exploit_with_mean', 'exploration_prior', 'num_iterations', 'precision', "
-            "'rule_out_searched'], not ['kl_lambda']" in capsys.readouterr().err)
+    assert ("can only change ['env_step_budget', 'eval_every', 'exploit_with_mean', 'exploration_prior', "
+            "'num_iterations', 'num_train_steps_per_itr', 'precision', 'rule_out_searched'], not ['kl_lambda']"
+            in capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("text, message", [
