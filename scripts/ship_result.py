@@ -58,6 +58,15 @@ def cpu_time_row(last: dict[str, str]) -> str:
     return f"| training CPU time | {cpu / 3600:.2f} h ({cpu:.0f} s: the time the run computed, whatever shared its cores) |\n"
 
 
+def iterations_row(last: dict[str, str], config: PearlConfig) -> str:
+    """The README row of the iterations a run trained, and what ended it where that was its
+    ``env_step_budget``, not ``num_iterations``; with its line break."""
+    done = int(last["iteration"])
+    ended = (f" (its budget of {config.env_step_budget:,} env steps ended it: another iteration could have "
+             f"collected past it)" if done < config.num_iterations and config.env_step_budget else "")
+    return f"| iterations | {done} of {config.num_iterations}{ended} |\n"
+
+
 def thread_count(threads: int, noun: str = "thread") -> str:
     """``"one thread"`` or ``"2 threads"`` (with ``noun="CPU thread"``: ``"one CPU thread"``)."""
     return f"one {noun}" if threads == 1 else f"{threads} {noun}s"
@@ -196,8 +205,7 @@ python scripts/ship_result.py {run_name} {args.preset}{f" --name {name}" if args
 
 | | |
 |---|---|
-| iterations | {last['iteration']} of {config.num_iterations} |
-| environment steps | {int(last['env_steps']):,} |
+{iterations_row(last, config)}| environment steps | {int(last['env_steps']):,} |
 | gradient steps | {int(last['grad_steps']):,} |
 {wall_clock_row(last, versions, args.threads, args.alone)}{cpu_time_row(last)}{evaluation_rows(record, config)}
 

@@ -72,6 +72,16 @@ def test_the_readme_gives_cpu_time_only_where_the_whole_run_counted_it():
     assert cpu_time_row({"seconds": "9000.0"}) == ""  # trained before the column
 
 
+def test_the_readme_says_when_the_env_step_budget_ended_the_run():
+    iterations_row = ship_result().iterations_row
+    config = PearlConfig(num_iterations=249, env_step_budget=2_500_000)
+    assert iterations_row({"iteration": "249"}, config) == "| iterations | 249 of 249 |\n"
+    assert iterations_row({"iteration": "239"}, config) == (
+        "| iterations | 239 of 249 (its budget of 2,500,000 env steps ended it: another iteration could have "
+        "collected past it) |\n")
+    assert iterations_row({"iteration": "192"}, config.replace(env_step_budget=None)) == "| iterations | 192 of 249 |\n"
+
+
 def test_the_readme_says_how_the_run_shared_the_machine():
     wall_clock_row = ship_result().wall_clock_row
     shared = wall_clock_row({"seconds": "5400"}, {"cpu": "AMD EPYC 7B13 (2 cores)"})
