@@ -58,7 +58,7 @@ def cpu_time_row(last: dict[str, str]) -> str:
     return f"| training CPU time | {cpu / 3600:.2f} h ({cpu:.0f} s: the time the run computed, whatever shared its cores) |\n"
 
 
-def iterations_row(last: dict[str, str], config: PearlConfig) -> str:
+def iterations_row(last: dict[str, str], config: pearlkit.PearlConfig) -> str:
     """The README row of the iterations a run trained, and what ended it where that was its
     ``env_step_budget``, not ``num_iterations``; with its line break."""
     done = int(last["iteration"])
