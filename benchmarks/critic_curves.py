@@ -2,16 +2,20 @@
 over the transitions put through the critic (gradient steps x tasks per step x transitions per
 task), where ``compare_runs.py`` lines runs up by iteration and chapter 7 by environment steps.
 
-    python benchmarks/critic_curves.py ant-fwd-back EVENTS results/ant-fwd-back runs/ant-fwd-back-t03-seed0
-    python benchmarks/critic_curves.py walker-2d-params EVENTS runs/walker-1000-seed0 --bar 600 --png w.png
+    python benchmarks/critic_curves.py ant-fwd-back LOG results/ant-fwd-back runs/ant-fwd-back-t03-seed0
+    python benchmarks/critic_curves.py walker-2d-params LOG runs/walker-1000-seed0 --bar 600 --png w.png
 
-EVENTS is the x35f/meta_rl run's TensorBoard file for the family (``results/pearl/<its
-name>/events.out.tfevents.*`` in that repository, not in this one; ``REPRODUCTIONS`` names
-them). Its log counts environment steps only; the critic transitions behind each of its
-evaluations follow from its schedule (its ``pearl/configs/default.py`` merged with the family's
-file): a fixed collection per epoch, then a fixed number of gradient steps of 16 task batches
-of 256 transitions. Ours are read off each run's ``progress.csv`` (``grad_steps``) and
-``config.json`` (``meta_batch`` x ``batch_size``).
+LOG is the published run's log for the family, from repositories not in this one
+(``REPRODUCTIONS`` names each): for x35f/meta_rl, its TensorBoard file
+``results/pearl/<name>/events.out.tfevents.*``, which counts environment steps only, so the
+critic transitions behind each evaluation follow from its schedule (its
+``pearl/configs/default.py`` merged with the family's file: a fixed collection per epoch, then a
+fixed number of gradient steps of 16 task batches of 256 transitions); for the oyster run in
+ZiyiLiubird/CRL, its rlkit ``progress.csv`` (``output/humanoid-dir/2021_03_08_13_46_45/``),
+which counts the gradient steps itself (``Number of train steps total``, each of 16 x 256).
+That run's return is oyster's: the last trajectory of each 600-step meta-test, our
+``eval/reported_return`` (``--column``). Ours are read off each run's ``progress.csv``
+(``grad_steps``) and ``config.json`` (``meta_batch`` x ``batch_size``).
 
 Printed: at each mark (millions of critic transitions), the mean of each curve's evaluations
 within a factor sqrt(2) of it (the windows of marks that double do not overlap), with the
@@ -27,6 +31,7 @@ gap is the amount of learning, not as a like-for-like race.
 from __future__ import annotations
 
 import argparse
+import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,14 +44,19 @@ from pearlkit.training import read_progress
 from tfevents_summary import scalars
 
 RETURN_TAG = "performance/eval_return"
+#: The columns of an rlkit ``progress.csv`` (oyster's log) read here.
+RLKIT_GRAD_STEPS, RLKIT_ENV_STEPS, RLKIT_RETURN = ("Number of train steps total", "Number of env steps total",
+                                                   "AverageReturn_all_test_tasks")
+DEFAULT_COLUMN = "eval/return_after_exploration"
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """One x35f/meta_rl run's training schedule (its ``pearl/configs``; ``trainer.py`` counts the
-    configured steps, not the collected ones, in the environment steps it logs)."""
+    """One published run's training schedule (x35f/meta_rl's ``trainer.py`` counts the configured
+    steps, not the collected ones, in the environment steps it logs)."""
 
-    name: str  #: its folder under ``results/pearl/``
+    source: str  #: the repository
+    name: str  #: the run's name there
     train_tasks: int
     initial_steps_per_task: int
     tasks_per_epoch: int  #: ``num_train_tasks_to_sample_per_epoch``
@@ -61,13 +71,13 @@ class Schedule:
         return epochs * self.updates_per_epoch * self.tasks_per_update * self.batch_size
 
 
-#: The published runs issue #15's bars compare with (Humanoid-Dir-2D's is an oyster run, and
-#: Ant-Goal-2D has none).
+#: The published runs issue #15's bars compare with (Ant-Goal-2D has none).
 REPRODUCTIONS = {
-    "cheetah-vel": Schedule("cheetah-vel", 100, 2000, 5, 400 + 600, 2000),
-    "cheetah-fwd-back": Schedule("cheetah-dir", 2, 2000, 4, 1000 + 1000, 2000),
-    "ant-fwd-back": Schedule("ant-dir", 2, 2000, 4, 400 + 600, 400),
-    "walker-2d-params": Schedule("walker-rand-params", 40, 2000, 10, 400 + 600, 4000),
+    "cheetah-vel": Schedule("x35f/meta_rl", "cheetah-vel", 100, 2000, 5, 400 + 600, 2000),
+    "cheetah-fwd-back": Schedule("x35f/meta_rl", "cheetah-dir", 2, 2000, 4, 1000 + 1000, 2000),
+    "ant-fwd-back": Schedule("x35f/meta_rl", "ant-dir", 2, 2000, 4, 400 + 600, 400),
+    "walker-2d-params": Schedule("x35f/meta_rl", "walker-rand-params", 40, 2000, 10, 400 + 600, 4000),
+    "humanoid-dir-2d": Schedule("ZiyiLiubird/CRL", "humanoid-dir", 100, 2000, 5, 400 + 600, 4000),
 }
 DEFAULT_MARKS = (25, 50, 100, 200, 400, 800, 1600)
 
@@ -84,18 +94,34 @@ class Curve:
     seconds_kind: str = ""
 
 
-def reproduction_curve(events: Path, schedule: Schedule) -> Curve:
-    """The reproduction's ``performance/eval_return`` over the critic transitions behind it."""
-    series = scalars(events)
+def reproduction_curve(log: Path, schedule: Schedule) -> Curve:
+    """The published run's return over the critic transitions behind it: from an rlkit
+    ``progress.csv`` (oyster) or an x35f/meta_rl TensorBoard file."""
+    name = f"{schedule.source} {schedule.name}"
+    if log.suffix == ".csv":
+        rows = read_rows(log)
+        missing = [c for c in (RLKIT_GRAD_STEPS, RLKIT_ENV_STEPS, RLKIT_RETURN) if rows and c not in rows[0]]
+        if not rows or missing:
+            raise SystemExit(f"{log} has no rows or lacks {missing}: is it an oyster (rlkit) progress.csv?")
+        column = lambda key: np.array([float(row[key]) for row in rows])
+        transitions = column(RLKIT_GRAD_STEPS) * schedule.tasks_per_update * schedule.batch_size / 1e6
+        return Curve(name, transitions, column(RLKIT_RETURN), column(RLKIT_ENV_STEPS).astype(int))
+    series = scalars(log)
     if RETURN_TAG not in series:
-        raise SystemExit(f"{events} has no tag {RETURN_TAG!r}: is it an x35f/meta_rl PEARL run? It has {sorted(series)}")
+        raise SystemExit(f"{log} has no tag {RETURN_TAG!r}: is it an x35f/meta_rl PEARL run? It has {sorted(series)}")
     steps, returns = map(np.array, zip(*series[RETURN_TAG]))
     transitions = np.array([schedule.critic_transitions(int(s)) for s in steps]) / 1e6
-    return Curve(f"x35f/meta_rl {schedule.name}", transitions, returns, steps)
+    return Curve(name, transitions, returns, steps)
 
 
-def run_curve(argument: str) -> Curve:
-    """One of our runs (``NAME=RUN_DIR`` or ``RUN_DIR``) over its critic transitions."""
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file with a header."""
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def run_curve(argument: str, column: str = DEFAULT_COLUMN) -> Curve:
+    """One of our runs (``NAME=RUN_DIR`` or ``RUN_DIR``) over its critic transitions: ``column``."""
     name, _, folder = argument.rpartition("=")
     run_dir = Path(folder)
     if not (run_dir / "progress.csv").is_file() or not (run_dir / "config.json").is_file():
@@ -103,7 +129,9 @@ def run_curve(argument: str) -> Curve:
     config = PearlConfig.from_file(run_dir / "config.json")
     rows = read_progress(run_dir)
     per_step = config.meta_batch * config.batch_size
-    evaluated = [r for r in rows if r.get("eval/return_after_exploration")]
+    if rows and column not in rows[0]:
+        raise SystemExit(f"{run_dir}/progress.csv has no column {column!r}; it has {sorted(rows[0])}")
+    evaluated = [r for r in rows if r.get(column)]
     if not evaluated:
         raise SystemExit(f"{run_dir}/progress.csv has no evaluation yet")
     seconds_kind = "CPU" if rows[-1].get("cpu_seconds") else "wall-clock"
@@ -111,7 +139,7 @@ def run_curve(argument: str) -> Curve:
     total = int(rows[-1]["grad_steps"]) * per_step / 1e6
     return Curve(name or run_dir.name,
                  np.array([int(r["grad_steps"]) * per_step / 1e6 for r in evaluated]),
-                 np.array([float(r["eval/return_after_exploration"]) for r in evaluated]),
+                 np.array([float(r[column]) for r in evaluated]),
                  np.array([int(r["env_steps"]) for r in evaluated]),
                  seconds / total, seconds_kind)
 
@@ -147,7 +175,7 @@ def table(curves: list[Curve], marks: list[float]) -> str:
     return "\n".join(lines)
 
 
-def draw(curves: list[Curve], bar: float | None, title: str, path: Path) -> None:
+def draw(curves: list[Curve], bar: float | None, title: str, ylabel: str, path: Path) -> None:
     """The curves over critic transitions (log scale), the bar dashed."""
     fig, axes = new_figure(6.0, 3.6)
     ax = axes[0, 0]
@@ -155,8 +183,7 @@ def draw(curves: list[Curve], bar: float | None, title: str, path: Path) -> None
         ax.plot(curve.transitions, curve.returns, marker=".", markersize=3, linewidth=1, label=curve.name)
     if bar is not None:
         ax.axhline(bar, color="0.3", linestyle="--", linewidth=1, label=f"issue #15's bar ({bar:,g})")
-    ax.set(xscale="log", xlabel="transitions through the critic (millions)", ylabel="return after exploration",
-           title=title)
+    ax.set(xscale="log", xlabel="transitions through the critic (millions)", ylabel=ylabel, title=title)
     legend_below(fig, ax, ncol=2)
     fig.savefig(path, dpi=150, bbox_inches="tight")
 
@@ -164,19 +191,20 @@ def draw(curves: list[Curve], bar: float | None, title: str, path: Path) -> None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("family", choices=sorted(REPRODUCTIONS), help="the family whose reproduction to read")
-    parser.add_argument("events", type=Path, help="that reproduction's events.out.tfevents.* file")
+    parser.add_argument("log", type=Path, help="that reproduction's log: events.out.tfevents.* or progress.csv")
     parser.add_argument("runs", nargs="+", help="our run folders; NAME=RUN_DIR names one")
     parser.add_argument("--marks", type=float, nargs="+", default=list(DEFAULT_MARKS),
                         help=f"rows of the table, in millions of critic transitions (default {DEFAULT_MARKS})")
     parser.add_argument("--bar", type=float, default=None, help="a return to project the cost of (issue #15's bar)")
+    parser.add_argument("--column", default=DEFAULT_COLUMN, help=f"our runs' progress.csv column (default {DEFAULT_COLUMN})")
     parser.add_argument("--png", type=Path, default=None, help="also draw the curves into this PNG")
     args = parser.parse_args()
-    if not args.events.is_file():
-        parser.error(f"no events file at {args.events}")
+    if not args.log.is_file():
+        parser.error(f"no log file at {args.log}")
     if any(mark <= 0 for mark in args.marks):
         parser.error(f"--marks must be positive, got {args.marks}")
-    reproduction = reproduction_curve(args.events, REPRODUCTIONS[args.family])
-    ours = [run_curve(argument) for argument in args.runs]
+    reproduction = reproduction_curve(args.log, REPRODUCTIONS[args.family])
+    ours = [run_curve(argument, args.column) for argument in args.runs]
     print(table([reproduction] + ours, sorted(args.marks)))
     print()
     for curve in ours:
@@ -194,7 +222,8 @@ def main() -> None:
             for curve in ours:
                 print(f"  {curve.name}: {reached * curve.seconds_per_million / 3600:,.1f} h ({curve.seconds_kind})")
     if args.png:
-        draw([reproduction] + ours, args.bar, args.family, args.png)
+        ylabel = args.column.removeprefix("eval/").replace("_", " ")
+        draw([reproduction] + ours, args.bar, args.family, ylabel, args.png)
         print(f"\ncurves: {args.png}")
 
 

@@ -79,6 +79,16 @@ def test_both_curves_by_hand(critic_curves, events, run):
     assert critic_curves.first_reaching(reproduction, 600.0, window=2) is None
 
 
+def test_an_oyster_progress_csv_counts_its_own_gradient_steps(critic_curves, tmp_path):
+    log = tmp_path / "progress.csv"
+    log.write_text("Epoch,Number of train steps total,Number of env steps total,AverageReturn_all_test_tasks\n"
+                   "0,4000,206461,491.5\n1,8000,211932,300.0\n")
+    curve = critic_curves.reproduction_curve(log, critic_curves.REPRODUCTIONS["humanoid-dir-2d"])
+    assert curve.name == "ZiyiLiubird/CRL humanoid-dir"
+    np.testing.assert_allclose(curve.transitions, [4000 * 16 * 256 / 1e6, 8000 * 16 * 256 / 1e6])
+    assert list(curve.env_steps) == [206461, 211932] and list(curve.returns) == [491.5, 300.0]
+
+
 def test_the_command_prints_projects_and_draws(events, run, tmp_path):
     png = tmp_path / "curves.png"
     out = subprocess.run([sys.executable, str(SCRIPT), "walker-2d-params", str(events), str(run), "--marks", "8", "64",
@@ -93,7 +103,9 @@ def test_the_command_prints_projects_and_draws(events, run, tmp_path):
 
 @pytest.mark.parametrize("case, message", [
     ("a family without a reproduction", "invalid choice: 'ant-goal-2d'"),
-    ("no events file", "no events file at"),
+    ("no log file", "no log file at"),
+    ("an unknown column", "has no column 'eval/nope'"),
+    ("a CSV that is not oyster's", "lacks ['Number of train steps total'"),
     ("a mark of 0", "--marks must be positive"),
     ("another log", "has no tag 'performance/eval_return'"),
     ("a folder that is not a run", "has no progress.csv and config.json"),
@@ -103,7 +115,9 @@ def test_bad_input_says_what_is_wrong(events, run, tmp_path, case, message):
     other_log.write_bytes(event(90_000, {"misc/other": 1.0}))
     args = {
         "a family without a reproduction": ["ant-goal-2d", events, run],
-        "no events file": ["walker-2d-params", tmp_path / "nope", run],
+        "no log file": ["walker-2d-params", tmp_path / "nope", run],
+        "an unknown column": ["walker-2d-params", events, run, "--column", "eval/nope"],
+        "a CSV that is not oyster's": ["humanoid-dir-2d", run / "progress.csv", run],
         "a mark of 0": ["walker-2d-params", events, run, "--marks", "0"],
         "another log": ["walker-2d-params", other_log, run],
         "a folder that is not a run": ["walker-2d-params", events, tmp_path],
