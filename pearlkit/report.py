@@ -36,6 +36,17 @@ PUBLISHED_RETURNS: dict[str, tuple[float, float, str]] = {
     "walker-2d-params": (724.0, 1.09e6, "x35f/meta_rl, PyTorch on a GPU"),
     "humanoid-dir-2d": (1008.0, 1.67e6, "an oyster run in ZiyiLiubird/CRL, on a GPU"),
 }
+#: Gradient steps behind each published figure, each of 16 tasks x 256 transitions: the
+#: x35f/meta_rl runs' epochs by then (from the environment steps they log and their schedule:
+#: ``benchmarks/critic_curves.py``) times their steps per epoch; the oyster run's own count.
+PUBLISHED_GRADIENT_STEPS: dict[str, int] = {
+    "cheetah-vel": 116 * 2000,
+    "cheetah-fwd-back": 180 * 2000,
+    "ant-fwd-back": 500 * 400,
+    "walker-2d-params": 101 * 4000,
+    "humanoid-dir-2d": 1_108_000,
+}
+PUBLISHED_TRANSITIONS_PER_STEP = 16 * 256
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from pearlkit.config import PearlConfig
+from pearlkit.report import PUBLISHED_GRADIENT_STEPS, PUBLISHED_TRANSITIONS_PER_STEP
 from pearlkit.training import PROGRESS_COLUMNS
 from test_tfevents_summary import event
 
@@ -60,6 +61,16 @@ def test_the_schedule_counts_the_reproductions_transitions(critic_curves):
     assert walker.critic_transitions(1_090_000) == 101 * 4000 * 16 * 256
     # The first evaluation x35f/meta_rl's Cheetah-Vel run logged was at 205,000 env steps: one epoch.
     assert critic_curves.REPRODUCTIONS["cheetah-vel"].critic_transitions(205_000) == 2000 * 16 * 256
+
+
+def test_the_books_published_gradient_steps_follow_from_the_schedules(critic_curves):
+    # Chapter 7's critic-transition column: the x35f/meta_rl runs' last logged env steps, through
+    # their schedules, give the gradient steps pearlkit.report records.
+    logged = {"cheetah-vel": 780_000, "cheetah-fwd-back": 1_444_000, "ant-fwd-back": 2_004_000,
+              "walker-2d-params": 1_090_000}
+    for family, env_steps in logged.items():
+        assert critic_curves.REPRODUCTIONS[family].critic_transitions(env_steps) == \
+            PUBLISHED_GRADIENT_STEPS[family] * PUBLISHED_TRANSITIONS_PER_STEP
 
 
 def test_both_curves_by_hand(critic_curves, events, run):
