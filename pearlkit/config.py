@@ -589,8 +589,9 @@ _FAST_TWO_TASK_CHANGES = {
     # 1,000 gradient steps, as the shipped 1,130 run had; 10,000 env steps an iteration.
     "cheetah-fwd-back": dict(_FAST_CHANGES, batch_size=256, num_train_steps_per_itr=1000,
                              num_steps_prior=2500, num_extra_rl_steps_posterior=2500),
-    # 400 gradient steps, as many as the reproduction that reached 1,057 at 2.0 M took (each of its
-    # steps averaged 16 task batches, drawn from the 2 tasks, where these take 4); 5,000 env steps.
+    # 400 gradient steps, as many as the x35f/meta_rl run that reached 1,057 at 2.0 M took (each of
+    # its steps averaged 16 task batches, drawn from the 2 tasks, where these take 4; its 2 tasks
+    # were random directions, not forward and backward: pearlkit.report.PUBLISHED_CAVEATS); 5,000 env steps.
     "ant-fwd-back": dict(_FAST_CHANGES, batch_size=256, num_train_steps_per_itr=400,
                          num_steps_prior=1000, num_extra_rl_steps_posterior=1500),
 }

@@ -36,6 +36,14 @@ PUBLISHED_RETURNS: dict[str, tuple[float, float, str]] = {
     "walker-2d-params": (724.0, 1.09e6, "x35f/meta_rl, PyTorch on a GPU"),
     "humanoid-dir-2d": (1008.0, 1.67e6, "an oyster run in ZiyiLiubird/CRL, on a GPU"),
 }
+#: Where a published run's tasks were not the family's: what they were instead.
+PUBLISHED_CAVEATS: dict[str, str] = {
+    "ant-fwd-back": "x35f/meta_rl's `ant-dir` environment defaults to `forward_backward=False` and its `main.py` does "
+                    "not pass it, so its two tasks were directions drawn at random (164.9° and 111.0° at its default "
+                    "seed, 35), not forward and backward: a gait toward the angle between them scores in both, and "
+                    "its exploration trajectories, with z from the prior, scored nearly what its trajectories after "
+                    "exploration did. Its figure is for an easier pair of tasks than ours.",
+}
 #: Gradient steps behind each published figure, each of 16 tasks x 256 transitions: the
 #: x35f/meta_rl runs' epochs by then (from the environment steps they log and their schedule:
 #: ``benchmarks/critic_curves.py``) times their steps per epoch; the oyster run's own count.
