@@ -205,6 +205,25 @@ def test_ant_fwd_back_observes_the_references_27_numbers():
     assert make_env("pearlkit/AntFwdBack-v0").observation_space.shape == (105,)  # the shipped v0 agent's
 
 
+def test_the_x35f_ant_directions_are_what_its_seed_draws():
+    # x35f/meta_rl: np.random.seed(35), then its ant_dir.py's np.random.uniform(0, 2 pi, size=2).
+    drawn = np.random.RandomState(35).uniform(0.0, 2.0 * np.pi, size=2)
+    env = make_env("pearlkit/AntTwoDirections-v1")
+    tasks = type(env).sample_tasks(2)
+    np.testing.assert_allclose([t["angle"] for t in tasks], drawn)
+    assert [type(env).describe_task(t) for t in tasks] == ["165°", "111°"]
+    assert env.observation_space.shape == (27,)
+    # The same body and reward as Ant-Fwd-Back: only the direction differs.
+    env.reset(seed=0, options={"task": tasks[0]})
+    x_before = env.data.body("torso").xpos[:2].copy()
+    action = np.full(8, 0.3)
+    _, reward, *_ = env.step(action)
+    velocity = (env.data.body("torso").xpos[:2] - x_before) / env.dt
+    contact = 5e-4 * np.sum(np.clip(env.data.cfrc_ext, -1, 1) ** 2)
+    by_hand = velocity @ [np.cos(drawn[0]), np.sin(drawn[0])] - 0.5 * np.sum(action ** 2) - contact + 1
+    assert reward == pytest.approx(by_hand, abs=1e-9)
+
+
 def test_walker_params_steps_the_references_0_016_seconds():
     env = make_env("pearlkit/Walker2DParams-v1")
     assert env.dt == pytest.approx(0.016) and env.model.opt.timestep == pytest.approx(0.002)

@@ -62,6 +62,28 @@ class AntFwdBackEnv(MujocoTaskMixin, AntEnv):
         return ant_direction_reward(velocity, float(self._task["angle"]), control, -info["reward_contact"])
 
 
+#: The two directions x35f/meta_rl's Ant run trained on, in radians: its ``ant-dir`` environment
+#: (the reference's ``AntDirEnv`` left at ``forward_backward=False``) drew them with
+#: ``np.random.uniform(0, 2 * np.pi, 2)`` after its default ``np.random.seed(35)``.
+X35F_ANT_DIRECTIONS = (2.878044122, 1.937417716)
+
+
+# paper-vs-code: not a family of the paper; the tasks of the reproduction that reported 1,057.
+class AntTwoDirectionsEnv(AntFwdBackEnv):
+    r"""Ant-Fwd-Back's body, reward and termination, with the two directions the x35f/meta_rl
+    run drew instead of forward and backward: 164.9° and 111.0°, 54° apart, so that a gait
+    toward the angle between them scores in both (:math:`\cos 27° = 0.89` of its speed). It
+    checks pearlkit against that published run on its own tasks."""
+
+    @classmethod
+    def draw_tasks(cls, num_tasks: int, rng: np.random.Generator) -> list[Task]:
+        return [{"angle": X35F_ANT_DIRECTIONS[i % 2]} for i in range(num_tasks)]
+
+    @staticmethod
+    def describe_task(task: Task) -> str:
+        return f"{np.degrees(float(task['angle'])):.0f}°"
+
+
 class AntGoal2DEnv(MujocoTaskMixin, AntEnv):
     r"""Walk to a goal drawn uniformly in the disc of radius 3. The observation includes the
     torso's x, y (the goal is a position), and, as in the reference, the episode never

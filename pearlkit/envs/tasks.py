@@ -42,6 +42,8 @@ ENV_IDS: dict[str, Registration] = {
     "pearlkit/AntFwdBack-v1": Registration("pearlkit.envs.ant:AntFwdBackEnv", LOCOMOTION_HORIZON, 27, 8),
     "pearlkit/AntFwdBack-v0": Registration("pearlkit.envs.ant:AntFwdBackEnv", LOCOMOTION_HORIZON, 105, 8,
                                            {"include_cfrc_ext_in_observation": True}),
+    # The x35f/meta_rl reproduction's two Ant directions (not forward and backward), to check against it.
+    "pearlkit/AntTwoDirections-v1": Registration("pearlkit.envs.ant:AntTwoDirectionsEnv", LOCOMOTION_HORIZON, 27, 8),
     "pearlkit/AntGoal2D-v0": Registration("pearlkit.envs.ant:AntGoal2DEnv", LOCOMOTION_HORIZON, 107, 8),
     "pearlkit/HumanoidDir2D-v0": Registration("pearlkit.envs.humanoid:HumanoidDir2DEnv", LOCOMOTION_HORIZON, 348, 17),
     # v1: the reference's 0.016 s step; v0 stepped Gymnasium's 0.008 s.
