@@ -400,11 +400,11 @@ class PearlConfig:
 _RENAMED_FIELDS = {"latent_size": "latent_dim"}
 
 #: What ``train --resume`` may change in a run's config: its length (iterations and budget of
-#: environment steps), its gradient steps per
-#: iteration from the resume on (a run that learns too little per environment step can learn more
-#: from the same collection), how often it evaluates, the number format of its matrix products
-#: (weights and optimizer state are float32 in every format), and how meta-test explores and
-#: exploits (training never draws from those streams).
+#: environment steps), its gradient steps per iteration from the resume on (a run that learns
+#: too little per environment step can learn more from the same collection), how often it
+#: evaluates, the number format of its matrix products (weights and optimizer state are float32
+#: in every format), and how meta-test explores and exploits (training never draws from those
+#: streams).
 RESUMABLE_FIELDS = ("num_iterations", "env_step_budget", "num_train_steps_per_itr", "eval_every", "precision",
                     "exploration_prior", "rule_out_searched", "exploit_with_mean")
 

@@ -77,10 +77,10 @@ def read_progress(run_dir: str | Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def runs_on(config: PearlConfig, state: RunState) -> bool:
-    """Whether a run at ``state`` has another iteration to go: within ``num_iterations`` and within
-    ``env_step_budget``."""
-    return state.iteration < config.num_iterations and budget_allows(config, state.env_steps, state.iteration)
+def runs_on(config: PearlConfig, iterations_done: int, env_steps: int) -> bool:
+    """Whether a run that has trained ``iterations_done`` iterations and collected ``env_steps``
+    has another to go: within ``num_iterations`` and within ``env_step_budget``."""
+    return iterations_done < config.num_iterations and budget_allows(config, env_steps, iterations_done)
 
 
 def finished_iterations(run_dir: str | Path) -> int:
@@ -216,7 +216,7 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
         if run_dir is None:
             raise ValueError("resume=True needs the run_dir to resume")
         changed = restore_run(run, run_dir)
-        if changed or runs_on(config, run.state):  # not a finished run looked at again
+        if changed or runs_on(config, run.state.iteration, run.state.env_steps):  # not a finished run looked at again
             record_resume(run_dir, run.state.iteration, changed, run.trainer.agent.device)
     elif run_dir is not None:
         if (run_dir / CHECKPOINT_NAME).exists():
@@ -233,7 +233,7 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
     state, last_eval = run.state, None
     bar = tqdm(total=config.num_iterations, initial=state.iteration, disable=not progress,
                desc="meta-training", unit="it", dynamic_ncols=True)
-    while runs_on(config, state):
+    while runs_on(config, state.iteration, state.env_steps):
         start, cpu_start = time.perf_counter(), time.process_time()
         try:
             collected, losses = meta_train_iteration(run.trainer, state.iteration)
@@ -242,8 +242,7 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
                     if run_dir and state.iteration else "no checkpoint had been written yet")
             raise TrainingDiverged(f"{error}; {kept}") from None
         row = {"iteration": state.iteration + 1, **losses}
-        last = row["iteration"] == config.num_iterations or not budget_allows(config, state.env_steps + collected,
-                                                                              row["iteration"])
+        last = not runs_on(config, row["iteration"], state.env_steps + collected)
         if row["iteration"] % config.eval_every == 0 or last:
             last_eval = evaluate_run(run)
             row.update(_eval_columns(last_eval))
