@@ -41,6 +41,7 @@ import numpy as np
 from pearlkit.config import PearlConfig
 from pearlkit.plots import legend_below, new_figure
 from pearlkit.training import read_progress
+from compare_runs import evaluations, parse_run
 from tfevents_summary import scalars
 
 RETURN_TAG = "performance/eval_return"
@@ -122,24 +123,22 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 
 def run_curve(argument: str, column: str = DEFAULT_COLUMN) -> Curve:
     """One of our runs (``NAME=RUN_DIR`` or ``RUN_DIR``) over its critic transitions: ``column``."""
-    name, _, folder = argument.rpartition("=")
-    run_dir = Path(folder)
-    if not (run_dir / "progress.csv").is_file() or not (run_dir / "config.json").is_file():
-        raise SystemExit(f"{argument!r}: {run_dir} has no progress.csv and config.json; give a run folder")
+    name, run_dir = parse_run(argument)
+    if not (run_dir / "config.json").is_file():
+        raise SystemExit(f"{argument!r}: no config.json in {run_dir}; give a run folder, or NAME=RUN_DIR")
     config = PearlConfig.from_file(run_dir / "config.json")
     rows = read_progress(run_dir)
     per_step = config.meta_batch * config.batch_size
-    if rows and column not in rows[0]:
-        raise SystemExit(f"{run_dir}/progress.csv has no column {column!r}; it has {sorted(rows[0])}")
-    evaluated = [r for r in rows if r.get(column)]
-    if not evaluated:
+    values = evaluations(rows, column, run_dir)
+    if not values:
         raise SystemExit(f"{run_dir}/progress.csv has no evaluation yet")
+    evaluated = [row for row in rows if int(row["iteration"]) in values]
     seconds_kind = "CPU" if rows[-1].get("cpu_seconds") else "wall-clock"
     seconds = float(rows[-1]["cpu_seconds" if seconds_kind == "CPU" else "seconds"])
     total = int(rows[-1]["grad_steps"]) * per_step / 1e6
-    return Curve(name or run_dir.name,
+    return Curve(name,
                  np.array([int(r["grad_steps"]) * per_step / 1e6 for r in evaluated]),
-                 np.array([float(r[column]) for r in evaluated]),
+                 np.array(list(values.values())),
                  np.array([int(r["env_steps"]) for r in evaluated]),
                  seconds / total, seconds_kind)
 

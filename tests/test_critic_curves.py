@@ -119,11 +119,15 @@ def test_the_command_prints_projects_and_draws(events, run, tmp_path):
     ("a CSV that is not oyster's", "lacks ['Number of train steps total'"),
     ("a mark of 0", "--marks must be positive"),
     ("another log", "has no tag 'performance/eval_return'"),
-    ("a folder that is not a run", "has no progress.csv and config.json"),
+    ("a folder that is not a run", "no progress.csv in"),
+    ("a progress.csv without its config", "no config.json in"),
 ])
 def test_bad_input_says_what_is_wrong(events, run, tmp_path, case, message):
     other_log = tmp_path / "other.tfevents"
     other_log.write_bytes(event(90_000, {"misc/other": 1.0}))
+    without_config = tmp_path / "without-config"
+    without_config.mkdir()
+    (without_config / "progress.csv").write_bytes((run / "progress.csv").read_bytes())
     args = {
         "a family without a reproduction": ["ant-goal-2d", events, run],
         "no log file": ["walker-2d-params", tmp_path / "nope", run],
@@ -132,6 +136,7 @@ def test_bad_input_says_what_is_wrong(events, run, tmp_path, case, message):
         "a mark of 0": ["walker-2d-params", events, run, "--marks", "0"],
         "another log": ["walker-2d-params", other_log, run],
         "a folder that is not a run": ["walker-2d-params", events, tmp_path],
+        "a progress.csv without its config": ["walker-2d-params", events, without_config],
     }[case]
     result = subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True)
     assert result.returncode != 0 and message in result.stderr
