@@ -36,6 +36,15 @@ PUBLISHED_RETURNS: dict[str, tuple[float, float, str]] = {
     "walker-2d-params": (724.0, 1.09e6, "x35f/meta_rl, PyTorch on a GPU"),
     "humanoid-dir-2d": (1008.0, 1.67e6, "an oyster run in ZiyiLiubird/CRL, on a GPU"),
 }
+#: What each published figure is the return of, by the run's repository (the source's first part):
+#: read it against the column of ours that measures the same trajectory.
+PUBLISHED_MEASURES: dict[str, str] = {
+    "x35f/meta_rl": "the mean of 5 trajectories after 2 exploring ones, the belief updated after each (its "
+                    "`pearl/trainer.py`, `evaluate`: `performance/eval_return`). Closest to our return after "
+                    "exploration, which is the one trajectory after 2; its later trajectories have more context.",
+    "an oyster run in ZiyiLiubird/CRL": "the reference code's number, the last trajectory of a 600-step meta-test: "
+                                        "our reported number.",
+}
 #: Where a published run's tasks were not the family's: what they were instead.
 PUBLISHED_CAVEATS: dict[str, str] = {
     "ant-fwd-back": "x35f/meta_rl's `ant-dir` environment defaults to `forward_backward=False` and its `main.py` does "
