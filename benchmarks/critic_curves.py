@@ -132,7 +132,8 @@ def run_curve(argument: str, column: str = DEFAULT_COLUMN) -> Curve:
     values = evaluations(rows, column, run_dir)
     if not values:
         raise SystemExit(f"{run_dir}/progress.csv has no evaluation yet")
-    evaluated = [row for row in rows if int(row["iteration"]) in values]
+    row_of = {int(row["iteration"]): row for row in rows}
+    evaluated = [row_of[iteration] for iteration in values]  # in the order of values
     seconds_kind = "CPU" if rows[-1].get("cpu_seconds") else "wall-clock"
     seconds = float(rows[-1]["cpu_seconds" if seconds_kind == "CPU" else "seconds"])
     total = int(rows[-1]["grad_steps"]) * per_step / 1e6
