@@ -66,6 +66,12 @@ PUBLISHED_GRADIENT_STEPS: dict[str, int] = {
 PUBLISHED_TRANSITIONS_PER_STEP = 16 * 256
 
 
+def published_source(family: str) -> str:
+    """The repository ``family``'s published figure comes from: its source's first part, the key
+    of :data:`PUBLISHED_MEASURES` (``"x35f/meta_rl"``)."""
+    return PUBLISHED_RETURNS[family][2].split(",")[0]
+
+
 @dataclass(frozen=True)
 class Estimate:
     """A point estimate and its confidence interval."""
