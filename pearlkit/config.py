@@ -25,6 +25,8 @@ from pearlkit.envs.tasks import (
     split_tasks,
 )
 from pearlkit.inference import EXP_LOG_VAR_CLAMP, FACTOR_VARIANCES
+from pearlkit.networks import NETWORK_INITS
+from pearlkit.sac import CRITIC_TARGETS
 from pearlkit.runtime import PRECISIONS
 
 #: When the belief leaves out the factors of transitions without reward (``ignore_misses``).
@@ -62,6 +64,17 @@ class PearlConfig:
     data and budget, the baseline of what inference buys."""
     hidden_sizes: tuple[int, ...] = (300, 300, 300)
     """Hidden units of the Q, V and policy networks."""
+    # paper-vs-code: the x35f/meta_rl reproduction has target Qs and no V.
+    critic_target: str = "v-bar"
+    r"""The next-state value in the critic's Bellman target: ``"v-bar"`` (the reference's V network
+    and its Polyak copy :math:`\bar V`) or ``"q-bar"`` (Polyak copies :math:`\bar Q_1, \bar Q_2`
+    and no V: :math:`\min_i \bar Q_i(s', \tilde a', \bar z) - \alpha\log\pi(\tilde a'|s', \bar z)`,
+    :math:`\tilde a' \sim \pi`, the second SAC paper's); :data:`pearlkit.sac.CRITIC_TARGETS`."""
+    # paper-vs-code: the x35f/meta_rl reproduction keeps PyTorch's own initialisation.
+    network_init: str = "reference"
+    r"""How every network's weights start: ``"reference"`` (hidden weights uniform in
+    :math:`\pm 1/\sqrt{\text{fan-in}}`, biases 0.1, last layers within :math:`\pm 3\cdot10^{-3}`)
+    or ``"pytorch"`` (``nn.Linear``'s own: all within :math:`\pm 1/\sqrt{\text{fan-in}}`)."""
     encoder_hidden_sizes: tuple[int, ...] = (200, 200, 200)
     """Hidden units of the context encoder."""
     probabilistic_encoder: bool = True
@@ -267,6 +280,8 @@ class PearlConfig:
         _check_in(self.env_id, sorted(ENV_IDS), "env_id")
         _check_in(self.precision, list(PRECISIONS), "precision")
         _check_in(self.factor_variance, list(FACTOR_VARIANCES), "factor_variance")
+        _check_in(self.network_init, list(NETWORK_INITS), "network_init")
+        _check_in(self.critic_target, list(CRITIC_TARGETS), "critic_target")
         if self.prior_factor and not self.probabilistic_encoder:
             raise ValueError("prior_factor=True needs probabilistic_encoder=True: the deterministic encoder has "
                              "no Gaussian factors to multiply the prior with")

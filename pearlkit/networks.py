@@ -16,6 +16,25 @@ from torch import Tensor, nn
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 # Last layers start near zero so that early Q, V and policy outputs are small.
 LAST_LAYER_INIT = 3e-3
+#: How a network's weights start: ``"reference"`` (:class:`MLP`'s, the reference code's) or
+#: ``"pytorch"`` (``nn.Linear``'s own, as the x35f/meta_rl reproduction has).
+NETWORK_INITS = ("reference", "pytorch")
+
+
+def initialise(module: nn.Module, network_init: str) -> nn.Module:
+    r"""``module`` with every linear layer started as ``network_init`` (:data:`NETWORK_INITS`) says.
+
+    With ``"pytorch"`` each layer is drawn again by ``nn.Linear.reset_parameters`` (weights and
+    biases uniform in :math:`\pm 1/\sqrt{\text{fan-in}}`): after 256 hidden units a last layer
+    starts within :math:`\pm 0.0625`, about 20x the reference's.
+    """
+    if network_init not in NETWORK_INITS:
+        raise ValueError(f"network_init must be one of {list(NETWORK_INITS)}, got {network_init!r}")
+    if network_init == "pytorch":
+        for layer in module.modules():
+            if isinstance(layer, nn.Linear):
+                layer.reset_parameters()
+    return module
 
 
 class MLP(nn.Module):

@@ -23,14 +23,15 @@ from pearlkit.buffers import MultiTaskReplayBuffer, context_dim
 from pearlkit.config import LR_SCHEDULES, PearlConfig
 from pearlkit.envs.tasks import ENV_IDS, Task
 from pearlkit.inference import ContextEncoder, kl_to_prior, log_var_excess, sample_z
-from pearlkit.networks import MLP, QNetwork, TanhGaussianPolicy, VNetwork
+from pearlkit.networks import MLP, QNetwork, TanhGaussianPolicy, VNetwork, initialise
 from pearlkit.runtime import resolve_precision, seed_everything
 from pearlkit.sac import TransitionBatch
 from pearlkit.sampler import EnvPool, rollout, valid_steps
 
 
 class PearlAgent(nn.Module):
-    """The inference network and the five SAC networks, conditioned on z.
+    """The inference network and the five SAC networks, conditioned on z: the policy, Q1, Q2,
+    and V with its copy :math:`\bar V` (or, with ``critic_target="q-bar"``, copies of Q1 and Q2).
 
     Args:
         obs_dim, action_dim: sizes of the environment's spaces.
@@ -49,8 +50,14 @@ class PearlAgent(nn.Module):
         self.policy = TanhGaussianPolicy(obs_dim, latent, action_dim, hidden)
         self.q1 = QNetwork(obs_dim, action_dim, latent, hidden)
         self.q2 = QNetwork(obs_dim, action_dim, latent, hidden)
-        self.v = VNetwork(obs_dim, latent, hidden)
-        self.v_bar = copy.deepcopy(self.v).requires_grad_(False)  # the book's \bar V
+        if config.critic_target == "v-bar":
+            self.v = VNetwork(obs_dim, latent, hidden)
+        initialise(self, config.network_init)
+        if config.critic_target == "v-bar":
+            self.v_bar = copy.deepcopy(self.v).requires_grad_(False)  # the book's \bar V
+        else:  # \bar Q_1, \bar Q_2
+            self.q1_bar = copy.deepcopy(self.q1).requires_grad_(False)
+            self.q2_bar = copy.deepcopy(self.q2).requires_grad_(False)
         if config.learn_temperature:  # log alpha, so that alpha stays positive
             self.log_temperature = nn.Parameter(torch.tensor(math.log(config.temperature)))
         self.precision = torch.float32
@@ -103,8 +110,8 @@ def build_agent(config: PearlConfig, device: torch.device) -> PearlAgent:
 
 
 class Optimizers(NamedTuple):
-    """Adam for the critic side (Q1, Q2, encoder) and for the actor side (policy, V, and a
-    learned temperature)."""
+    """Adam for the critic side (Q1, Q2, encoder) and for the actor side (policy, V where there
+    is one, and a learned temperature)."""
 
     critic: torch.optim.Optimizer
     actor: torch.optim.Optimizer
@@ -118,7 +125,8 @@ def make_optimizers(agent: PearlAgent, config: PearlConfig) -> Optimizers:
     group = lambda module, lr: {"params": list(module.parameters()), "lr": lr, "initial_lr": lr}
     critic = torch.optim.Adam([group(agent.q1, config.qf_lr), group(agent.q2, config.qf_lr)] + (
         [group(agent.encoder, config.context_lr)] if config.latent_dim else []))  # latent_dim=0: no encoder
-    actor = torch.optim.Adam([group(agent.policy, config.policy_lr), group(agent.v, config.vf_lr)] + (
+    actor = torch.optim.Adam([group(agent.policy, config.policy_lr)] + (
+        [group(agent.v, config.vf_lr)] if config.critic_target == "v-bar" else []) + (
         [{"params": [agent.log_temperature], "lr": config.policy_lr, "initial_lr": config.policy_lr}]
         if config.learn_temperature else []))
     return Optimizers(critic, actor)
@@ -158,6 +166,24 @@ def frozen(*modules: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
+@torch.no_grad()
+def next_state_value(agent: PearlAgent, next_obs: Tensor, z_bar: Tensor, config: PearlConfig) -> Tensor:
+    r"""The value of :math:`s'` in the critic's Bellman target, per ``config.critic_target``:
+    :math:`\bar V(s', \bar z)`, or :math:`\min_i \bar Q_i(s', \tilde a', \bar z) - \alpha\log\pi(\tilde a'|s', \bar z)`
+    with :math:`\tilde a' \sim \pi(\cdot|s', \bar z)` (:func:`pearlkit.sac.v_target` on the target Qs).
+
+    Args:
+        next_obs: ``(batch, obs_dim)``; z_bar: ``(batch, latent_dim)``, without gradient.
+    Returns:
+        Shape ``(batch,)``, no gradient.
+    """
+    if config.critic_target == "v-bar":
+        return agent.v_bar(next_obs, z_bar)
+    pi = agent.policy(next_obs, z_bar)
+    q_bar = torch.min(agent.q1_bar(next_obs, pi.action, z_bar), agent.q2_bar(next_obs, pi.action, z_bar))
+    return sac.v_target(q_bar, pi.log_pi, agent.temperature(config))
+
+
 def critic_over_draws(agent: PearlAgent, batch: TransitionBatch, z_mean: Tensor, z_var: Tensor, draws: int,
                       config: PearlConfig) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Q1, Q2 and their Bellman target on ``batch`` at ``draws`` samples of z from each task's
@@ -177,8 +203,8 @@ def critic_over_draws(agent: PearlAgent, batch: TransitionBatch, z_mean: Tensor,
     # With several draws, each sees the whole batch; one draw uses it as it is.
     batch = batch if draws == 1 else TransitionBatch(*(x.repeat(draws, *[1] * (x.dim() - 1)) for x in batch))
     q1, q2 = agent.q1(batch.obs, batch.action, z), agent.q2(batch.obs, batch.action, z)
-    target = sac.q_target(batch.reward, batch.terminal, agent.v_bar(batch.next_obs, z_bar), config.reward_scale,
-                          config.discount)
+    target = sac.q_target(batch.reward, batch.terminal, next_state_value(agent, batch.next_obs, z_bar, config),
+                          config.reward_scale, config.discount)
     return q1, q2, target, z_bar
 
 
@@ -193,7 +219,8 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
 
     (plus :func:`pearlkit.inference.log_var_excess` with ``factor_log_var_limit``), then V and
     the policy on :math:`L_V + L_\pi` with :math:`\bar z`, then :math:`\bar V` moves.
-    (:math:`\beta` is ``kl_lambda``.)
+    (:math:`\beta` is ``kl_lambda``. With ``critic_target="q-bar"`` there is no V: the policy
+    steps on :math:`L_\pi` alone, and :math:`\bar Q_1, \bar Q_2` move.)
 
     Args:
         batch: ``num_tasks * batch_size`` transitions, task-major (see ``sample_batch``).
@@ -201,7 +228,7 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
         context_sizes: optional ``(num_tasks,)``: the encoder sees only each task's first
             ``context_sizes[i]`` context transitions (``vary_context_size``).
     Returns:
-        The detached losses: ``q_loss``, ``kl``, ``v_loss``, ``policy_loss``, and the mean
+        The detached losses: ``q_loss``, ``kl``, ``v_loss`` (where there is a V), ``policy_loss``, and the mean
         belief variance ``z_var`` (not with ``latent_dim=0``, which has no belief). Book label: ``eq-critic-loss``.
     """
     draws = config.critic_z_samples
@@ -229,24 +256,29 @@ def update_step(agent: PearlAgent, optimizers: Optimizers, batch: TransitionBatc
             weight.grad += grad
     optimizers.critic.step()
 
-    # Actor and value: z is detached, so neither trains the encoder. Q is the updated one.
+    # Actor and V: z is detached, so neither trains the encoder. Q is the updated one.
     pi = agent.policy(batch.obs, z_bar)
     with frozen(agent.q1, agent.q2):  # the gradient reaches the action, not Q's weights
         q_pi = torch.min(agent.q1(batch.obs, pi.action, z_bar), agent.q2(batch.obs, pi.action, z_bar))
-    v = agent.v(batch.obs, z_bar)
     alpha = agent.temperature(config)  # the step's alpha: a learned one moves after this step
-    v_loss = sac.v_loss(v, sac.v_target(q_pi, pi.log_pi, alpha))
     policy_loss = sac.policy_loss(pi.log_pi, q_pi, pi.mean, pi.log_std, config.policy_mean_reg,
                                   config.policy_std_reg, alpha)
-    actor_loss = v_loss + policy_loss
+    losses = {"policy_loss": policy_loss}
+    if config.critic_target == "v-bar":
+        losses["v_loss"] = sac.v_loss(agent.v(batch.obs, z_bar), sac.v_target(q_pi, pi.log_pi, alpha))
+    actor_loss = sum(losses.values())
     if config.learn_temperature:  # paper-vs-code: the reference fixes alpha
         actor_loss = actor_loss + sac.temperature_loss(agent.log_temperature, pi.log_pi, -float(agent.action_dim))
     optimizers.actor.zero_grad(set_to_none=True)
     actor_loss.backward()
     optimizers.actor.step()
-    sac.polyak_update(agent.v_bar, agent.v, config.tau)
-    return {"q_loss": q_loss.detach(), "kl": kl.detach(), "v_loss": v_loss.detach(),
-            "policy_loss": policy_loss.detach(), **({"z_var": z_var.detach().mean()} if config.latent_dim else {}),
+    if config.critic_target == "v-bar":
+        sac.polyak_update(agent.v_bar, agent.v, config.tau)
+    else:
+        sac.polyak_update(agent.q1_bar, agent.q1, config.tau)
+        sac.polyak_update(agent.q2_bar, agent.q2, config.tau)
+    return {"q_loss": q_loss.detach(), "kl": kl.detach(), **{k: v.detach() for k, v in losses.items()},
+            **({"z_var": z_var.detach().mean()} if config.latent_dim else {}),
             **({"temperature": alpha} if config.learn_temperature else {})}
 
 

@@ -14,6 +14,13 @@ import torch
 from torch import Tensor, nn
 
 
+#: Where the Bellman target's next-state value comes from (``PearlConfig.critic_target``):
+#: ``"v-bar"``, :math:`\bar V(s', \bar z)` (the reference's, and this module's first version of
+#: SAC), or ``"q-bar"``, :math:`\min_i \bar Q_i(s', \tilde a', \bar z) - \alpha\log\pi(\tilde a'|s', \bar z)`
+#: with Polyak-averaged copies of both Qs and no V (the second SAC paper's, as x35f/meta_rl has).
+CRITIC_TARGETS = ("v-bar", "q-bar")
+
+
 class TransitionBatch(NamedTuple):
     """Transitions from the replay buffers, flattened over tasks: shapes ``(batch, ·)``."""
 

@@ -1,11 +1,16 @@
 import torch
 from torch.distributions import Normal, TanhTransform, TransformedDistribution
 
+import pytest
+
+from pearlkit.config import PearlConfig
 from pearlkit.networks import (
+    LAST_LAYER_INIT,
     LOG_STD_MAX,
     QNetwork,
     TanhGaussianPolicy,
     VNetwork,
+    initialise,
     tanh_gaussian_log_prob,
 )
 
@@ -33,3 +38,27 @@ def test_critic_shapes_and_small_initial_outputs():
     obs, action, z = torch.randn(7, 4), torch.rand(7, 2), torch.randn(7, 5)
     assert q(obs, action, z).shape == (7,) and v(obs, z).shape == (7,)
     assert q(obs, action, z).abs().max() < 0.1  # last layer starts near zero
+
+
+def test_pytorch_initialisation_redraws_every_linear_layer_within_its_fan_in_bound():
+    torch.manual_seed(0)
+    q = QNetwork(4, 2, 5, (64, 32))
+    assert q.last.weight.abs().max() <= LAST_LAYER_INIT and (q.hidden[0].bias == 0.1).all()
+    initialise(q, "pytorch")
+    layers = [*q.hidden, q.last]
+    for layer in layers:  # nn.Linear's own bound, 1/sqrt(fan-in), on weights and biases alike
+        bound = layer.in_features ** -0.5
+        assert layer.weight.abs().max() <= bound and layer.bias.abs().max() <= bound
+    assert q.last.weight.abs().max() > 10 * LAST_LAYER_INIT  # 1/sqrt(32) = 0.18: far above the reference's
+    assert not any((layer.bias == 0.1).any() for layer in q.hidden)  # biases drawn, not the reference's 0.1
+
+
+def test_reference_initialisation_leaves_the_weights_and_bad_names_are_refused():
+    v = VNetwork(4, 5, (16,))
+    before = [p.clone() for p in v.parameters()]
+    initialise(v, "reference")
+    assert all(torch.equal(a, b) for a, b in zip(before, v.parameters()))
+    with pytest.raises(ValueError, match="network_init must be one of .*'xavier'"):
+        initialise(v, "xavier")
+    with pytest.raises(ValueError, match="network_init.*'xavier'"):
+        PearlConfig(network_init="xavier")

@@ -99,6 +99,40 @@ def test_every_network_moves_except_the_target_by_polyak_only(setup):
         torch.testing.assert_close(t, (1 - config.tau) * b + config.tau * v)
 
 
+def test_q_bar_target_is_the_soft_value_of_the_target_qs_and_they_move_by_polyak():
+    # critic_target="q-bar": no V; the target is min_i Qbar_i(s', a') - alpha log pi(a'|s'),
+    # a' drawn from the policy after z. Recomputed here by hand, in the same random order.
+    config = tiny_config(critic_target="q-bar", temperature=0.5)
+    config, agent, _, _, (replay, context_buffer), _ = agent_with_data(config)
+    assert not hasattr(agent, "v") and not hasattr(agent, "v_bar")
+    with torch.no_grad():  # target Qs that differ from Q, so that using the wrong one shows
+        for p in (*agent.q1_bar.parameters(), *agent.q2_bar.parameters()):
+            p.add_(0.05 * torch.randn_like(p))
+    batch, context = sample_inputs(config, replay, context_buffer)
+    before = copy.deepcopy(agent)
+    torch.manual_seed(7)
+    z_mean, z_var = before.encoder(context)
+    z = sample_z(z_mean, z_var).repeat_interleave(config.batch_size, dim=0)
+    with torch.no_grad():
+        pi = before.policy(batch.next_obs, z)
+        soft_value = torch.min(before.q1_bar(batch.next_obs, pi.action, z),
+                               before.q2_bar(batch.next_obs, pi.action, z)) - 0.5 * pi.log_pi
+        y = config.reward_scale * batch.reward + config.discount * (1 - batch.terminal) * soft_value
+    loss = sum(((q(batch.obs, batch.action, z) - y) ** 2).mean() for q in (before.q1, before.q2))
+    loss = loss + config.kl_lambda * kl_to_prior(z_mean, z_var).sum()
+    expected = torch.autograd.grad(loss, [*before.encoder.parameters(), *before.q1.parameters()])
+    torch.manual_seed(7)
+    losses = update_step(agent, make_optimizers(agent, config), batch, context, config)
+    assert "v_loss" not in losses and {"q_loss", "kl", "policy_loss"} <= set(losses)
+    for a, e in zip([p.grad for m in (agent.encoder, agent.q1) for p in m.parameters()], expected):
+        torch.testing.assert_close(a, e)
+    for name in ("q1", "q2"):
+        target, old_target, q = getattr(agent, f"{name}_bar"), getattr(before, f"{name}_bar"), getattr(agent, name)
+        for t, b, v in zip(target.parameters(), old_target.parameters(), q.parameters()):
+            torch.testing.assert_close(t, (1 - config.tau) * b + config.tau * v)
+            assert t.grad is None
+
+
 def test_the_temperature_reaches_the_actor_side_only(setup):
     # The same step at temperatures 1 and 0.25: the critic and encoder step identically (their
     # loss has no entropy term); V and the policy do not. At 1 it is the reference's step.

@@ -64,10 +64,12 @@ def test_same_seed_same_numbers_and_another_seed_differs():
     assert strip(first) != strip(other)
 
 
-@pytest.mark.parametrize("schedule, learned", [("constant", False), ("linear", False), ("constant", True)])
-def test_resume_gives_the_same_run_as_no_interruption(tmp_path, schedule, learned):
-    # learned: a learned temperature is a weight of the agent and has Adam state like the others
-    config = tiny_config(num_iterations=3, lr_schedule=schedule, learn_temperature=learned)
+@pytest.mark.parametrize("schedule, learned, critic_target", [
+    ("constant", False, "v-bar"), ("linear", False, "v-bar"), ("constant", True, "v-bar"), ("constant", True, "q-bar")])
+def test_resume_gives_the_same_run_as_no_interruption(tmp_path, schedule, learned, critic_target):
+    # learned: a learned temperature is a weight of the agent and has Adam state like the others;
+    # q-bar: the target Qs are weights of the agent too
+    config = tiny_config(num_iterations=3, lr_schedule=schedule, learn_temperature=learned, critic_target=critic_target)
     straight = pearlkit.train(config, tmp_path / "a", progress=False)
     # the linear schedule follows num_iterations, so the interrupted run is one of 3 from the start
     def interrupt_after_two(row):
