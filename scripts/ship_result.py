@@ -27,6 +27,7 @@ from pathlib import Path
 import pearlkit
 from pearlkit.checkpoint import SHIPPED_FILES
 from pearlkit.cli import default_run_dir, train_command
+from pearlkit.config import budget_allows
 from pearlkit.envs import is_navigation
 from pearlkit.evaluate import EVALUATION_FILE, EVALUATION_SEEDS, record_evaluation
 from pearlkit.render import film_result
@@ -60,10 +61,12 @@ def cpu_time_row(last: dict[str, str]) -> str:
 
 def iterations_row(last: dict[str, str], config: pearlkit.PearlConfig) -> str:
     """The README row of the iterations a run trained, and what ended it where that was its
-    ``env_step_budget``, not ``num_iterations``; with its line break."""
+    ``env_step_budget``, not ``num_iterations`` (a run shipped while it still trains has neither
+    said of it); with its line break."""
     done = int(last["iteration"])
+    budget_ended = not budget_allows(config, int(last["env_steps"]), done)
     ended = (f" (its budget of {config.env_step_budget:,} env steps ended it: another iteration could have "
-             f"collected past it)" if done < config.num_iterations and config.env_step_budget else "")
+             f"collected past it)" if done < config.num_iterations and budget_ended else "")
     return f"| iterations | {done} of {config.num_iterations}{ended} |\n"
 
 

@@ -74,12 +74,16 @@ def test_the_readme_gives_cpu_time_only_where_the_whole_run_counted_it():
 
 def test_the_readme_says_when_the_env_step_budget_ended_the_run():
     iterations_row = ship_result().iterations_row
-    config = PearlConfig(num_iterations=249, env_step_budget=2_500_000)
-    assert iterations_row({"iteration": "249"}, config) == "| iterations | 249 of 249 |\n"
-    assert iterations_row({"iteration": "239"}, config) == (
+    config = pearlkit.get_preset("cheetah-fwd-back")  # 249 iterations of 10,000 to 10,600 env steps
+    assert config.num_iterations == 249 and config.env_step_budget == 2_500_000
+    assert iterations_row({"iteration": "249", "env_steps": "2489000"}, config) == "| iterations | 249 of 249 |\n"
+    assert iterations_row({"iteration": "239", "env_steps": "2493000"}, config) == (
         "| iterations | 239 of 249 (its budget of 2,500,000 env steps ended it: another iteration could have "
         "collected past it) |\n")
-    assert iterations_row({"iteration": "192"}, config.replace(env_step_budget=None)) == "| iterations | 192 of 249 |\n"
+    # shipped while it still trains: the budget allows the next iteration
+    assert iterations_row({"iteration": "211", "env_steps": "2198400"}, config) == "| iterations | 211 of 249 |\n"
+    unbounded = config.replace(env_step_budget=None)
+    assert iterations_row({"iteration": "192", "env_steps": "2489000"}, unbounded) == "| iterations | 192 of 249 |\n"
 
 
 def test_the_readme_says_how_the_run_shared_the_machine():
