@@ -26,6 +26,7 @@ import torch
 
 from pearlkit.checkpoint import load_agent
 from pearlkit.evaluate import meta_test
+from pearlkit.pearl import next_state_value
 from pearlkit.sac import q_loss, q_target
 
 ROOT = Path(__file__).parents[1]
@@ -52,8 +53,9 @@ def critic_pass(agent, config, batch, variant: str):
     agent.q1.zero_grad(set_to_none=True)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=variant == "all bf16"):
         with torch.no_grad():
-            target = q_target(reward, terminal, agent.v_bar(next_obs, z).float(), config.reward_scale,
-                              config.discount)
+            torch.manual_seed(0)  # with critic_target="q-bar" the target samples a'; the same draws in each variant
+            target = q_target(reward, terminal, next_state_value(agent, next_obs, z, config).float(),
+                              config.reward_scale, config.discount)
         q1 = agent.q1(obs, action, z).float()
     q_loss(q1, q1.detach(), target).backward()
     grad = torch.cat([p.grad.flatten() for p in agent.q1.parameters()])
