@@ -1,0 +1,81 @@
+"""Where a Humanoid-Dir-2D agent's return comes from: staying up, or moving its task's way?
+Measured on its own meta-test.
+
+    python benchmarks/humanoid_motion.py [RUN_DIR ...] [--seed 0]   (default: results/humanoid-dir-2d)
+
+For each run folder: meta-test the agent on its held-out tasks (the protocol of ``evaluate``, its runs) and
+split each trajectory's return (:func:`pearlkit.envs.humanoid.humanoid_direction_reward`) into its
+terms: the bonus for every step alive, the control cost (from the actions), the contact cost
+(from the external contact forces that end each next observation, as Gymnasium's ``Humanoid-v5``
+computes it) and what is left, the velocity term, from which the mean velocity along the task's
+direction follows. Printed per trajectory index, averaged over the runs; the last line is one
+JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from pearlkit.checkpoint import load_agent
+from pearlkit.envs.humanoid import ALIVE_BONUS, CONTROL_COST, VELOCITY_WEIGHT
+from pearlkit.evaluate import exploration_beliefs, meta_test
+
+CONTACT_FORCES = 78  # Humanoid-v5 ends its observation with cfrc_ext of its 13 bodies (6 each)
+CONTACT_COST, CONTACT_COST_CAP = 5e-7, 10.0  # Humanoid-v5's contact_cost_weight and range
+
+
+def reward_terms(run_dir: Path, seed: int) -> dict:
+    """Per trajectory index, the mean over runs of: steps alive, the share of runs that stayed
+    up the whole trajectory, each term of the return, and the mean velocity along the task's
+    direction."""
+    agent, config, iteration = load_agent(run_dir, "cpu")
+    if "Humanoid" not in config.env_id:
+        raise SystemExit(f"{run_dir} trained on {config.env_id}; this split holds for the humanoid only")
+    _, tasks = config.split_tasks()
+    result = meta_test(agent, tasks, config, seed=seed, runs_per_task=config.num_evals,
+                       exploration_beliefs=exploration_beliefs(agent, config, seed))
+    out = {"iteration": iteration, "runs": int(result.returns.shape[0]), "by_trajectory": []}
+    for k, traj in enumerate(result.trajectories):
+        valid = result.valid[:, k].numpy()
+        steps = valid.sum(1)
+        control = CONTROL_COST * np.square(traj.action.numpy()).sum(-1)
+        forces = traj.next_obs.numpy()[..., -CONTACT_FORCES:]
+        contact = np.minimum(CONTACT_COST * np.square(forces).sum(-1), CONTACT_COST_CAP)
+        total = lambda x: (x * valid).sum(1)  # per run, over its real steps
+        bonus = ALIVE_BONUS * steps
+        velocity_term = result.returns[:, k].numpy() - bonus + total(control) + total(contact)
+        out["by_trajectory"].append({
+            "steps": round(float(steps.mean()), 1),
+            "whole": round(float(np.mean(steps == config.max_path_length)), 2),
+            "return": round(float(result.returns[:, k].mean()), 1),
+            "alive_bonus": round(float(bonus.mean()), 1),
+            "control_cost": round(float(total(control).mean()), 1),
+            "contact_cost": round(float(total(contact).mean()), 1),
+            "velocity_term": round(float(velocity_term.mean()), 1),
+            "velocity_along_task": round(float((velocity_term / (VELOCITY_WEIGHT * steps)).mean()), 3)})
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="*", type=Path, default=[Path("results/humanoid-dir-2d")])
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    figures = {}
+    for run_dir in args.runs:
+        figures[str(run_dir)] = result = reward_terms(run_dir, args.seed)
+        print(f"{run_dir} (iteration {result['iteration']}, {result['runs']} runs, seed {args.seed})")
+        print("  trajectory  steps  whole  return = alive bonus - control - contact + velocity term"
+              "   velocity along the task (m/s)")
+        for k, t in enumerate(result["by_trajectory"], start=1):
+            print(f"  {k:10d}  {t['steps']:5.0f}  {t['whole']:5.2f}  {t['return']:6.0f} = {t['alive_bonus']:11.0f} - "
+                  f"{t['control_cost']:7.0f} - {t['contact_cost']:7.0f} + {t['velocity_term']:13.0f}"
+                  f"   {t['velocity_along_task']:+.3f}")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
