@@ -39,6 +39,13 @@ def test_committed_notebooks_have_no_outputs():
             assert not cell.get("outputs") and not cell.get("execution_count"), notebook.name
 
 
+def test_every_notebook_cell_has_a_unique_id():
+    # nbformat 4.5 requires them; a cell added by hand without one draws a warning on every build
+    for notebook in NOTEBOOKS:
+        ids = [cell.get("id") for cell in cells(notebook)]
+        assert None not in ids and len(set(ids)) == len(ids), notebook.name
+
+
 def test_the_table_of_contents_lists_every_chapter_in_order():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     listed = [toc["root"]] + [entry["file"] for entry in toc["chapters"]]
