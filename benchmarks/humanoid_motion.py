@@ -5,11 +5,13 @@ Measured on its own meta-test.
 
 For each run folder: meta-test the agent on its held-out tasks (the protocol of ``evaluate``, its runs) and
 split each trajectory's return (:func:`pearlkit.envs.humanoid.humanoid_direction_reward`) into its
-terms: the bonus for every step alive, the control cost (from the actions), the contact cost
-(from the external contact forces that end each next observation, as Gymnasium's ``Humanoid-v5``
-computes it) and what is left, the velocity term, from which the mean velocity along the task's
-direction follows. Printed per trajectory index, averaged over the runs; the last line is one
-JSON object.
+terms: the bonus for every step alive, the control cost (on the actions rescaled to the motors'
+range, as the environment pays it), the contact cost (from the external contact forces that end
+each next observation, as Gymnasium's ``Humanoid-v5`` computes it) and what is left, the velocity
+term, from which the mean velocity of the centre of mass along the task's direction follows. As
+a check from another source, the root body's velocity (in the observation) along the same
+direction. Printed per trajectory index, averaged over the runs; the last line is one JSON
+object.
 """
 from __future__ import annotations
 
@@ -21,8 +23,10 @@ import numpy as np
 
 from pearlkit.checkpoint import load_agent
 from pearlkit.envs.humanoid import ALIVE_BONUS, CONTROL_COST, VELOCITY_WEIGHT
+from pearlkit.envs.tasks import make_env
 from pearlkit.evaluate import exploration_beliefs, meta_test
 
+ROOT_VELOCITY = slice(22, 24)  # Humanoid-v5's observation: qpos[2:] (22), then qvel, root x, y first
 CONTACT_FORCES = 78  # Humanoid-v5 ends its observation with cfrc_ext of its 13 bodies (6 each)
 CONTACT_COST, CONTACT_COST_CAP = 5e-7, 10.0  # Humanoid-v5's contact_cost_weight and range
 
@@ -38,14 +42,18 @@ def reward_terms(run_dir: Path, seed: int) -> dict:
     result = meta_test(agent, tasks, config, seed=seed, runs_per_task=config.num_evals,
                        exploration_beliefs=exploration_beliefs(agent, config, seed))
     out = {"iteration": iteration, "runs": int(result.returns.shape[0]), "by_trajectory": []}
+    to_control = make_env(config.env_id).to_control  # the agent acts in [-1, 1]; the cost is on the motors' range
+    angles = np.repeat([float(task["angle"]) for task in tasks], config.num_evals)  # run i is task i // num_evals
+    direction = np.stack([np.cos(angles), np.sin(angles)], axis=-1)[:, None, :]
     for k, traj in enumerate(result.trajectories):
         valid = result.valid[:, k].numpy()
         steps = valid.sum(1)
-        control = CONTROL_COST * np.square(traj.action.numpy()).sum(-1)
+        control = CONTROL_COST * np.square(to_control(traj.action.numpy())).sum(-1)
         forces = traj.next_obs.numpy()[..., -CONTACT_FORCES:]
         contact = np.minimum(CONTACT_COST * np.square(forces).sum(-1), CONTACT_COST_CAP)
         total = lambda x: (x * valid).sum(1)  # per run, over its real steps
         bonus = ALIVE_BONUS * steps
+        root_along = (traj.next_obs.numpy()[..., ROOT_VELOCITY] * direction).sum(-1)
         velocity_term = result.returns[:, k].numpy() - bonus + total(control) + total(contact)
         out["by_trajectory"].append({
             "steps": round(float(steps.mean()), 1),
@@ -55,7 +63,8 @@ def reward_terms(run_dir: Path, seed: int) -> dict:
             "control_cost": round(float(total(control).mean()), 1),
             "contact_cost": round(float(total(contact).mean()), 1),
             "velocity_term": round(float(velocity_term.mean()), 1),
-            "velocity_along_task": round(float((velocity_term / (VELOCITY_WEIGHT * steps)).mean()), 3)})
+            "velocity_along_task": round(float((velocity_term / (VELOCITY_WEIGHT * steps)).mean()), 3),
+            "root_velocity_along_task": round(float((total(root_along) / steps).mean()), 3)})
     return out
 
 
@@ -69,11 +78,11 @@ def main() -> None:
         figures[str(run_dir)] = result = reward_terms(run_dir, args.seed)
         print(f"{run_dir} (iteration {result['iteration']}, {result['runs']} runs, seed {args.seed})")
         print("  trajectory  steps  whole  return = alive bonus - control - contact + velocity term"
-              "   velocity along the task (m/s)")
+              "   velocity along the task (m/s): centre of mass, root")
         for k, t in enumerate(result["by_trajectory"], start=1):
             print(f"  {k:10d}  {t['steps']:5.0f}  {t['whole']:5.2f}  {t['return']:6.0f} = {t['alive_bonus']:11.0f} - "
                   f"{t['control_cost']:7.0f} - {t['contact_cost']:7.0f} + {t['velocity_term']:13.0f}"
-                  f"   {t['velocity_along_task']:+.3f}")
+                  f"   {t['velocity_along_task']:+.3f}, {t['root_velocity_along_task']:+.3f}")
     print(json.dumps(figures))
 
 
