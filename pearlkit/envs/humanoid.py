@@ -21,7 +21,8 @@ ALIVE_BONUS = 5.0
 def humanoid_direction_reward(com_velocity: np.ndarray, angle: float, action: np.ndarray,
                               contact_cost: float) -> float:
     r""":math:`r = 1.25\,\langle v_\text{com}, (\cos\theta, \sin\theta)\rangle - 0.1\lVert a\rVert^2
-    - \min(5\cdot10^{-7}\lVert F_\text{ext}\rVert^2, 10) + 5`."""
+    - \min(5\cdot10^{-7}\lVert F_\text{ext}\rVert^2, 10) + 5`, with :math:`a` the motors' control
+    (the agent's action rescaled to their range, :math:`\pm 0.4`)."""
     direction = np.array([np.cos(angle), np.sin(angle)])
     return (VELOCITY_WEIGHT * float(com_velocity @ direction) - control_cost(action, CONTROL_COST)
             - contact_cost + ALIVE_BONUS)
