@@ -93,6 +93,40 @@ def train_command(config: PearlConfig, preset: str, out: str | Path | None = Non
     return f"python -m pearlkit train {preset} --seed {config.seed} --out {out}" + (f" --set {sets}" if sets else "")
 
 
+def training_commands(config: PearlConfig, versions: dict, preset: str, out: str | Path) -> list[str] | None:
+    """The commands that train a run again as it was trained, from its final ``config`` and its
+    ``versions.json``: :func:`train_command` for the config it started with, stopped (with
+    ``num_iterations``) at the iteration of the first resume that changed its config, then one
+    ``--resume`` with those changes for each such resume. Resumes at the same iteration are one.
+    A run never changed on resume gets :func:`train_command` alone.
+
+    Returns:
+        The commands, or None where a resume did not record the values it replaced (``"was"``,
+        recorded since 2026-12-05), so the start cannot be known.
+    """
+    changes: list[dict] = []
+    for resume in versions.get("resumed", []):
+        if not resume.get("changed"):
+            continue
+        if "was" not in resume:
+            return None
+        if changes and changes[-1]["iteration"] == resume["iteration"]:  # nothing trained in between
+            changes[-1] = {"iteration": resume["iteration"], "changed": {**changes[-1]["changed"], **resume["changed"]},
+                           "was": {**resume["was"], **changes[-1]["was"]}}
+        else:
+            changes.append(resume)
+    configs = [config]
+    for change in reversed(changes):
+        configs.insert(0, configs[0].replace(**change["was"]))
+    # Each stage but the last stops where the next resume began.
+    stages = [c.replace(num_iterations=change["iteration"]) for c, change in zip(configs, changes)] + [config]
+    commands = [train_command(stages[0], preset, out=out)]
+    for before, after in zip(stages, stages[1:]):
+        sets = " ".join(f"{k}={format_value(v)}" for k, v in after.to_dict().items() if before.to_dict()[k] != v)
+        commands.append(f"python -m pearlkit train --resume {out} --set {sets}")
+    return commands
+
+
 # ----- the commands -----
 
 

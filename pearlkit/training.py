@@ -140,9 +140,9 @@ def new_run(config: PearlConfig, device: torch.device) -> Run:
     return Run(trainer, test_tasks, EnvPool(config.env_id, config.seed + EVAL_SEED_OFFSET))
 
 
-def restore_run(run: Run, run_dir: Path) -> dict[str, Any]:
+def restore_run(run: Run, run_dir: Path) -> dict[str, tuple[Any, Any]]:
     """Load ``run_dir``'s checkpoint into ``run``; only :data:`~pearlkit.config.RESUMABLE_FIELDS` may
-    differ. Returns those that do, with their new values."""
+    differ. Returns those that do, each as ``(the run's value, the new one)``."""
     for stale in run_dir.glob(".*.tmp"):  # left by a process killed mid-write
         stale.unlink()
     trainer = run.trainer
@@ -163,7 +163,7 @@ def restore_run(run: Run, run_dir: Path) -> dict[str, Any]:
     trainer.context_buffer.load_state_dict(ckpt["context_buffer"])
     run.state = RunState(**{"cpu_seconds": None, **ckpt["state"]})
     _restore_rng(ckpt["rng"], trainer.rng)
-    return {k: config[k] for k in RESUMABLE_FIELDS if before[k] != config[k]}
+    return {k: (before[k], config[k]) for k in RESUMABLE_FIELDS if before[k] != config[k]}
 
 
 def _gpu(device: torch.device) -> dict[str, str]:
@@ -171,13 +171,19 @@ def _gpu(device: torch.device) -> dict[str, str]:
     return {} if device.type == "cpu" else {"gpu": device_name(device)}
 
 
-def record_resume(run_dir: Path, iteration: int, changed: dict[str, Any], device: torch.device) -> None:
+def record_resume(run_dir: Path, iteration: int, changed: dict[str, tuple[Any, Any]], device: torch.device) -> None:
     """Add one entry to ``versions.json``'s ``"resumed"`` list: the iteration a resume started from,
-    the machine it ran on and the config fields it changed. A run that spans sessions can then
-    say every machine its clock ran on, not only the first."""
+    the machine it ran on, the config fields it changed (``"changed"``: their new values) and what
+    they were (``"was"``). A run that spans sessions can then say every machine its clock ran on,
+    not only the first, and the commands that train it again as it was trained
+    (:func:`pearlkit.cli.training_commands`)."""
     path = run_dir / "versions.json"
     record = json.loads(path.read_text()) if path.exists() else {}
-    entry = {"iteration": iteration, "cpu": cpu_name(), **_gpu(device), **({"changed": changed} if changed else {})}
+    fields = {}
+    if changed:
+        fields = {"changed": {k: new for k, (_, new) in changed.items()},
+                  "was": {k: old for k, (old, _) in changed.items()}}
+    entry = {"iteration": iteration, "cpu": cpu_name(), **_gpu(device), **fields}
     record.setdefault("resumed", []).append(entry)
     atomic_write_bytes(path, lambda f: f.write((json.dumps(record, indent=2) + "\n").encode()))
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pearlkit
 from pearlkit.checkpoint import SHIPPED_FILES
-from pearlkit.cli import default_run_dir, train_command
+from pearlkit.cli import default_run_dir, train_command, training_commands
 from pearlkit.config import budget_allows
 from pearlkit.envs import is_navigation
 from pearlkit.evaluate import EVALUATION_FILE, EVALUATION_SEEDS, record_evaluation
@@ -132,6 +132,19 @@ def replace_evaluation_rows(readme: str, rows: str) -> str:
     return "\n".join(lines[:start] + [rows] + lines[end + 1:])
 
 
+def how_trained(commands: list[str] | None) -> str:
+    """What the README's commands are (:func:`pearlkit.cli.training_commands`'s, or, where those
+    cannot be known, the command of the run's last config)."""
+    if commands is None:
+        return ("its resumes changed its config, as the wall-clock row below lists, before they recorded what they "
+                "replaced: the first command gives its last config; a killed or stopped run continues with "
+                "`train --resume`")
+    if len(commands) > 1:
+        return ("the first commands train it again as it was trained, each stage stopping where the run was resumed "
+                "with a changed config; a killed or stopped run continues with `train --resume`")
+    return "a killed or stopped run continues with the second command"
+
+
 def film_if_mujoco(folder: Path, config: pearlkit.PearlConfig) -> None:
     """Film a MuJoCo agent adapting (:func:`pearlkit.render.film_result`), which chapter 6
     shows; navigation agents are drawn by the chapters, not filmed."""
@@ -193,15 +206,18 @@ def main() -> None:
     run_name = default_run_dir(name, config.seed)
     versions = json.loads((tmp / "versions.json").read_text())
     how = f" --threads {args.threads}" + (" --alone" if args.alone else "")
+    commands = training_commands(config, versions, args.preset, run_name)
+    train_lines = "\n".join(f"OMP_NUM_THREADS={args.threads} {command}"
+                            for command in commands or [train_command(config, args.preset, out=run_name)])
     method = "PEARL" if config.latent_dim else "SAC with no task inference (`latent_dim=0`)"
     readme = f"""# `{name}`: {method} on `{config.env_id}`
 
 {args.note}
 
-Trained with ({thread_count(args.threads)}; a killed or stopped run continues with the second command):
+Trained with ({thread_count(args.threads)}; {how_trained(commands)}):
 
 ```bash
-OMP_NUM_THREADS={args.threads} {train_command(config, args.preset, out=run_name)}
+{train_lines}
 python -m pearlkit train --resume {run_name}
 python scripts/ship_result.py {run_name} {args.preset}{f" --name {name}" if args.name else ""}{how}
 ```

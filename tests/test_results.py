@@ -86,6 +86,13 @@ def test_the_readme_says_when_the_env_step_budget_ended_the_run():
     assert iterations_row({"iteration": "192", "env_steps": "2489000"}, unbounded) == "| iterations | 192 of 249 |\n"
 
 
+def test_the_readme_says_what_its_commands_give():
+    how_trained = ship_result().how_trained
+    assert how_trained(["train"]).endswith("continues with the second command")
+    assert "train it again as it was trained" in how_trained(["train", "resume with a change"])
+    assert "the first command gives its last config" in how_trained(None)  # resumes that did not record what they replaced
+
+
 def test_the_readme_says_how_the_run_shared_the_machine():
     wall_clock_row = ship_result().wall_clock_row
     shared = wall_clock_row({"seconds": "5400"}, {"cpu": "AMD EPYC 7B13 (2 cores)"})

@@ -3,6 +3,7 @@ import csv
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import pearlkit.pearl as pearl
 import pearlkit.training as training
 from pearlkit.checkpoint import load_agent, load_checkpoint
 from pearlkit.cli import main as cli_main
-from pearlkit.cli import with_overrides
+from pearlkit.cli import train_command, training_commands, with_overrides
 from pearlkit.config import PearlConfig
 from pearlkit.evaluate import meta_test, summarize
 from pearlkit.pearl import TrainingDiverged
@@ -127,8 +128,39 @@ def test_each_resume_records_its_iteration_machine_and_changed_fields(tmp_path):
     record = json.loads((tmp_path / "run" / "versions.json").read_text())
     cpu = pearlkit.runtime.cpu_name()
     assert record["cpu"] == cpu
-    assert record["resumed"] == [{"iteration": 1, "cpu": cpu, "changed": {"num_iterations": 2}},
-                                 {"iteration": 2, "cpu": cpu, "changed": {"num_iterations": 3, "eval_every": 2}}]
+    assert record["resumed"] == [
+        {"iteration": 1, "cpu": cpu, "changed": {"num_iterations": 2}, "was": {"num_iterations": 1}},
+        {"iteration": 2, "cpu": cpu, "changed": {"num_iterations": 3, "eval_every": 2},
+         "was": {"num_iterations": 2, "eval_every": 1}}]
+
+
+def test_the_commands_a_run_records_train_it_again_as_it_was_trained(tmp_path):
+    # Started at 5 gradient steps an iteration, resumed at 12 from iteration 2, then at float32 ->
+    # bfloat16 and a longer run from 3 (two resumes at 3: one stage), then continued unchanged.
+    run = tmp_path / "run"
+    assert cli_main(["train", "sparse-point-robot", "--out", str(run), "--no-progress", "--set", *TINY_SET]) == 0
+    for sets in (["num_iterations=3", "num_train_steps_per_itr=12"], ["precision=bfloat16"], ["num_iterations=5"]):
+        assert cli_main(["train", "--resume", str(run), "--no-progress", "--set", *sets]) == 0
+        if sets == ["precision=bfloat16"]:
+            assert cli_main(["train", "--resume", str(run), "--no-progress"]) == 0  # a resume that changed nothing
+    config = PearlConfig.from_file(run / "config.json")
+    again = tmp_path / "again"
+    commands = training_commands(config, json.loads((run / "versions.json").read_text()), "sparse-point-robot", again)
+    assert len(commands) == 3
+    assert commands[1] == f"python -m pearlkit train --resume {again} --set num_iterations=3 num_train_steps_per_itr=12"
+    assert commands[2] == f"python -m pearlkit train --resume {again} --set num_iterations=5 precision=bfloat16"
+    for command in commands:
+        assert cli_main([*shlex.split(command)[3:], "--no-progress"]) == 0
+    assert without_time(rows(again)) == without_time(rows(run))
+    assert [int(r["grad_steps"]) for r in rows(again)] == [5, 10, 22, 34, 46]
+    assert PearlConfig.from_file(again / "config.json") == config
+
+
+def test_a_run_without_the_values_its_resumes_replaced_has_no_commands():
+    versions = {"resumed": [{"iteration": 3, "cpu": "x"}, {"iteration": 4, "cpu": "x", "changed": {"num_iterations": 9}}]}
+    assert training_commands(tiny_config(), versions, "sparse-point-robot", "runs/x") is None
+    assert training_commands(tiny_config(), {"resumed": [{"iteration": 3, "cpu": "x"}]}, "sparse-point-robot",
+                             "runs/x") == [train_command(tiny_config(), "sparse-point-robot", out="runs/x")]
 
 
 def test_a_run_resumes_with_more_gradient_steps_per_iteration(tmp_path):
