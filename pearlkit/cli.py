@@ -123,7 +123,8 @@ def training_commands(config: PearlConfig, versions: dict, preset: str, out: str
     commands = [train_command(stages[0], preset, out=out)]
     for before, after in zip(stages, stages[1:]):
         sets = " ".join(f"{k}={format_value(v)}" for k, v in after.to_dict().items() if before.to_dict()[k] != v)
-        commands.append(f"python -m pearlkit train --resume {out} --set {sets}")
+        if sets:  # none where a resume only set num_iterations to where the stage stops anyway
+            commands.append(f"python -m pearlkit train --resume {out} --set {sets}")
     return commands
 
 
