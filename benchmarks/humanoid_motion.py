@@ -48,20 +48,20 @@ def reward_terms(run_dir: Path, seed: int) -> dict:
     for k, traj in enumerate(result.trajectories):
         valid = result.valid[:, k].numpy()
         steps = valid.sum(1)
-        control = CONTROL_COST * np.square(to_control(traj.action.numpy())).sum(-1)
-        forces = traj.next_obs.numpy()[..., -CONTACT_FORCES:]
-        contact = np.minimum(CONTACT_COST * np.square(forces).sum(-1), CONTACT_COST_CAP)
+        next_obs = traj.next_obs.numpy()
         total = lambda x: (x * valid).sum(1)  # per run, over its real steps
+        control = total(CONTROL_COST * np.square(to_control(traj.action.numpy())).sum(-1))
+        contact = total(np.minimum(CONTACT_COST * np.square(next_obs[..., -CONTACT_FORCES:]).sum(-1), CONTACT_COST_CAP))
         bonus = ALIVE_BONUS * steps
-        root_along = (traj.next_obs.numpy()[..., ROOT_VELOCITY] * direction).sum(-1)
-        velocity_term = result.returns[:, k].numpy() - bonus + total(control) + total(contact)
+        root_along = (next_obs[..., ROOT_VELOCITY] * direction).sum(-1)
+        velocity_term = result.returns[:, k].numpy() - bonus + control + contact
         out["by_trajectory"].append({
             "steps": round(float(steps.mean()), 1),
             "whole": round(float(np.mean(steps == config.max_path_length)), 2),
             "return": round(float(result.returns[:, k].mean()), 1),
             "alive_bonus": round(float(bonus.mean()), 1),
-            "control_cost": round(float(total(control).mean()), 1),
-            "contact_cost": round(float(total(contact).mean()), 1),
+            "control_cost": round(float(control.mean()), 1),
+            "contact_cost": round(float(contact.mean()), 1),
             "velocity_term": round(float(velocity_term.mean()), 1),
             "velocity_along_task": round(float((velocity_term / (VELOCITY_WEIGHT * steps)).mean()), 3),
             "root_velocity_along_task": round(float((total(root_along) / steps).mean()), 3)})

@@ -104,25 +104,25 @@ def training_commands(config: PearlConfig, versions: dict, preset: str, out: str
         The commands, or None where a resume did not record the values it replaced (``"was"``,
         recorded since 2026-12-05), so the start cannot be known.
     """
-    changes: list[dict] = []
+    changes: list[tuple[int, dict]] = []  # (iteration, the values the resume replaced)
     for resume in versions.get("resumed", []):
         if not resume.get("changed"):
             continue
         if "was" not in resume:
             return None
-        if changes and changes[-1]["iteration"] == resume["iteration"]:  # nothing trained in between
-            changes[-1] = {"iteration": resume["iteration"], "changed": {**changes[-1]["changed"], **resume["changed"]},
-                           "was": {**resume["was"], **changes[-1]["was"]}}
+        if changes and changes[-1][0] == resume["iteration"]:  # nothing trained in between: the first one's values
+            changes[-1] = (resume["iteration"], {**resume["was"], **changes[-1][1]})
         else:
-            changes.append(resume)
+            changes.append((resume["iteration"], resume["was"]))
     configs = [config]
-    for change in reversed(changes):
-        configs.insert(0, configs[0].replace(**change["was"]))
+    for _, was in reversed(changes):
+        configs.insert(0, configs[0].replace(**was))
     # Each stage but the last stops where the next resume began.
-    stages = [c.replace(num_iterations=change["iteration"]) for c, change in zip(configs, changes)] + [config]
+    stages = [c.replace(num_iterations=iteration) for c, (iteration, _) in zip(configs, changes)] + [config]
     commands = [train_command(stages[0], preset, out=out)]
     for before, after in zip(stages, stages[1:]):
-        sets = " ".join(f"{k}={format_value(v)}" for k, v in after.to_dict().items() if before.to_dict()[k] != v)
+        earlier = before.to_dict()
+        sets = " ".join(f"{k}={format_value(v)}" for k, v in after.to_dict().items() if earlier[k] != v)
         if sets:  # none where a resume only set num_iterations to where the stage stops anyway
             commands.append(f"python -m pearlkit train --resume {out} --set {sets}")
     return commands
