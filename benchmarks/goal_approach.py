@@ -9,7 +9,10 @@ trajectory index, averaged over the runs: the straight-line distance to the goal
 the end and at its closest; how far the torso ended from where it started; the share of runs
 whose torso ended upside down; and the return split into its terms
 (:func:`pearlkit.envs.ant.ant_goal_reward`): the goal term (the L1 distance summed over the
-steps), the control cost and the contact cost. As a check, the goal term is recomputed from the
+steps), the control cost and the contact cost. Whether the belief knows the goal: how much of
+the goals' spread a linear map from the belief's mean explains (R², each task's runs predicted by
+a fit to the other tasks'; at or below 0 the belief says nothing linear about where the goal
+is). As a check, the goal term is recomputed from the
 observed positions and compared with what the return leaves once the costs are taken out: the
 ``residual`` column, the largest gap over the runs, should read about 0 (the observations are
 stored in float32, so about 0.01 over 200 steps). The last line is one JSON object.
@@ -38,6 +41,19 @@ def torso_points_down(quaternion: np.ndarray) -> np.ndarray:
     return 1.0 - 2.0 * (quaternion[..., 1] ** 2 + quaternion[..., 2] ** 2) < 0.0
 
 
+def held_out_r2(features: np.ndarray, targets: np.ndarray, groups: np.ndarray) -> float:
+    """R² of an affine least-squares map from ``features`` to ``targets``, each group's rows
+    predicted by a fit to the other groups' rows (so a map that only memorised the tasks scores
+    at or below 0)."""
+    design = np.concatenate([features, np.ones((len(features), 1))], axis=1)
+    predicted = np.empty_like(targets)
+    for group in np.unique(groups):
+        held = groups == group
+        weights, *_ = np.linalg.lstsq(design[~held], targets[~held], rcond=None)
+        predicted[held] = design[held] @ weights
+    return 1.0 - float(np.square(targets - predicted).sum() / np.square(targets - targets.mean(0)).sum())
+
+
 def goal_terms(run_dir: Path, seed: int) -> dict:
     """Per trajectory index, the mean over runs of the distances, the displacement, the share
     upside down at the end, and each term of the return."""
@@ -50,6 +66,7 @@ def goal_terms(run_dir: Path, seed: int) -> dict:
     out = {"iteration": iteration, "runs": int(result.returns.shape[0]), "by_trajectory": []}
     to_control = make_env(config.env_id).to_control  # the agent acts in [-1, 1]; the cost is on the motors' range
     goals = np.repeat([np.asarray(task["goal"], dtype=float) for task in tasks], config.num_evals, axis=0)
+    task_of_run = np.repeat(np.arange(len(tasks)), config.num_evals)
     for k, traj in enumerate(result.trajectories):
         valid = result.valid[:, k].numpy()
         steps = valid.sum(1)
@@ -75,7 +92,8 @@ def goal_terms(run_dir: Path, seed: int) -> dict:
             "end_distance": mean(distance[runs, last]),
             "closest": mean(distance.min(1)),
             "moved": mean(np.linalg.norm(next_obs[runs, last, XY] - obs[:, 0, XY], axis=-1)),
-            "upside_down": mean(torso_points_down(next_obs[runs, last, QUATERNION]))})
+            "upside_down": mean(torso_points_down(next_obs[runs, last, QUATERNION])),
+            "belief_r2": round(held_out_r2(result.z_means[:, k].numpy(), goals, task_of_run), 2)})
     return out
 
 
@@ -89,11 +107,11 @@ def main() -> None:
         figures[str(run_dir)] = result = goal_terms(run_dir, args.seed)
         print(f"{run_dir} (iteration {result['iteration']}, {result['runs']} runs, seed {args.seed})")
         print("  trajectory  return = goal term - control - contact (residual)"
-              "   distance to goal (m): start, end, closest   moved (m)   upside down")
+              "   distance to goal (m): start, end, closest   moved (m)   upside down   belief R²")
         for k, t in enumerate(result["by_trajectory"], start=1):
             print(f"  {k:10d}  {t['return']:6.0f} = {t['goal_term']:9.0f} - {t['control_cost']:7.1f} - "
                   f"{t['contact_cost']:7.1f} ({t['residual']:.3f})   {t['start_distance']:5.2f}, "
-                  f"{t['end_distance']:5.2f}, {t['closest']:5.2f}   {t['moved']:9.2f}   {t['upside_down']:11.2f}")
+                  f"{t['end_distance']:5.2f}, {t['closest']:5.2f}   {t['moved']:9.2f}   {t['upside_down']:11.2f}   {t['belief_r2']:9.2f}")
     print(json.dumps(figures))
 
 
