@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import pearlkit
+from pearlkit.cli import default_run_dir, train_command, training_commands
 from pearlkit.config import LOCOMOTION_FAST, PearlConfig
 from pearlkit.evaluate import EVALUATION_SEEDS, SWEEP_EVALUATION_SEEDS, changed_figures, evaluate_seeds
 from pearlkit.run_cache import BOOK_RUNS, SHIPPED_AS, recorded_evaluation
@@ -52,8 +53,13 @@ def test_shipped_result_loads_and_documents_itself(family):
     defaults = PearlConfig().to_dict()
     assert all(config.to_dict()[k] == defaults[k] for k in set(as_json) - set(written))
     readme = (folder / "README.md").read_text()
-    assert f"python -m pearlkit train {preset_name} --seed {config.seed}" in readme
-    assert f"python -m pearlkit train --resume runs/{family}-seed{config.seed}" in readme
+    # Its commands, run today, build the config it shipped with: a preset changed since must not
+    # leave a README whose command trains something else.
+    out = default_run_dir(family, config.seed)
+    versions = json.loads((folder / "versions.json").read_text()) if (folder / "versions.json").exists() else {}
+    for command in training_commands(config, versions, preset_name, out) or [train_command(config, preset_name, out=out)]:
+        assert f" {command}\n" in readme, f"{family}/README.md lacks `{command}`"
+    assert f"python -m pearlkit train --resume {out}" in readme
 
 
 def ship_result():
