@@ -19,9 +19,8 @@ import argparse
 import json
 from pathlib import Path
 
-from pearlkit.checkpoint import load_agent
 from pearlkit.envs.tasks import env_class
-from pearlkit.evaluate import exploration_beliefs, meta_test, zero_action_return
+from pearlkit.evaluate import held_out_meta_test, zero_action_return
 
 DEFAULT_RUNS = [Path("results/cheetah-fwd-back"), Path("results/ant-fwd-back")]
 
@@ -30,10 +29,7 @@ def diagnose(run_dir: Path, runs_per_task: int, seed: int) -> dict:
     """Per task: the mean return of each trajectory, and the share of runs whose trajectory
     after exploration fell, stayed up below the zero-action return, or rose above it (with
     those runs' mean return)."""
-    agent, config, iteration = load_agent(run_dir, "cpu")
-    _, tasks = config.split_tasks()
-    result = meta_test(agent, tasks, config, seed=seed, runs_per_task=runs_per_task,
-                       exploration_beliefs=exploration_beliefs(agent, config, seed))
+    result, config, tasks, iteration = held_out_meta_test(run_dir, seed, runs_per_task, device="cpu")
     after, floor = config.num_exp_traj_eval, zero_action_return(config)
     returns = result.returns.view(len(tasks), runs_per_task, -1)  # run i is task i // runs_per_task
     fell = (result.valid[:, after].sum(-1) < config.max_path_length).view(len(tasks), runs_per_task)

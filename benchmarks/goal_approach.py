@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pearlkit.checkpoint import load_agent
+from pearlkit.config import PearlConfig
 from pearlkit.envs.ant import GOAL_CONTROL_COST
 from pearlkit.envs.tasks import make_env
-from pearlkit.evaluate import exploration_beliefs, meta_test
+from pearlkit.evaluate import held_out_meta_test
 
 XY, QUATERNION = slice(0, 2), slice(3, 7)  # the observation opens with qpos: torso x, y, z, then w, x, y, z
 CONTACT_FORCES = 78  # Ant-v5 ends its observation with the clipped cfrc_ext of its 13 bodies (6 each)
@@ -57,12 +57,10 @@ def held_out_r2(features: np.ndarray, targets: np.ndarray, groups: np.ndarray) -
 def goal_terms(run_dir: Path, seed: int) -> dict:
     """Per trajectory index, the mean over runs of the distances, the displacement, the share
     upside down at the end, and each term of the return."""
-    agent, config, iteration = load_agent(run_dir, "cpu")
-    if "AntGoal" not in config.env_id:
-        raise SystemExit(f"{run_dir} trained on {config.env_id}; this diagnosis is for Ant-Goal-2D only")
-    _, tasks = config.split_tasks()
-    result = meta_test(agent, tasks, config, seed=seed, runs_per_task=config.num_evals,
-                       exploration_beliefs=exploration_beliefs(agent, config, seed))
+    env_id = PearlConfig.from_file(run_dir / "config.json").env_id
+    if "AntGoal" not in env_id:
+        raise SystemExit(f"{run_dir} trained on {env_id}; this diagnosis is for Ant-Goal-2D only")
+    result, config, tasks, iteration = held_out_meta_test(run_dir, seed, device="cpu")
     out = {"iteration": iteration, "runs": int(result.returns.shape[0]), "by_trajectory": []}
     to_control = make_env(config.env_id).to_control  # the agent acts in [-1, 1]; the cost is on the motors' range
     goals = np.repeat([np.asarray(task["goal"], dtype=float) for task in tasks], config.num_evals, axis=0)

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pearlkit.checkpoint import load_agent
+from pearlkit.config import PearlConfig
 from pearlkit.envs.humanoid import ALIVE_BONUS, CONTROL_COST, VELOCITY_WEIGHT
 from pearlkit.envs.tasks import make_env
-from pearlkit.evaluate import exploration_beliefs, meta_test
+from pearlkit.evaluate import held_out_meta_test
 
 ROOT_VELOCITY = slice(22, 24)  # Humanoid-v5's observation: qpos[2:] (22), then qvel, root x, y first
 CONTACT_FORCES = 78  # Humanoid-v5 ends its observation with cfrc_ext of its 13 bodies (6 each)
@@ -35,12 +35,10 @@ def reward_terms(run_dir: Path, seed: int) -> dict:
     """Per trajectory index, the mean over runs of: steps alive, the share of runs that stayed
     up the whole trajectory, each term of the return, and the mean velocity along the task's
     direction."""
-    agent, config, iteration = load_agent(run_dir, "cpu")
-    if "Humanoid" not in config.env_id:
-        raise SystemExit(f"{run_dir} trained on {config.env_id}; this split holds for the humanoid only")
-    _, tasks = config.split_tasks()
-    result = meta_test(agent, tasks, config, seed=seed, runs_per_task=config.num_evals,
-                       exploration_beliefs=exploration_beliefs(agent, config, seed))
+    env_id = PearlConfig.from_file(run_dir / "config.json").env_id
+    if "Humanoid" not in env_id:
+        raise SystemExit(f"{run_dir} trained on {env_id}; this split holds for the humanoid only")
+    result, config, tasks, iteration = held_out_meta_test(run_dir, seed, device="cpu")
     out = {"iteration": iteration, "runs": int(result.returns.shape[0]), "by_trajectory": []}
     to_control = make_env(config.env_id).to_control  # the agent acts in [-1, 1]; the cost is on the motors' range
     angles = np.repeat([float(task["angle"]) for task in tasks], config.num_evals)  # run i is task i // num_evals

@@ -335,22 +335,39 @@ def exploration_beliefs(agent: PearlAgent, config: PearlConfig, seed: int) -> Tr
         return None
 
 
-def run_meta_test(run_dir, seed: int = 0, online_posterior: bool = False, device: str | None = None,
-                  ignore_misses: bool = False, exploration_prior: str | None = None) -> MetaTestSummary:
-    """Load a run folder's agent and meta-test it on the held-out tasks of its config
-    (``num_evals`` runs of each), summarized, with the iteration of the loaded weights.
-    ``ignore_misses`` meta-tests as ``ignore_misses="meta-test"`` whatever the run's config says
-    (a run trained with ``"always"`` ignores them anyway); ``exploration_prior``, when given,
-    replaces the config's."""
+class HeldOutMetaTest(NamedTuple):
+    """A run folder's agent meta-tested on its held-out tasks (:func:`held_out_meta_test`)."""
+
+    result: MetaTestResult
+    config: PearlConfig  #: the config it was meta-tested with
+    tasks: list[Task]  #: the held-out tasks; run ``i`` is task ``i // runs_per_task``
+    iteration: int  #: of the loaded weights
+
+
+def held_out_meta_test(run_dir, seed: int = 0, runs_per_task: int | None = None, online_posterior: bool = False,
+                       device: str | None = None, ignore_misses: bool = False,
+                       exploration_prior: str | None = None) -> HeldOutMetaTest:
+    """Load a run folder's agent and meta-test it on the held-out tasks of its config,
+    ``runs_per_task`` runs of each (``num_evals`` by default). ``ignore_misses`` meta-tests as
+    ``ignore_misses="meta-test"`` whatever the run's config says (a run trained with
+    ``"always"`` ignores them anyway); ``exploration_prior``, when given, replaces the config's."""
     agent, config, iteration = load_agent(run_dir, device)
     if ignore_misses and config.ignore_misses == "never":
         config = config.replace(ignore_misses="meta-test")
     if exploration_prior is not None:
         config = config.exploring_with(exploration_prior)
     _, test_tasks = config.split_tasks()
-    result = meta_test(agent, test_tasks, config, seed=seed, runs_per_task=config.num_evals,
+    result = meta_test(agent, test_tasks, config, seed=seed, runs_per_task=runs_per_task or config.num_evals,
                        online_posterior=online_posterior, exploration_beliefs=exploration_beliefs(agent, config, seed))
-    return dataclasses.replace(summarize(result), iteration=iteration)
+    return HeldOutMetaTest(result, config, test_tasks, iteration)
+
+
+def run_meta_test(run_dir, seed: int = 0, online_posterior: bool = False, device: str | None = None,
+                  ignore_misses: bool = False, exploration_prior: str | None = None) -> MetaTestSummary:
+    """:func:`held_out_meta_test`, summarized, with the iteration of the loaded weights."""
+    tested = held_out_meta_test(run_dir, seed, online_posterior=online_posterior, device=device,
+                                ignore_misses=ignore_misses, exploration_prior=exploration_prior)
+    return dataclasses.replace(summarize(tested.result), iteration=tested.iteration)
 
 
 def zero_action_return(config: PearlConfig, seed: int = 0) -> float:

@@ -20,7 +20,7 @@ from pearlkit.checkpoint import load_agent, load_checkpoint
 from pearlkit.cli import main as cli_main
 from pearlkit.cli import train_command, training_commands, with_overrides
 from pearlkit.config import PearlConfig
-from pearlkit.evaluate import meta_test, summarize
+from pearlkit.evaluate import held_out_meta_test, meta_test, summarize
 from pearlkit.pearl import TrainingDiverged
 from tests.conftest import bfloat16_anywhere, tiny_config
 
@@ -379,6 +379,12 @@ def test_cli_train_then_evaluate_json(tmp_path, capsys, monkeypatch):
     expected = summarize(meta_test(agent, config.split_tasks()[1], config.replace(ignore_misses="meta-test"),
                                    seed=0, runs_per_task=config.num_evals))
     assert ignoring["adaptation_curve"] == pytest.approx(expected.adaptation_curve)
+    # What evaluate summarizes, whole: num_evals runs of each held-out task by default, or as many as asked.
+    tested = held_out_meta_test(run_dir, seed=0)
+    assert [t["goal"].tolist() for t in tested.tasks] == [t["goal"].tolist() for t in config.split_tasks()[1]]
+    assert tested.iteration == metrics["iteration"]
+    assert summarize(tested.result).adaptation_curve == pytest.approx(metrics["adaptation_curve"])
+    assert held_out_meta_test(run_dir, seed=0, runs_per_task=3).result.returns.shape[0] == 3 * len(tested.tasks)
     assert cli_main(["train", "sparse-point-robot", "--out", str(run_dir), "--set", *TINY_SET]) == 2  # exists
     assert "already holds a run" in capsys.readouterr().err
 
