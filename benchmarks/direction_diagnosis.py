@@ -16,11 +16,11 @@ one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from pearlkit.envs.tasks import env_class
 from pearlkit.evaluate import held_out_meta_test, zero_action_return
+from per_run import per_run_main
 
 DEFAULT_RUNS = [Path("results/cheetah-fwd-back"), Path("results/ant-fwd-back")]
 
@@ -45,23 +45,15 @@ def diagnose(run_dir: Path, runs_per_task: int, seed: int) -> dict:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="*", type=Path, default=DEFAULT_RUNS)
-    parser.add_argument("--runs-per-task", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    figures = {}
-    for run_dir in args.runs:
-        figures[str(run_dir)] = result = diagnose(run_dir, args.runs_per_task, args.seed)
-        print(f"{run_dir} (iteration {result['iteration']}, {args.runs_per_task} runs per task, seed {args.seed}; "
-              f"zero actions score {result['zero_action_return']})")
-        for task in result["tasks"]:
-            print(f"  {task['task']}: mean return by trajectory {task['mean_by_trajectory']}; after exploration "
-                  f"{task['fell']} fell, {task['below_floor']} stayed up below zero actions, "
-                  f"{task['above_floor']} above it (mean {task['above_floor_mean']})")
-    print(json.dumps(figures))
+def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
+    print(f"{run_dir} (iteration {result['iteration']}, {args.runs_per_task} runs per task, seed {args.seed}; "
+          f"zero actions score {result['zero_action_return']})")
+    for task in result["tasks"]:
+        print(f"  {task['task']}: mean return by trajectory {task['mean_by_trajectory']}; after exploration "
+              f"{task['fell']} fell, {task['below_floor']} stayed up below zero actions, "
+              f"{task['above_floor']} above it (mean {task['above_floor_mean']})")
 
 
 if __name__ == "__main__":
-    main()
+    per_run_main(__doc__, DEFAULT_RUNS, lambda run_dir, args: diagnose(run_dir, args.runs_per_task, args.seed), show,
+                 lambda parser: parser.add_argument("--runs-per-task", type=int, default=10))

@@ -20,7 +20,6 @@ stored in float32, so about 0.01 over 200 steps). The last line is one JSON obje
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from pearlkit.config import PearlConfig
 from pearlkit.envs.ant import GOAL_CONTROL_COST
 from pearlkit.envs.tasks import make_env
 from pearlkit.evaluate import held_out_meta_test
+from per_run import per_run_main
 
 XY, QUATERNION = slice(0, 2), slice(3, 7)  # the observation opens with qpos: torso x, y, z, then w, x, y, z
 CONTACT_FORCES = 78  # Ant-v5 ends its observation with the clipped cfrc_ext of its 13 bodies (6 each)
@@ -95,23 +95,16 @@ def goal_terms(run_dir: Path, seed: int) -> dict:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="*", type=Path, default=[Path("results/ant-goal-2d")])
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    figures = {}
-    for run_dir in args.runs:
-        figures[str(run_dir)] = result = goal_terms(run_dir, args.seed)
-        print(f"{run_dir} (iteration {result['iteration']}, {result['runs']} runs, seed {args.seed})")
-        print("  trajectory  return = goal term - control - contact (residual)"
-              "   distance to goal (m): start, end, closest   moved (m)   upside down   belief R²")
-        for k, t in enumerate(result["by_trajectory"], start=1):
-            print(f"  {k:10d}  {t['return']:6.0f} = {t['goal_term']:9.0f} - {t['control_cost']:7.1f} - "
-                  f"{t['contact_cost']:7.1f} ({t['residual']:.3f})   {t['start_distance']:5.2f}, "
-                  f"{t['end_distance']:5.2f}, {t['closest']:5.2f}   {t['moved']:9.2f}   {t['upside_down']:11.2f}   {t['belief_r2']:9.2f}")
-    print(json.dumps(figures))
+def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
+    print(f"{run_dir} (iteration {result['iteration']}, {result['runs']} runs, seed {args.seed})")
+    print("  trajectory  return = goal term - control - contact (residual)"
+          "   distance to goal (m): start, end, closest   moved (m)   upside down   belief R²")
+    for k, t in enumerate(result["by_trajectory"], start=1):
+        print(f"  {k:10d}  {t['return']:6.0f} = {t['goal_term']:9.0f} - {t['control_cost']:7.1f} - "
+              f"{t['contact_cost']:7.1f} ({t['residual']:.3f})   {t['start_distance']:5.2f}, "
+              f"{t['end_distance']:5.2f}, {t['closest']:5.2f}   {t['moved']:9.2f}   {t['upside_down']:11.2f}   "
+              f"{t['belief_r2']:9.2f}")
 
 
 if __name__ == "__main__":
-    main()
+    per_run_main(__doc__, [Path("results/ant-goal-2d")], lambda run_dir, args: goal_terms(run_dir, args.seed), show)

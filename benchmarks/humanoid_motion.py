@@ -16,7 +16,6 @@ object.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from pearlkit.config import PearlConfig
 from pearlkit.envs.humanoid import ALIVE_BONUS, CONTROL_COST, VELOCITY_WEIGHT
 from pearlkit.envs.tasks import make_env
 from pearlkit.evaluate import held_out_meta_test
+from per_run import per_run_main
 
 ROOT_VELOCITY = slice(22, 24)  # Humanoid-v5's observation: qpos[2:] (22), then qvel, root x, y first
 CONTACT_FORCES = 78  # Humanoid-v5 ends its observation with cfrc_ext of its 13 bodies (6 each)
@@ -66,23 +66,16 @@ def reward_terms(run_dir: Path, seed: int) -> dict:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="*", type=Path, default=[Path("results/humanoid-dir-2d")])
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    figures = {}
-    for run_dir in args.runs:
-        figures[str(run_dir)] = result = reward_terms(run_dir, args.seed)
-        print(f"{run_dir} (iteration {result['iteration']}, {result['runs']} runs, seed {args.seed})")
-        print("  trajectory  steps  whole  return = alive bonus - control - contact + velocity term"
-              "   velocity along the task (m/s): centre of mass, root")
-        for k, t in enumerate(result["by_trajectory"], start=1):
-            print(f"  {k:10d}  {t['steps']:5.0f}  {t['whole']:5.2f}  {t['return']:6.0f} = {t['alive_bonus']:11.0f} - "
-                  f"{t['control_cost']:7.0f} - {t['contact_cost']:7.0f} + {t['velocity_term']:13.0f}"
-                  f"   {t['velocity_along_task']:+.3f}, {t['root_velocity_along_task']:+.3f}")
-    print(json.dumps(figures))
+def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
+    print(f"{run_dir} (iteration {result['iteration']}, {result['runs']} runs, seed {args.seed})")
+    print("  trajectory  steps  whole  return = alive bonus - control - contact + velocity term"
+          "   velocity along the task (m/s): centre of mass, root")
+    for k, t in enumerate(result["by_trajectory"], start=1):
+        print(f"  {k:10d}  {t['steps']:5.0f}  {t['whole']:5.2f}  {t['return']:6.0f} = {t['alive_bonus']:11.0f} - "
+              f"{t['control_cost']:7.0f} - {t['contact_cost']:7.0f} + {t['velocity_term']:13.0f}"
+              f"   {t['velocity_along_task']:+.3f}, {t['root_velocity_along_task']:+.3f}")
 
 
 if __name__ == "__main__":
-    main()
+    per_run_main(__doc__, [Path("results/humanoid-dir-2d")], lambda run_dir, args: reward_terms(run_dir, args.seed),
+                 show)
