@@ -27,6 +27,12 @@ from pearlkit.ideal_explorer import (
 )
 
 
+def rounded(curve: dict) -> dict:
+    """An ideal adaptation curve for JSON: its per-trajectory arrays and its found share, to 4 digits."""
+    return {key: round(values, 4) if isinstance(values, float) else [round(float(v), 4) for v in values]
+            for key, values in curve.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=2000, help="meta-test runs per held-out goal")
@@ -49,14 +55,15 @@ def main() -> None:
                   "with the best single guess")
     # The reference's whole meta-test: 20 trajectories (400 steps), 5 exploring; it reports the 20th.
     for protocol, online in (("prior_then_infer", False), ("online_posterior", True)):
-        curve = ideal_adaptation_curve(test_goals, 20, 5, online, args.draws, args.seed)
-        summary[f"{protocol}_curve"] = {key: [round(float(v), 4) for v in values] for key, values in curve.items()}
+        curve = ideal_adaptation_curve(test_goals, 20, 5, online, draws=args.draws, seed=args.seed)
+        summary[f"{protocol}_curve"] = rounded(curve)
         print(f"ideal agent, {protocol}, success per trajectory 1-20: "
               + " ".join(f"{v:.2f}" for v in curve["success"]))
     # A Gaussian belief cannot say "not there"; the honest best it can do without a reward is
-    # to stay the prior. Then every trajectory until the goal is found draws from the prior.
-    curve = ideal_adaptation_curve(test_goals, 20, 20, False, args.draws, args.seed)
-    summary["prior_until_reward_curve"] = {key: [round(float(v), 4) for v in values] for key, values in curve.items()}
+    # to stay the prior. Then, after the reference's 5 exploring trajectories, every trajectory
+    # until the goal is found draws from the prior again.
+    curve = ideal_adaptation_curve(test_goals, 20, 5, rule_out=False, draws=args.draws, seed=args.seed)
+    summary["prior_until_reward_curve"] = rounded(curve)
     print("belief that stays the prior until a reward, success per trajectory 1-20: "
           + " ".join(f"{v:.2f}" for v in curve["success"]))
     print(f"5 hypotheses from the best possible distribution over goals find the goal with "

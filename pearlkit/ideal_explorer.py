@@ -107,18 +107,22 @@ def ideal_meta_test(test_goals: np.ndarray, num_exploration: int = 5, online: bo
 
 
 def ideal_adaptation_curve(test_goals: np.ndarray, num_trajectories: int = 20, num_exploration: int = 5,
-                           online: bool = False, draws: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
+                           online: bool = False, rule_out: bool = True, draws: int = 1000,
+                           seed: int = 0) -> dict[str, np.ndarray | float]:
     """The ideal agent's whole meta-test, trajectory by trajectory, as the reference runs it.
 
-    Trajectories ``1..num_exploration`` act on hypotheses from the prior (from the belief so
-    far with ``online``, the paper's Algorithm 2); every later one on a hypothesis sampled
-    from the belief given all the context before it. The reference's number is the last
-    trajectory's (the 20th: 400 steps of 20).
+    Trajectories ``1..num_exploration`` act on hypotheses from the prior, whatever they found
+    (with ``online``, on the belief so far: the paper's Algorithm 2); every later one acts on the
+    belief given all the context before it. Acting on a belief, the agent flies straight to a
+    goal found before, and otherwise samples a hypothesis among the goals its misses have not
+    ruled out (all of them with ``rule_out=False``: a belief that only a reward moves, the prior
+    until a reward). The reference's number is the last trajectory's (the 20th: 400 steps of 20).
 
     Returns:
         ``success`` and ``return``, each ``(num_trajectories,)``: the share of runs whose
         trajectory ``k`` enters the goal disc, and the mean sparse return of trajectory ``k``
-        (a goal found earlier earns the oracle's return).
+        (a found goal flown back to earns the oracle's return); and ``found``, the share of runs
+        whose exploration trajectories entered the goal disc.
     """
     if num_trajectories < 1 or num_exploration < 0 or draws < 1:
         raise ValueError(f"need num_trajectories >= 1, num_exploration >= 0 and draws >= 1, got "
@@ -128,16 +132,19 @@ def ideal_adaptation_curve(test_goals: np.ndarray, num_trajectories: int = 20, n
     runs = np.arange(len(sim.oracle_return))
     alive = np.ones((len(runs), sim.hit.shape[0]), dtype=bool)  # goals the context has not ruled out
     found = np.zeros(len(runs), dtype=bool)
+    found_exploring = 0.0
     success, returns = [], []
     for k in range(num_trajectories):
         from_belief = online or k >= num_exploration
-        j = _uniform_pick(alive if from_belief else np.ones_like(alive), rng)
-        entered = found | sim.test_hit[runs, j]  # a goal found before is flown to straight
-        success.append(entered.mean())
-        returns.append(np.where(found, sim.oracle_return, sim.guess_return[runs, j]).mean())
-        found = entered
+        j = _uniform_pick(alive if from_belief and rule_out else np.ones_like(alive), rng)
+        back = found & from_belief  # only a belief remembers a found goal; the prior does not
+        success.append((back | sim.test_hit[runs, j]).mean())
+        returns.append(np.where(back, sim.oracle_return, sim.guess_return[runs, j]).mean())
+        found = found | sim.test_hit[runs, j]
         alive &= ~sim.hit[:, j].T
-    return {"success": np.array(success), "return": np.array(returns)}
+        if k < num_exploration:
+            found_exploring = float(found.mean())
+    return {"success": np.array(success), "return": np.array(returns), "found": found_exploring}
 
 
 def best_spread_find_probability(test_goals: np.ndarray, num_exploration: int = 5,

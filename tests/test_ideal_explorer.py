@@ -73,10 +73,22 @@ def test_the_whole_20_trajectory_meta_test_of_the_ideal_agent(test_goals):
     # Trajectory 6 is the one ideal_meta_test scores, drawn from the same stream.
     assert curve["success"][5] == pytest.approx(after["success_sampled"])
     assert curve["return"][5] == pytest.approx(after["return_sampled"])
-    assert np.all(np.diff(curve["success"]) >= 0)  # an exact belief never forgets a found goal
+    assert curve["found"] == pytest.approx(after["found"])
+    # Exploring on the prior, a trajectory does not go back to a goal an earlier one found: each of
+    # the first five scores what one draw from the prior finds, and together they find more.
+    assert np.ptp(curve["success"][:5]) < 0.05 and curve["found"] > curve["success"][:5].max() + 0.1
+    assert np.all(np.diff(curve["success"][4:]) >= 0)  # from the belief on, a found goal is never forgotten
+    assert curve["success"][5] >= curve["found"]
     assert curve["success"][-1] == 1.0  # and posterior sampling rules out a disc per miss until none is left
     online = ideal_adaptation_curve(test_goals, num_trajectories=20, num_exploration=5, online=True, draws=300, seed=2)
     assert online["success"][4] > curve["success"][4]  # Algorithm 2 explores without repeating itself
+    assert np.all(np.diff(online["success"]) >= 0) and online["success"][4] == pytest.approx(online["found"])
+    # A belief that only a reward moves: it goes back to a found goal but rules nothing out, so
+    # it keeps searching at one prior draw's rate and falls short of every goal by trajectory 20.
+    until_reward = ideal_adaptation_curve(test_goals, num_trajectories=20, rule_out=False, draws=300, seed=2)
+    assert until_reward["success"][:5] == pytest.approx(curve["success"][:5])  # the same exploring draws
+    assert until_reward["success"][5] < curve["success"][5]  # then no miss narrows its next hypothesis
+    assert np.all(np.diff(until_reward["success"][4:]) >= 0) and until_reward["success"][-1] < curve["success"][-1]
 
 
 def test_ideal_adaptation_curve_refuses_bad_arguments(test_goals):
