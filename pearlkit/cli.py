@@ -31,6 +31,7 @@ from pearlkit.envs import is_navigation
 from pearlkit.evaluate import CHECKED_METRICS, evaluate_seeds, run_meta_test
 from pearlkit.render import adaptation_video
 from pearlkit.report import report
+from pearlkit.run_status import format_status, run_status
 from pearlkit.sweep import parse_seeds, summary_table, sweep
 from pearlkit.training import TrainingDiverged, train
 
@@ -183,6 +184,10 @@ def _parser() -> argparse.ArgumentParser:
                          help="retries of a run whose worker dies or that fails; each resumes from its checkpoint")
     sweeper.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
+    status = sub.add_parser("status", help="where training runs stand: progress, last evaluations, time left")
+    status.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
+    status.add_argument("--json", action="store_true", help="print one JSON object per run")
+
     reporter = sub.add_parser("report", help="a sweep's results over seeds: table, curves, IQM, performance profile")
     reporter.add_argument("sweep_dir", type=Path)
     reporter.add_argument("--out", type=Path, default=None, help="where report.md and the PNGs go "
@@ -311,6 +316,13 @@ def _sweep(args: argparse.Namespace) -> int:
     return 1 if any("error" in s for s in summaries) else 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    statuses = [run_status(run_dir) for run_dir in args.run_dirs]  # every folder checked before any output
+    for status in statuses:
+        print(json.dumps(status) if args.json else format_status(status))
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     if args.reps < 100:
         raise ValueError(f"--reps must be >= 100 for a usable interval, got {args.reps}")
@@ -320,7 +332,8 @@ def _report(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"train": _train, "evaluate": _evaluate, "render": _render, "sweep": _sweep, "report": _report}
+    commands = {"train": _train, "evaluate": _evaluate, "render": _render, "sweep": _sweep, "report": _report,
+                "status": _status}
     try:
         return commands[args.command](args)
     except (ValueError, FileNotFoundError, FileExistsError, ImportError) as error:
