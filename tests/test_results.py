@@ -57,7 +57,8 @@ def test_shipped_result_loads_and_documents_itself(family):
     # leave a README whose command trains something else.
     out = default_run_dir(family, config.seed)
     versions = json.loads((folder / "versions.json").read_text()) if (folder / "versions.json").exists() else {}
-    for command in training_commands(config, versions, preset_name, out) or [train_command(config, preset_name, out=out)]:
+    commands = training_commands(config, versions, preset_name, out) or [train_command(config, preset_name, out=out)]
+    for command in commands:
         assert f" {command}\n" in readme, f"{family}/README.md lacks `{command}`"
     assert f"python -m pearlkit train --resume {out}" in readme
 
