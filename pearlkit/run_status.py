@@ -11,6 +11,7 @@ import statistics
 import time
 from pathlib import Path
 
+from pearlkit.checkpoint import CHECKPOINT_NAME
 from pearlkit.config import PearlConfig
 from pearlkit.training import read_progress, runs_on
 
@@ -71,7 +72,8 @@ def run_status(run_dir: str | Path, now: float | None = None) -> dict:
         "iterations_left": left,
         "hours_left": None if seconds_per_iteration is None else left * seconds_per_iteration / 3600,
         "minutes_since_last_iteration": ((now or time.time()) - written) / 60,
-        "resume": f"python -m pearlkit train --resume {run_dir}",
+        # A shipped copy (results/) keeps the agent but not the checkpoint and buffers a resume needs.
+        "resume": f"python -m pearlkit train --resume {run_dir}" if (run_dir / CHECKPOINT_NAME).exists() else None,
     }
 
 
@@ -94,5 +96,6 @@ def format_status(status: dict) -> str:
         lines.append(f"  left: about {status['iterations_left']} iterations at "
                      f"{status['env_steps_per_iteration']:,.0f} env steps and {status['seconds_per_iteration']:.0f} s "
                      f"of {kind} each, about {status['hours_left']:.1f} h")
-        lines.append(f"  resume: {status['resume']}")
+        lines.append(f"  resume: {status['resume']}" if status["resume"] else
+                     f"  no {CHECKPOINT_NAME} here (a shipped copy?): resume the run folder it was copied from")
     return "\n".join(lines)

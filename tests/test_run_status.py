@@ -13,10 +13,12 @@ from pearlkit.training import PROGRESS_COLUMNS
 BUDGET = 200_000
 
 
-def write_run(folder, config, rows: int, returns: dict[int, float], cpu: bool = True):
+def write_run(folder, config, rows: int, returns: dict[int, float], cpu: bool = True, checkpoint: bool = True):
     """A run folder as `train` leaves it after ``rows`` iterations of 1,000 env steps, 60 s of
     wall clock and 40 s of CPU each (after an initial collection of 10,000 steps)."""
     folder.mkdir()
+    if checkpoint:
+        (folder / "checkpoint.pt").write_bytes(b"")  # only its presence is read
     (folder / "config.json").write_text(config.to_json())
     with (folder / "progress.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=PROGRESS_COLUMNS)
@@ -66,6 +68,12 @@ def test_a_finished_run_says_what_ended_it(tmp_path, config):
     by_budget = run_status(write_run(tmp_path / "b", tight, 8, {}))
     assert by_budget["finished"] and "finished: its env_step_budget ended it" in format_status(by_budget)
     assert "resume:" not in format_status(by_budget)
+
+
+def test_a_shipped_copy_has_no_checkpoint_to_resume(tmp_path, config):
+    status = run_status(write_run(tmp_path / "copy", config, 6, {}, checkpoint=False))
+    assert status["resume"] is None and not status["finished"]
+    assert "no checkpoint.pt here (a shipped copy?)" in format_status(status)
 
 
 def test_cli_status_reads_every_folder_before_printing(tmp_path, config, capsys):
