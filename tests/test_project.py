@@ -1,6 +1,7 @@
 """The project's promises about itself: README commands, CI, the book's notebooks."""
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -58,6 +59,18 @@ def test_each_chapter_installs_from_the_books_repository_on_colab_and_picks_its_
         setup = "".join(next(c for c in cells(notebook) if c["cell_type"] == "code")["source"])
         assert '"google.colab" in sys.modules' in setup and f"git+{url}" in setup, notebook.name
         assert 'os.environ["MUJOCO_GL"] = "egl"' in setup and "pick_device()" in setup, notebook.name
+
+
+def test_a_chapter_that_needs_rliable_gets_it_on_colab_and_in_the_book_build():
+    # pearlkit.report's statistics import rliable, an optional dependency; with raise_on_error a
+    # chapter that calls them fails to build or run without it.
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert set(extras["stats"]) <= set(extras["book"]) and set(extras["stats"]) <= set(extras["sweep"])
+    for notebook in NOTEBOOKS:
+        code = "".join("".join(c["source"]) for c in cells(notebook) if c["cell_type"] == "code")
+        if re.search(r"\b(mean_with_interval|plot_curves|report)\(", code):
+            setup = "".join(next(c for c in cells(notebook) if c["cell_type"] == "code")["source"])
+            assert "pearlkit[stats] @ git+" in setup, notebook.name
 
 
 def test_each_chapter_follows_the_books_skeleton():
