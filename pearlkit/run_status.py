@@ -41,10 +41,10 @@ def run_status(run_dir: str | Path, now: float | None = None) -> dict:
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").exists():
         raise ValueError(f"{run_dir} is not a run folder (no config.json)")
-    if not (run_dir / "progress.csv").exists() or not read_progress(run_dir):
+    rows = read_progress(run_dir) if (run_dir / "progress.csv").exists() else []
+    if not rows:
         raise ValueError(f"{run_dir} has no finished iteration yet (no rows in progress.csv)")
     config = PearlConfig.from_file(run_dir / "config.json")
-    rows = read_progress(run_dir)
     last = rows[-1]
     iteration, env_steps = int(last["iteration"]), int(last["env_steps"])
     evaluated = [(int(row["iteration"]), float(row[RETURN])) for row in rows if row.get(RETURN)]
