@@ -97,35 +97,40 @@ def train_command(config: PearlConfig, preset: str, out: str | Path | None = Non
 def training_commands(config: PearlConfig, versions: dict, preset: str, out: str | Path) -> list[str] | None:
     """The commands that train a run again as it was trained, from its final ``config`` and its
     ``versions.json``: :func:`train_command` for the config it started with, stopped (with
-    ``num_iterations``) at the iteration of the first resume that changed its config, then one
-    ``--resume`` with those changes for each such resume. Resumes at the same iteration are one.
+    ``num_iterations``) at the iteration of the first resume that changed its config or started
+    from the weights alone, then one ``--resume`` (with ``--from-weights`` and ``--set`` for those
+    changes as it was resumed) for each such resume. Resumes at the same iteration are one.
     A run never changed on resume gets :func:`train_command` alone.
 
     Returns:
         The commands, or None where a resume did not record the values it replaced (``"was"``,
         recorded since 2026-12-05), so the start cannot be known.
     """
-    changes: list[tuple[int, dict]] = []  # (iteration, the values the resume replaced)
+    stages: list[tuple[int, dict, bool]] = []  # (iteration, the values the resume replaced, from the weights)
     for resume in versions.get("resumed", []):
-        if not resume.get("changed"):
+        from_weights = resume.get("from_weights", False)
+        if not resume.get("changed") and not from_weights:
             continue
-        if "was" not in resume:
+        if resume.get("changed") and "was" not in resume:
             return None
-        if changes and changes[-1][0] == resume["iteration"]:  # nothing trained in between: the first one's values
-            changes[-1] = (resume["iteration"], {**resume["was"], **changes[-1][1]})
+        was = resume.get("was", {})
+        if stages and stages[-1][0] == resume["iteration"]:  # nothing trained in between: the first one's values
+            iteration, earlier, earlier_from_weights = stages[-1]
+            stages[-1] = (iteration, {**was, **earlier}, earlier_from_weights or from_weights)
         else:
-            changes.append((resume["iteration"], resume["was"]))
+            stages.append((resume["iteration"], was, from_weights))
     configs = [config]
-    for _, was in reversed(changes):
+    for _, was, _ in reversed(stages):
         configs.insert(0, configs[0].replace(**was))
     # Each stage but the last stops where the next resume began.
-    stages = [c.replace(num_iterations=iteration) for c, (iteration, _) in zip(configs, changes)] + [config]
-    commands = [train_command(stages[0], preset, out=out)]
-    for before, after in zip(stages, stages[1:]):
+    configs = [c.replace(num_iterations=iteration) for c, (iteration, _, _) in zip(configs, stages)] + [config]
+    commands = [train_command(configs[0], preset, out=out)]
+    for before, after, (_, _, from_weights) in zip(configs, configs[1:], stages):
         earlier = before.to_dict()
         sets = " ".join(f"{k}={format_value(v)}" for k, v in after.to_dict().items() if earlier[k] != v)
-        if sets:  # none where a resume only set num_iterations to where the stage stops anyway
-            commands.append(f"python -m pearlkit train --resume {out} --set {sets}")
+        if sets or from_weights:  # none where a resume only set num_iterations to where the stage stops anyway
+            commands.append(f"python -m pearlkit train --resume {out}" + (" --from-weights" if from_weights else "")
+                            + (f" --set {sets}" if sets else ""))
     return commands
 
 
@@ -144,6 +149,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="override config fields, e.g. --set num_iterations=20 kl_lambda=0.5")
     train.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                        help="continue this run from its last checkpoint (--set num_iterations=N extends it)")
+    train.add_argument("--from-weights", action="store_true",
+                       help="with --resume: continue from agent.pt alone (a shipped copy, or a run whose checkpoint "
+                            "was lost; checkpoint.pt is ignored), with the replay buffers refilled first and fresh "
+                            "optimizers")
     train.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     train.add_argument("--no-progress", action="store_true",
                        help="no progress bar; instead, one line on stderr per evaluation (for a background run's log)")
@@ -221,6 +230,8 @@ def _train(args: argparse.Namespace) -> int:
             raise ValueError(f"a resumed run can only change {sorted(RESUMABLE_FIELDS)}, not {sorted(changed)}")
         config, out = with_overrides(base, args.set), args.resume
     else:
+        if args.from_weights:
+            raise ValueError("--from-weights continues a run: give it with --resume RUN_DIR")
         if args.preset is None:
             raise ValueError(f"name a preset ({', '.join(sorted(PRESETS))}) or --resume RUN_DIR")
         config = with_overrides(get_preset(args.preset), args.set)
@@ -234,7 +245,8 @@ def _train(args: argparse.Namespace) -> int:
 
     try:
         result = train(config, out, resume=args.resume is not None, device=args.device,
-                       progress=not args.no_progress, on_iteration=log_evaluation if args.no_progress else None)
+                       progress=not args.no_progress, on_iteration=log_evaluation if args.no_progress else None,
+                       from_weights=args.from_weights)
     except TrainingDiverged as error:
         print(f"error: training diverged: {error}", file=sys.stderr)
         return 1

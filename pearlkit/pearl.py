@@ -366,12 +366,14 @@ class IterationResult(NamedTuple):
     losses: dict[str, float]  #: the mean of each logged loss over its gradient steps, ``train/...``
 
 
-def meta_train_iteration(trainer: MetaTrainer, iteration: int) -> IterationResult:
+def meta_train_iteration(trainer: MetaTrainer, iteration: int, refill: bool = False) -> IterationResult:
     """One iteration of Algorithm 1: collect data in some training tasks, then take gradient steps.
 
     Args:
         trainer: the agent, optimizers, buffers, tasks and random stream (updated in place).
         iteration: 0 for the first iteration, which first fills every task's buffers.
+        refill: fill every task's buffers first at a later iteration too (a run resumed from
+            its weights alone, whose buffers are empty).
     Raises:
         TrainingDiverged: a loss is NaN or infinite (named, with its gradient step).
     """
@@ -380,7 +382,7 @@ def meta_train_iteration(trainer: MetaTrainer, iteration: int) -> IterationResul
                                                         trainer.replay, trainer.context_buffer, steps, config, **how)
     # 1. Collect: the prior's data in every task at the start, then a few tasks each iteration.
     env_steps = 0
-    if iteration == 0:  # before anything else, some data from the prior in every task
+    if iteration == 0 or refill:  # before anything else, some data from the prior in every task
         env_steps += collect(list(range(config.num_train_tasks)), config.num_initial_steps, update_posterior=False)
 
     # paper-vs-code: tasks are picked without replacement within an iteration (the reference

@@ -97,5 +97,6 @@ def format_status(status: dict) -> str:
                      f"{status['env_steps_per_iteration']:,.0f} env steps and {status['seconds_per_iteration']:.0f} s "
                      f"of {kind} each, about {status['hours_left']:.1f} h")
         lines.append(f"  resume: {status['resume']}" if status["resume"] else
-                     f"  no {CHECKPOINT_NAME} here (a shipped copy?): resume the run folder it was copied from")
+                     f"  no {CHECKPOINT_NAME} here (a shipped copy?): resume the run folder it was copied from, or go "
+                     f"on from the weights alone: python -m pearlkit train --resume {status['run_dir']} --from-weights")
     return "\n".join(lines)

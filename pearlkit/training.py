@@ -40,7 +40,7 @@ from pearlkit.pearl import (
     meta_train_iteration,
     new_trainer,
 )
-from pearlkit.runtime import cpu_name, device_name, pick_device, versions
+from pearlkit.runtime import cpu_name, device_name, pick_device, seed_everything, versions
 from pearlkit.sampler import EnvPool
 
 PROGRESS_COLUMNS = ["iteration", "env_steps", "grad_steps", "seconds", "cpu_seconds",
@@ -131,6 +131,9 @@ class Run:
     test_tasks: list[Task]
     eval_pool: EnvPool
     state: RunState = field(default_factory=RunState)
+    #: The replay buffers are empty past iteration 0 (a resume from the weights alone): the next
+    #: iteration fills every task's first, as iteration 0 does.
+    refill: bool = False
 
 
 def new_run(config: PearlConfig, device: torch.device) -> Run:
@@ -140,15 +143,26 @@ def new_run(config: PearlConfig, device: torch.device) -> Run:
     return Run(trainer, test_tasks, EnvPool(config.env_id, config.seed + EVAL_SEED_OFFSET))
 
 
-def restore_run(run: Run, run_dir: Path) -> dict[str, tuple[Any, Any]]:
+def restore_run(run: Run, run_dir: Path, from_weights: bool = False) -> dict[str, tuple[Any, Any]]:
     """Load ``run_dir``'s checkpoint into ``run``; only :data:`~pearlkit.config.RESUMABLE_FIELDS` may
-    differ. Returns those that do, each as ``(the run's value, the new one)``."""
+    differ. Returns those that do, each as ``(the run's value, the new one)``.
+
+    With ``from_weights``, load ``agent.pt`` alone (as a shipped copy in ``results/`` keeps it, or a
+    run whose ``checkpoint.pt`` was lost; one that is there is ignored, then replaced): the networks and the counters of ``progress.csv`` go on,
+    while the replay buffers start empty (the next iteration refills every task's, as iteration 0
+    does), the optimizers start fresh and the random streams are drawn anew from the seed and the
+    iteration. It is a different run from one resumed from its checkpoint, and ``versions.json``
+    says so (:func:`record_resume`)."""
     for stale in run_dir.glob(".*.tmp"):  # left by a process killed mid-write
         stale.unlink()
     trainer = run.trainer
     # On the CPU: the replay buffers live there; load_state_dict copies weights and optimizer
     # state to the agent's device.
-    ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, "cpu")
+    if not from_weights and not (run_dir / CHECKPOINT_NAME).exists() and (run_dir / AGENT_NAME).exists():
+        raise FileNotFoundError(f"no {CHECKPOINT_NAME} in {run_dir}, only the weights in {AGENT_NAME} (a shipped "
+                                f"copy keeps no replay buffers); --from-weights continues from them with empty "
+                                f"replay buffers and fresh optimizers")
+    ckpt = load_checkpoint(run_dir / (AGENT_NAME if from_weights else CHECKPOINT_NAME), "cpu")
     config = trainer.config.to_dict()
     # A checkpoint written before a config field existed holds that field's default.
     before = PearlConfig.from_dict(ckpt["config"]).to_dict()
@@ -157,6 +171,14 @@ def restore_run(run: Run, run_dir: Path) -> dict[str, tuple[Any, Any]]:
         diff = sorted(k for k, v in config.items() if started[k] != v)
         raise ValueError(f"cannot resume {run_dir}: config fields {diff} differ from the run's")
     trainer.agent.load_state_dict(ckpt["agent"])
+    if from_weights:
+        run.state = state_from_progress(run_dir, ckpt["iteration"])
+        run.refill = True
+        # Streams of their own, so the run does not draw again what its first iterations drew.
+        seed = int(np.random.SeedSequence([trainer.config.seed, run.state.iteration]).generate_state(1)[0])
+        trainer.rng = seed_everything(seed)
+        trainer.pool = EnvPool(trainer.config.env_id, seed)
+        return {k: (before[k], config[k]) for k in RESUMABLE_FIELDS if before[k] != config[k]}
     trainer.optimizers.critic.load_state_dict(ckpt["critic_optimizer"])
     trainer.optimizers.actor.load_state_dict(ckpt["actor_optimizer"])
     trainer.replay.load_state_dict(ckpt["replay"])
@@ -171,10 +193,32 @@ def _gpu(device: torch.device) -> dict[str, str]:
     return {} if device.type == "cpu" else {"gpu": device_name(device)}
 
 
-def record_resume(run_dir: Path, iteration: int, changed: dict[str, tuple[Any, Any]], device: torch.device) -> None:
+def state_from_progress(run_dir: Path, iteration: int) -> RunState:
+    """The :class:`RunState` of a run folder's ``progress.csv``, whose last row must be ``iteration``
+    (the weights' iteration): its rows, and the counters of that row."""
+    rows = [{k: _number(v) for k, v in row.items()} for row in read_progress(run_dir)] \
+        if (run_dir / "progress.csv").exists() else []
+    if not rows or rows[-1]["iteration"] != iteration:
+        last = rows[-1]["iteration"] if rows else "no rows"
+        raise ValueError(f"{run_dir}: {AGENT_NAME} holds iteration {iteration} but progress.csv ends at {last}")
+    last = rows[-1]
+    return RunState(iteration=iteration, env_steps=last["env_steps"], grad_steps=last["grad_steps"],
+                    seconds=last["seconds"], cpu_seconds=last["cpu_seconds"], rows=rows)
+
+
+def _number(text: str) -> int | float | None:
+    """A progress.csv cell as written: an int, a float, or None where empty."""
+    if text == "":
+        return None
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+def record_resume(run_dir: Path, iteration: int, changed: dict[str, tuple[Any, Any]], device: torch.device,
+                  from_weights: bool = False) -> None:
     """Add one entry to ``versions.json``'s ``"resumed"`` list: the iteration a resume started from,
     the machine it ran on, the config fields it changed (``"changed"``: their new values) and what
-    they were (``"was"``). A run that spans sessions can then say every machine its clock ran on,
+    they were (``"was"``), and ``"from_weights": true`` where it started from the weights alone
+    (:func:`restore_run`). A run that spans sessions can then say every machine its clock ran on,
     not only the first, and the commands that train it again as it was trained
     (:func:`pearlkit.cli.training_commands`)."""
     path = run_dir / "versions.json"
@@ -183,7 +227,8 @@ def record_resume(run_dir: Path, iteration: int, changed: dict[str, tuple[Any, A
     if changed:
         fields = {"changed": {k: new for k, (_, new) in changed.items()},
                   "was": {k: old for k, (old, _) in changed.items()}}
-    entry = {"iteration": iteration, "cpu": cpu_name(), **_gpu(device), **fields}
+    entry = {"iteration": iteration, "cpu": cpu_name(), **_gpu(device), **fields,
+             **({"from_weights": True} if from_weights else {})}
     record.setdefault("resumed", []).append(entry)
     atomic_write_bytes(path, lambda f: f.write((json.dumps(record, indent=2) + "\n").encode()))
 
@@ -199,7 +244,7 @@ def evaluate_run(run: Run) -> MetaTestSummary:
 
 def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool = False,
           device: str | None = None, progress: bool = True,
-          on_iteration: Callable[[dict], None] | None = None) -> dict[str, Any]:
+          on_iteration: Callable[[dict], None] | None = None, from_weights: bool = False) -> dict[str, Any]:
     """Meta-train PEARL: one :func:`~pearlkit.pearl.meta_train_iteration` after another, with
     evaluation, logging and a checkpoint around each.
 
@@ -210,6 +255,8 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
         device: ``"cpu"``, ``"cuda"``, or None to pick CUDA when available.
         progress: show a progress bar.
         on_iteration: called with each progress row (e.g. for live plots or benchmarks).
+        from_weights: with ``resume``, continue from ``agent.pt`` alone, with empty replay buffers
+            and fresh optimizers (:func:`restore_run`).
     Returns:
         The last progress row, plus ``run_dir``, ``last_eval`` (the last meta-test's
         :class:`~pearlkit.evaluate.MetaTestSummary`, or None) and ``agent``.
@@ -221,9 +268,11 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
     if resume:
         if run_dir is None:
             raise ValueError("resume=True needs the run_dir to resume")
-        changed = restore_run(run, run_dir)
+        changed = restore_run(run, run_dir, from_weights)
         if changed or runs_on(config, run.state.iteration, run.state.env_steps):  # not a finished run looked at again
-            record_resume(run_dir, run.state.iteration, changed, run.trainer.agent.device)
+            record_resume(run_dir, run.state.iteration, changed, run.trainer.agent.device, from_weights)
+    elif from_weights:
+        raise ValueError("from_weights=True continues a run: it needs resume=True")
     elif run_dir is not None:
         if (run_dir / CHECKPOINT_NAME).exists():
             raise FileExistsError(f"{run_dir} already holds a run; resume it or choose another --out")
@@ -233,7 +282,9 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
                                                            **_gpu(run.trainer.agent.device)}, indent=2) + "\n")
     if run_dir is not None:  # a resumed run records its (possibly extended) config
         atomic_write_bytes(run_dir / "config.json", lambda f: f.write((config.to_json() + "\n").encode()))
-        if resume:  # in the agent file too, which meta-test reads, even where no iteration is left
+        # In the agent file too, which meta-test reads, even where no iteration is left; not yet
+        # in a checkpoint where the buffers are still to be refilled.
+        if resume and not run.refill:
             _save_run(run_dir, run)
 
     state, last_eval = run.state, None
@@ -242,7 +293,8 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
     while runs_on(config, state.iteration, state.env_steps):
         start, cpu_start = time.perf_counter(), time.process_time()
         try:
-            collected, losses = meta_train_iteration(run.trainer, state.iteration)
+            collected, losses = meta_train_iteration(run.trainer, state.iteration, refill=run.refill)
+            run.refill = False
         except TrainingDiverged as error:
             kept = (f"the last good checkpoint (iteration {state.iteration}) is kept in {run_dir}"
                     if run_dir and state.iteration else "no checkpoint had been written yet")

@@ -74,6 +74,7 @@ def test_a_shipped_copy_has_no_checkpoint_to_resume(tmp_path, config):
     status = run_status(write_run(tmp_path / "copy", config, 6, {}, checkpoint=False))
     assert status["resume"] is None and not status["finished"]
     assert "no checkpoint.pt here (a shipped copy?)" in format_status(status)
+    assert f"python -m pearlkit train --resume {tmp_path / 'copy'} --from-weights" in format_status(status)
 
 
 def test_cli_status_reads_every_folder_before_printing(tmp_path, config, capsys):

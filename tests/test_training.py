@@ -16,7 +16,7 @@ import torch
 import pearlkit
 import pearlkit.pearl as pearl
 import pearlkit.training as training
-from pearlkit.checkpoint import load_agent, load_checkpoint
+from pearlkit.checkpoint import SHIPPED_FILES, load_agent, load_checkpoint
 from pearlkit.cli import main as cli_main
 from pearlkit.cli import train_command, training_commands, with_overrides
 from pearlkit.config import PearlConfig
@@ -94,8 +94,8 @@ def test_resume_gives_the_same_run_as_no_interruption(tmp_path, schedule, learne
 def test_cpu_seconds_count_work_not_waiting(tmp_path, monkeypatch):
     # A run paused or sharing its cores waits: its wall clock grows, its CPU time does not.
     iterate = training.meta_train_iteration
-    def iterate_then_wait(*args):
-        result = iterate(*args)
+    def iterate_then_wait(*args, **kwargs):
+        result = iterate(*args, **kwargs)
         time.sleep(0.5)
         return result
     monkeypatch.setattr(training, "meta_train_iteration", iterate_then_wait)
@@ -454,3 +454,73 @@ def test_resume_with_a_corrupt_config_names_the_file_and_what_is_wrong(tmp_path,
     err = capsys.readouterr().err
     assert re.search(re.escape(str(tmp_path / "config.json"))[:-len(r"config\.json")] + message, err), err
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+
+
+def test_a_shipped_copy_goes_on_from_its_weights_with_its_buffers_refilled(tmp_path):
+    # A shipped copy (results/) keeps the weights and the curve, not the buffers or optimizers:
+    # a run whose checkpoint is lost goes on from there, refilling every task's buffers first.
+    pearlkit.train(tiny_config(), tmp_path / "run", progress=False)
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    for name in SHIPPED_FILES:
+        (shipped / name).write_bytes((tmp_path / "run" / name).read_bytes())
+    before, _, _ = pearlkit.load_agent(shipped)
+    with pytest.raises(FileNotFoundError, match="only the weights in agent.pt .* --from-weights"):
+        pearlkit.train(tiny_config(num_iterations=4), shipped, resume=True, progress=False)
+    assert not (shipped / training.CHECKPOINT_NAME).exists()
+    pearlkit.train(tiny_config(num_iterations=4), shipped, resume=True, progress=False, from_weights=True)
+    progress = rows(shipped)
+    assert progress[:2] == rows(tmp_path / "run")  # the curve goes on, its rows as they were
+    # 6 tasks x 40 steps refilled at iteration 3, as at iteration 1, then 2 tasks x 60 an iteration
+    assert [int(r["env_steps"]) for r in progress] == [360, 480, 840, 960]
+    assert [int(r["grad_steps"]) for r in progress] == [5, 10, 15, 20]
+    assert float(progress[2]["cpu_seconds"]) > float(progress[1]["cpu_seconds"])
+    agent, _, iteration = pearlkit.load_agent(shipped)
+    assert iteration == 4 and any(not torch.equal(a, b) for a, b in zip(before.parameters(), agent.parameters()))
+    assert json.loads((shipped / "versions.json").read_text())["resumed"] == [
+        {"iteration": 2, "cpu": pearlkit.runtime.cpu_name(), "changed": {"num_iterations": 4},
+         "was": {"num_iterations": 2}, "from_weights": True}]
+    # now it has a checkpoint of its own, with full buffers: a plain resume goes on from it
+    checkpoint = load_checkpoint(shipped / training.CHECKPOINT_NAME)
+    assert checkpoint["replay"]["size"].min() > 0 and checkpoint["context_buffer"]["size"].min() > 0
+    pearlkit.train(tiny_config(num_iterations=5), shipped, resume=True, progress=False)
+    assert [int(r["env_steps"]) for r in rows(shipped)][4] == 1080
+
+
+def test_weights_without_their_curve_or_a_run_do_not_go_on(tmp_path, capsys):
+    pearlkit.train(tiny_config(), tmp_path / "run", progress=False)
+    (tmp_path / "run" / training.CHECKPOINT_NAME).unlink()
+    with (tmp_path / "run" / "progress.csv").open() as f:
+        lines = f.readlines()
+    (tmp_path / "run" / "progress.csv").write_text("".join(lines[:-1]))  # the curve ends before the weights
+    with pytest.raises(ValueError, match="agent.pt holds iteration 2 but progress.csv ends at 1"):
+        pearlkit.train(tiny_config(num_iterations=3), tmp_path / "run", resume=True, progress=False,
+                       from_weights=True)
+    assert not (tmp_path / "run" / training.CHECKPOINT_NAME).exists()
+    assert cli_main(["train", "sparse-point-robot", "--from-weights", "--out", str(tmp_path / "new")]) == 2
+    assert "--from-weights continues a run: give it with --resume RUN_DIR" in capsys.readouterr().err
+
+
+def test_a_run_finished_and_resumed_from_its_weights_writes_no_checkpoint_with_empty_buffers(tmp_path):
+    # No iteration is left to refill the buffers, so no checkpoint may claim them empty.
+    pearlkit.train(tiny_config(), tmp_path / "run", progress=False)
+    (tmp_path / "run" / training.CHECKPOINT_NAME).unlink()
+    pearlkit.train(tiny_config(), tmp_path / "run", resume=True, progress=False, from_weights=True)
+    assert not (tmp_path / "run" / training.CHECKPOINT_NAME).exists()
+    assert len(rows(tmp_path / "run")) == 2
+
+
+def test_the_commands_of_a_run_that_went_on_from_its_weights_train_it_again(tmp_path):
+    run = tmp_path / "run"
+    assert cli_main(["train", "sparse-point-robot", "--out", str(run), "--no-progress", "--set", *TINY_SET]) == 0
+    (run / training.CHECKPOINT_NAME).unlink()  # lost
+    assert cli_main(["train", "--resume", str(run), "--from-weights", "--no-progress", "--set", "num_iterations=3"]) == 0
+    assert cli_main(["train", "--resume", str(run), "--no-progress", "--set", "num_iterations=4"]) == 0
+    again = tmp_path / "again"
+    commands = training_commands(PearlConfig.from_file(run / "config.json"),
+                                 json.loads((run / "versions.json").read_text()), "sparse-point-robot", again)
+    assert commands[1:] == [f"python -m pearlkit train --resume {again} --from-weights --set num_iterations=3",
+                            f"python -m pearlkit train --resume {again} --set num_iterations=4"]
+    for command in commands:
+        assert cli_main([*shlex.split(command)[3:], "--no-progress"]) == 0  # its checkpoint is there, and ignored
+    assert without_time(rows(again)) == without_time(rows(run))
