@@ -78,14 +78,17 @@ def thread_count(threads: int, noun: str = "thread") -> str:
 def machines(versions: dict) -> str:
     """Where a run's clock ran, from its ``versions.json``: the CPU (and GPU) it started on (runs
     trained before that was recorded say so), then each resume's iteration, machine and changed
-    fields. Resumes made before 2026-12-04 were not recorded; a README should say so by hand
-    where a run had them."""
+    fields, and those that went on from the weights alone (``train --resume --from-weights``).
+    Resumes made before 2026-12-04 were not recorded; a README should say so by hand where a run
+    had them."""
     on = lambda record: record["cpu"] + (f" with {record['gpu']}" if "gpu" in record else "")
     started = on(versions) if versions.get("cpu") else "a machine whose CPU the run did not record"
     resumes = []
     for resume in versions.get("resumed", []):
         changed = ", ".join(f"{k}={v}" for k, v in resume.get("changed", {}).items())
-        resumes.append(f"resumed at iteration {resume['iteration']} on {on(resume)}"
+        how = (" from its weights alone (replay buffers refilled, optimizers fresh)"
+               if resume.get("from_weights") else "")
+        resumes.append(f"resumed at iteration {resume['iteration']}{how} on {on(resume)}"
                        + (f", changing {changed}" if changed else ""))
     return "; ".join([started, *resumes])
 
@@ -141,7 +144,8 @@ def how_trained(commands: list[str] | None) -> str:
                 "`train --resume`")
     if len(commands) > 1:
         return ("the first commands train it again as it was trained, each stage stopping where the run was resumed "
-                "with a changed config; a killed or stopped run continues with `train --resume`")
+                "with a changed config or from its weights alone; a killed or stopped run continues with "
+                "`train --resume`")
     return "a killed or stopped run continues with the second command"
 
 

@@ -100,6 +100,15 @@ def test_the_readme_says_what_its_commands_give():
     assert "the first command gives its last config" in how_trained(None)  # resumes that did not record what they replaced
 
 
+def test_the_readme_says_which_resumes_went_on_from_the_weights_alone():
+    machines = ship_result().machines
+    versions = {"cpu": "A", "resumed": [{"iteration": 3, "cpu": "B", "changed": {"num_iterations": 9},
+                                         "was": {"num_iterations": 3}},
+                                        {"iteration": 5, "cpu": "B", "from_weights": True}]}
+    assert machines(versions) == ("A; resumed at iteration 3 on B, changing num_iterations=9; resumed at iteration 5 "
+                                  "from its weights alone (replay buffers refilled, optimizers fresh) on B")
+
+
 def test_the_readme_says_how_the_run_shared_the_machine():
     wall_clock_row = ship_result().wall_clock_row
     shared = wall_clock_row({"seconds": "5400"}, {"cpu": "AMD EPYC 7B13 (2 cores)"})
