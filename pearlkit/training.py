@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from pearlkit.checkpoint import (
     AGENT_NAME,
     CHECKPOINT_NAME,
+    SHIPPED_FILES,
     atomic_write_bytes,
     load_checkpoint,
     save_checkpoint,
@@ -33,7 +34,7 @@ from pearlkit.checkpoint import (
 )
 from pearlkit.config import RESUMABLE_FIELDS, PearlConfig, budget_allows
 from pearlkit.envs.tasks import Task
-from pearlkit.evaluate import MetaTestSummary, exploration_beliefs, meta_test, summarize
+from pearlkit.evaluate import EVALUATION_FILE, MetaTestSummary, exploration_beliefs, meta_test, summarize
 from pearlkit.pearl import (
     MetaTrainer,
     TrainingDiverged,
@@ -158,6 +159,9 @@ def restore_run(run: Run, run_dir: Path, from_weights: bool = False) -> dict[str
     trainer = run.trainer
     # On the CPU: the replay buffers live there; load_state_dict copies weights and optimizer
     # state to the agent's device.
+    if from_weights and (run_dir / EVALUATION_FILE).exists():
+        raise ValueError(f"{run_dir} is a shipped result (it holds {EVALUATION_FILE}), which training would change: "
+                         f"copy its {', '.join(SHIPPED_FILES[:-1])} and {SHIPPED_FILES[-1]} to a run folder, and go on from there")
     if not from_weights and not (run_dir / CHECKPOINT_NAME).exists() and (run_dir / AGENT_NAME).exists():
         raise FileNotFoundError(f"no {CHECKPOINT_NAME} in {run_dir}, only the weights in {AGENT_NAME} (a shipped "
                                 f"copy keeps no replay buffers); --from-weights continues from them with empty "

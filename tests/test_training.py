@@ -497,6 +497,11 @@ def test_weights_without_their_curve_or_a_run_do_not_go_on(tmp_path, capsys):
         pearlkit.train(tiny_config(num_iterations=3), tmp_path / "run", resume=True, progress=False,
                        from_weights=True)
     assert not (tmp_path / "run" / training.CHECKPOINT_NAME).exists()
+    (tmp_path / "run" / "evaluation.json").write_text("{}")  # a shipped result: results/ is not a run folder
+    with pytest.raises(ValueError, match="is a shipped result .* copy its config.json, progress.csv, versions.json "
+                                         "and agent.pt to a run folder"):
+        pearlkit.train(tiny_config(num_iterations=3), tmp_path / "run", resume=True, progress=False,
+                       from_weights=True)
     assert cli_main(["train", "sparse-point-robot", "--from-weights", "--out", str(tmp_path / "new")]) == 2
     assert "--from-weights continues a run: give it with --resume RUN_DIR" in capsys.readouterr().err
 
