@@ -149,10 +149,10 @@ def restore_run(run: Run, run_dir: Path, from_weights: bool = False) -> dict[str
     differ. Returns those that do, each as ``(the run's value, the new one)``.
 
     With ``from_weights``, load ``agent.pt`` alone (as a shipped copy in ``results/`` keeps it, or a
-    run whose ``checkpoint.pt`` was lost; one that is there is ignored, then replaced): the networks and the counters of ``progress.csv`` go on,
-    while the replay buffers start empty (the next iteration refills every task's, as iteration 0
-    does), the optimizers start fresh and the random streams are drawn anew from the seed and the
-    iteration. It is a different run from one resumed from its checkpoint, and ``versions.json``
+    run whose ``checkpoint.pt`` was lost; one that is there is ignored, then replaced): the
+    networks and the counters of ``progress.csv`` go on, while the replay buffers start empty (the
+    next iteration refills every task's, as iteration 0 does), the optimizers start fresh and the
+    random streams are drawn anew from the seed and the iteration. It is a different run from one resumed from its checkpoint, and ``versions.json``
     says so (:func:`record_resume`)."""
     for stale in run_dir.glob(".*.tmp"):  # left by a process killed mid-write
         stale.unlink()
@@ -161,7 +161,8 @@ def restore_run(run: Run, run_dir: Path, from_weights: bool = False) -> dict[str
     # state to the agent's device.
     if from_weights and (run_dir / EVALUATION_FILE).exists():
         raise ValueError(f"{run_dir} is a shipped result (it holds {EVALUATION_FILE}), which training would change: "
-                         f"copy its {', '.join(SHIPPED_FILES[:-1])} and {SHIPPED_FILES[-1]} to a run folder, and go on from there")
+                         f"copy its {', '.join(SHIPPED_FILES[:-1])} and {SHIPPED_FILES[-1]} to a run folder, and go "
+                         f"on from there")
     if not from_weights and not (run_dir / CHECKPOINT_NAME).exists() and (run_dir / AGENT_NAME).exists():
         raise FileNotFoundError(f"no {CHECKPOINT_NAME} in {run_dir}, only the weights in {AGENT_NAME} (a shipped "
                                 f"copy keeps no replay buffers); --from-weights continues from them with empty "

@@ -519,7 +519,8 @@ def test_the_commands_of_a_run_that_went_on_from_its_weights_train_it_again(tmp_
     run = tmp_path / "run"
     assert cli_main(["train", "sparse-point-robot", "--out", str(run), "--no-progress", "--set", *TINY_SET]) == 0
     (run / training.CHECKPOINT_NAME).unlink()  # lost
-    assert cli_main(["train", "--resume", str(run), "--from-weights", "--no-progress", "--set", "num_iterations=3"]) == 0
+    assert cli_main(["train", "--resume", str(run), "--from-weights", "--no-progress",
+                     "--set", "num_iterations=3"]) == 0
     assert cli_main(["train", "--resume", str(run), "--no-progress", "--set", "num_iterations=4"]) == 0
     again = tmp_path / "again"
     commands = training_commands(PearlConfig.from_file(run / "config.json"),
