@@ -152,8 +152,8 @@ def restore_run(run: Run, run_dir: Path, from_weights: bool = False) -> dict[str
     run whose ``checkpoint.pt`` was lost; one that is there is ignored, then replaced): the
     networks and the counters of ``progress.csv`` go on, while the replay buffers start empty (the
     next iteration refills every task's, as iteration 0 does), the optimizers start fresh and the
-    random streams are drawn anew from the seed and the iteration. It is a different run from one resumed from its checkpoint, and ``versions.json``
-    says so (:func:`record_resume`)."""
+    random streams are drawn anew from the seed and the iteration. It is a different run from one
+    resumed from its checkpoint, and ``versions.json`` says so (:func:`record_resume`)."""
     for stale in run_dir.glob(".*.tmp"):  # left by a process killed mid-write
         stale.unlink()
     trainer = run.trainer
