@@ -418,10 +418,11 @@ _RENAMED_FIELDS = {"latent_size": "latent_dim"}
 #: environment steps), its gradient steps per iteration from the resume on (a run that learns
 #: too little per environment step can learn more from the same collection), how often it
 #: evaluates, the number format of its matrix products (weights and optimizer state are float32
-#: in every format), and how meta-test explores and exploits (training never draws from those
-#: streams).
+#: in every format), how meta-test explores and exploits (training never draws from those
+#: streams), and SAC's fixed temperature from the resume on (not where ``learn_temperature``:
+#: the learned one goes on).
 RESUMABLE_FIELDS = ("num_iterations", "env_step_budget", "num_train_steps_per_itr", "eval_every", "precision",
-                    "exploration_prior", "rule_out_searched", "exploit_with_mean")
+                    "exploration_prior", "rule_out_searched", "exploit_with_mean", "temperature")
 
 
 def config_fields() -> dict[str, str]:

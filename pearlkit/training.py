@@ -175,6 +175,9 @@ def restore_run(run: Run, run_dir: Path, from_weights: bool = False) -> dict[str
     if started != config:
         diff = sorted(k for k, v in config.items() if started[k] != v)
         raise ValueError(f"cannot resume {run_dir}: config fields {diff} differ from the run's")
+    if config["learn_temperature"] and before["temperature"] != config["temperature"]:
+        raise ValueError(f"cannot resume {run_dir} at temperature={config['temperature']}: it learns its temperature "
+                         f"(learn_temperature=True), which goes on from the learned value")
     trainer.agent.load_state_dict(ckpt["agent"])
     if from_weights:
         run.state = state_from_progress(run_dir, ckpt["iteration"])
