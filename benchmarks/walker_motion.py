@@ -40,7 +40,7 @@ def motion_terms(run_dir: Path, seed: int) -> dict:
     if "Walker" not in config.env_id:
         raise SystemExit(f"{run_dir} trained on {config.env_id}; this split holds for the walker only")
     out = {"iteration": iteration, "runs": int(result.returns.shape[0]), "by_trajectory": []}
-    dt = make_env(config.env_id).unwrapped.dt
+    env = make_env(config.env_id)  # for its time step and its tasks' names
     for k, traj in enumerate(result.trajectories):
         valid = result.valid[:, k].numpy()
         steps = valid.sum(1)
@@ -57,10 +57,10 @@ def motion_terms(run_dir: Path, seed: int) -> dict:
             "velocity_term": round(float(velocity_term.mean()), 1),
             "speed": round(float((velocity_term / steps).mean()), 3),
             "observed_speed": round(float((total(traj.next_obs.numpy()[..., X_VELOCITY]) / steps).mean()), 3),
-            "distance": round(float((velocity_term * dt).mean()), 2)})
+            "distance": round(float((velocity_term * env.dt).mean()), 2)})
     task_of_run = np.repeat(np.arange(len(tasks)), config.num_evals)  # run i is task i // num_evals
     after = config.num_exp_traj_eval  # the trajectory after exploration, 0-based
-    out["tasks"] = [{"task": make_env(config.env_id).unwrapped.describe_task(task), "runs": config.num_evals,
+    out["tasks"] = [{"task": env.describe_task(task), "runs": config.num_evals,
                      "whole_first": first, "whole_after_exploration": later}
                     for task, first, later in zip(
                         tasks, whole_by_task(result.valid[:, 0].numpy().sum(1), task_of_run, config.max_path_length),

@@ -186,13 +186,13 @@ def restore_run(run: Run, run_dir: Path, from_weights: bool = False) -> dict[str
         seed = int(np.random.SeedSequence([trainer.config.seed, run.state.iteration]).generate_state(1)[0])
         trainer.rng = seed_everything(seed)
         trainer.pool = EnvPool(trainer.config.env_id, seed)
-        return {k: (before[k], config[k]) for k in RESUMABLE_FIELDS if before[k] != config[k]}
-    trainer.optimizers.critic.load_state_dict(ckpt["critic_optimizer"])
-    trainer.optimizers.actor.load_state_dict(ckpt["actor_optimizer"])
-    trainer.replay.load_state_dict(ckpt["replay"])
-    trainer.context_buffer.load_state_dict(ckpt["context_buffer"])
-    run.state = RunState(**{"cpu_seconds": None, **ckpt["state"]})
-    _restore_rng(ckpt["rng"], trainer.rng)
+    else:
+        trainer.optimizers.critic.load_state_dict(ckpt["critic_optimizer"])
+        trainer.optimizers.actor.load_state_dict(ckpt["actor_optimizer"])
+        trainer.replay.load_state_dict(ckpt["replay"])
+        trainer.context_buffer.load_state_dict(ckpt["context_buffer"])
+        run.state = RunState(**{"cpu_seconds": None, **ckpt["state"]})
+        _restore_rng(ckpt["rng"], trainer.rng)
     return {k: (before[k], config[k]) for k in RESUMABLE_FIELDS if before[k] != config[k]}
 
 
