@@ -155,8 +155,9 @@ class PearlConfig:
     precision: str = "float32"
     """Number format of the hidden layers' matrix products: ``"float32"``, ``"bfloat16"``, or
     ``"auto"`` (bfloat16 where the hardware multiplies it natively, float32 elsewhere; see
-    :func:`pearlkit.runtime.resolve_precision`). Weights, optimizer state, output layers and
-    losses stay float32 either way."""
+    :func:`pearlkit.runtime.resolve_precision`; ``versions.json`` records what it picked, and a
+    resume on the same machine keeps it). Weights, optimizer state, output layers and losses stay
+    float32 either way."""
 
     # ----- data collection, per iteration -----
     num_initial_steps: int = 200

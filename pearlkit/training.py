@@ -37,6 +37,7 @@ from pearlkit.envs.tasks import Task
 from pearlkit.evaluate import EVALUATION_FILE, MetaTestSummary, exploration_beliefs, meta_test, summarize
 from pearlkit.pearl import (
     MetaTrainer,
+    PearlAgent,
     TrainingDiverged,
     meta_train_iteration,
     new_trainer,
@@ -222,11 +223,12 @@ def _number(text: str) -> int | float | None:
 
 
 def record_resume(run_dir: Path, iteration: int, changed: dict[str, tuple[Any, Any]], device: torch.device,
-                  from_weights: bool = False) -> None:
+                  from_weights: bool = False, precision: str | None = None) -> None:
     """Add one entry to ``versions.json``'s ``"resumed"`` list: the iteration a resume started from,
     the machine it ran on, the config fields it changed (``"changed"``: their new values) and what
-    they were (``"was"``), and ``"from_weights": true`` where it started from the weights alone
-    (:func:`restore_run`). A run that spans sessions can then say every machine its clock ran on,
+    they were (``"was"``), ``"from_weights": true`` where it started from the weights alone
+    (:func:`restore_run`), and ``"precision"`` where it trains in another number format than the
+    stage before (``precision``, :func:`format_on_resume`). A run that spans sessions can then say every machine its clock ran on,
     not only the first, and the commands that train it again as it was trained
     (:func:`pearlkit.cli.training_commands`)."""
     path = run_dir / "versions.json"
@@ -236,9 +238,40 @@ def record_resume(run_dir: Path, iteration: int, changed: dict[str, tuple[Any, A
         fields = {"changed": {k: new for k, (_, new) in changed.items()},
                   "was": {k: old for k, (old, _) in changed.items()}}
     entry = {"iteration": iteration, "cpu": cpu_name(), **_gpu(device), **fields,
-             **({"from_weights": True} if from_weights else {})}
+             **({"from_weights": True} if from_weights else {}),
+             **({"precision": precision} if precision else {})}
     record.setdefault("resumed", []).append(entry)
     atomic_write_bytes(path, lambda f: f.write((json.dumps(record, indent=2) + "\n").encode()))
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """A number format as ``PearlConfig.precision`` and ``versions.json`` write it: ``"bfloat16"``."""
+    return str(dtype).removeprefix("torch.")
+
+
+def recorded_precision(record: dict) -> str | None:
+    """The number format a run's last stage trained in, from its ``versions.json`` (``record``):
+    the start's ``"precision"``, or the last resume's that changed it. None for a run from before
+    the format was recorded (2026-12-05)."""
+    stages = [record, *record.get("resumed", [])]
+    return next((stage["precision"] for stage in reversed(stages) if "precision" in stage), None)
+
+
+def format_on_resume(record: dict, config: PearlConfig, agent: PearlAgent, changed: dict[str, tuple[Any, Any]]
+                     ) -> str | None:
+    """Keep the number format of a run at ``precision="auto"`` resumed on the machine its last stage
+    ran on: ``"auto"`` decides by timing a product at each start
+    (:func:`~pearlkit.runtime.resolve_precision`), so a resume on a busier machine could otherwise
+    take the other format halfway through a run. On another machine, or where the resume sets
+    ``precision="auto"`` anew, it decides again. Sets ``agent``'s format; returns it where it
+    differs from the last stage's (for :func:`record_resume`), else None."""
+    before = recorded_precision(record)
+    last = record.get("resumed", [record])[-1]
+    same_machine = (last.get("cpu"), last.get("gpu")) == (cpu_name(), _gpu(agent.device).get("gpu"))
+    if config.precision == "auto" and "precision" not in changed and before is not None and same_machine:
+        agent.set_precision(getattr(torch, before))
+    now = dtype_name(agent.precision)
+    return None if now == before else now
 
 
 def evaluate_run(run: Run) -> MetaTestSummary:
@@ -277,8 +310,11 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
         if run_dir is None:
             raise ValueError("resume=True needs the run_dir to resume")
         changed = restore_run(run, run_dir, from_weights)
+        versions_path = run_dir / "versions.json"
+        precision = format_on_resume(json.loads(versions_path.read_text()) if versions_path.exists() else {},
+                                     config, run.trainer.agent, changed)
         if changed or runs_on(config, run.state.iteration, run.state.env_steps):  # not a finished run looked at again
-            record_resume(run_dir, run.state.iteration, changed, run.trainer.agent.device, from_weights)
+            record_resume(run_dir, run.state.iteration, changed, run.trainer.agent.device, from_weights, precision)
     elif from_weights:
         raise ValueError("from_weights=True continues a run: it needs resume=True")
     elif run_dir is not None:
@@ -287,7 +323,9 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
         run_dir.mkdir(parents=True, exist_ok=True)
         # The CPU too, so a shipped result can say what machine its wall clock was measured on.
         (run_dir / "versions.json").write_text(json.dumps({**versions(), "cpu": cpu_name(),
-                                                           **_gpu(run.trainer.agent.device)}, indent=2) + "\n")
+                                                           **_gpu(run.trainer.agent.device),
+                                                           "precision": dtype_name(run.trainer.agent.precision)},
+                                                          indent=2) + "\n")
     if run_dir is not None:  # a resumed run records its (possibly extended) config
         atomic_write_bytes(run_dir / "config.json", lambda f: f.write((config.to_json() + "\n").encode()))
         # In the agent file too, which meta-test reads, even where no iteration is left; not yet

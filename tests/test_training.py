@@ -219,8 +219,31 @@ def test_a_run_resumes_in_another_number_format_from_the_same_weights(tmp_path):
     pearlkit.train(tiny_config(num_iterations=3), tmp_path / "float32", progress=False)
     assert without_time(rows(tmp_path / "run"))[2] != without_time(rows(tmp_path / "float32"))[2]  # bfloat16's sums
     assert PearlConfig.from_file(tmp_path / "run" / "config.json").precision == "bfloat16"
+    assert json.loads((tmp_path / "run" / "versions.json").read_text())["resumed"][-1]["precision"] == "bfloat16"
     agent, config, iteration = pearlkit.load_agent(tmp_path / "run")
     assert (config.precision, iteration) == ("bfloat16", 3)
+
+
+@bfloat16_anywhere
+def test_an_auto_run_keeps_its_number_format_on_its_machine_and_decides_again_on_another(tmp_path, monkeypatch):
+    # "auto" times a product at each start: on a busier machine it could pick the other format.
+    monkeypatch.setattr(pearl, "resolve_precision", lambda precision, device: torch.float32)
+    pearlkit.train(tiny_config(num_iterations=1, precision="auto"), tmp_path / "run", progress=False, device="cpu")
+    path = tmp_path / "run" / "versions.json"
+    assert json.loads(path.read_text())["precision"] == "float32"
+    monkeypatch.setattr(pearl, "resolve_precision", lambda precision, device: torch.bfloat16)  # "auto" changes its mind
+    result = pearlkit.train(tiny_config(num_iterations=2, precision="auto"), tmp_path / "run", resume=True,
+                            progress=False, device="cpu")
+    assert result["agent"].precision == torch.float32
+    assert "precision" not in json.loads(path.read_text())["resumed"][-1]  # as the stage before
+    record = json.loads(path.read_text())
+    record["resumed"][-1]["cpu"] = "another CPU (2 cores)"
+    path.write_text(json.dumps(record))
+    result = pearlkit.train(tiny_config(num_iterations=3, precision="auto"), tmp_path / "run", resume=True,
+                            progress=False, device="cpu")
+    assert result["agent"].precision == torch.bfloat16
+    assert json.loads(path.read_text())["resumed"][-1]["precision"] == "bfloat16"
+    assert training.recorded_precision(json.loads(path.read_text())) == "bfloat16"
 
 
 def test_a_finished_run_resumed_with_a_new_meta_test_keeps_its_weights_and_meta_tests_so(tmp_path):
