@@ -2,18 +2,20 @@
 
 A long run lives in its folder for hours or days (``config.json``, ``progress.csv``,
 ``versions.json``, the checkpoint). This reads that folder, nothing else, and says how far the
-run is, what its last evaluations scored, how fast it has been going, and how much is left
-before ``num_iterations`` or ``env_step_budget`` ends it, with the command that resumes it.
+run is, in what number format it trains, what its last evaluations scored, how fast it has been
+going, and how much is left before ``num_iterations`` or ``env_step_budget`` ends it, with the
+command that resumes it.
 """
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from pathlib import Path
 
 from pearlkit.checkpoint import CHECKPOINT_NAME
 from pearlkit.config import PearlConfig
-from pearlkit.training import read_progress, runs_on
+from pearlkit.training import read_progress, recorded_precision, runs_on
 
 #: Iterations whose pace (environment steps, seconds) projects what is left.
 RECENT = 5
@@ -57,6 +59,7 @@ def run_status(run_dir: str | Path, now: float | None = None) -> dict:
             left += 1
     seconds_per_iteration = cpu_per_iteration if cpu_per_iteration is not None else wall_per_iteration
     written = (run_dir / "progress.csv").stat().st_mtime
+    versions = json.loads((run_dir / "versions.json").read_text()) if (run_dir / "versions.json").exists() else {}
     return {
         "run_dir": str(run_dir), "env_id": config.env_id, "iteration": iteration,
         "num_iterations": config.num_iterations, "env_steps": env_steps, "env_step_budget": config.env_step_budget,
@@ -65,6 +68,8 @@ def run_status(run_dir: str | Path, now: float | None = None) -> dict:
         "last_evaluations": evaluated[-LAST_EVALUATIONS:],
         "best_evaluation": max(evaluated, key=lambda e: e[1]) if evaluated else None,
         "wall_seconds": float(last["seconds"]),
+        # the number format it trains in now; where versions.json did not record what "auto" picked, "auto"
+        "precision": recorded_precision(versions) or config.precision,
         "cpu_seconds": float(last["cpu_seconds"]) if last.get("cpu_seconds") else None,
         "env_steps_per_iteration": steps_per_iteration,
         "seconds_per_iteration": seconds_per_iteration,
@@ -80,7 +85,7 @@ def run_status(run_dir: str | Path, now: float | None = None) -> dict:
 def format_status(status: dict) -> str:
     """The lines ``python -m pearlkit status`` prints for one run."""
     budget = status["env_step_budget"]
-    lines = [f"{status['run_dir']} ({status['env_id']})",
+    lines = [f"{status['run_dir']} ({status['env_id']}, {status['precision']})",
              f"  iteration {status['iteration']} of {status['num_iterations']}, {status['env_steps']:,} env steps"
              + (f" of a budget of {budget:,} ({status['env_steps'] / budget:.0%})" if budget else "")
              + (f"; finished: its {status['finished_by']} ended it" if status["finished"] else "")]

@@ -88,3 +88,15 @@ def test_cli_status_reads_every_folder_before_printing(tmp_path, config, capsys)
     (tmp_path / "empty" / "config.json").write_text(config.to_json())
     assert cli_main(["status", str(tmp_path / "empty")]) == 2
     assert "no finished iteration yet" in capsys.readouterr().err
+
+
+def test_the_status_names_the_number_format_the_run_trains_in(tmp_path, config):
+    # "auto" decides at each start: the format is the one versions.json recorded last, not the config's word.
+    auto = config.replace(precision="auto")
+    run = write_run(tmp_path / "run", auto, 6, {})
+    assert run_status(run)["precision"] == "auto"  # a run from before the pick was recorded
+    (run / "versions.json").write_text(json.dumps({"cpu": "a CPU", "precision": "float32",
+                                                   "resumed": [{"iteration": 3, "precision": "bfloat16"},
+                                                               {"iteration": 5}]}))
+    assert format_status(run_status(run)).splitlines()[0] == f"{run} ({auto.env_id}, bfloat16)"
+    assert run_status(write_run(tmp_path / "float32", config, 6, {}))["precision"] == "float32"
