@@ -228,9 +228,9 @@ def record_resume(run_dir: Path, iteration: int, changed: dict[str, tuple[Any, A
     the machine it ran on, the config fields it changed (``"changed"``: their new values) and what
     they were (``"was"``), ``"from_weights": true`` where it started from the weights alone
     (:func:`restore_run`), and ``"precision"`` where it trains in another number format than the
-    stage before (``precision``, :func:`format_on_resume`). A run that spans sessions can then say every machine its clock ran on,
-    not only the first, and the commands that train it again as it was trained
-    (:func:`pearlkit.cli.training_commands`)."""
+    stage before (``precision``, :func:`format_on_resume`). A run that spans sessions can then say
+    every machine its clock ran on, not only the first, and the commands that train it again as it
+    was trained (:func:`pearlkit.cli.training_commands`)."""
     path = run_dir / "versions.json"
     record = json.loads(path.read_text()) if path.exists() else {}
     fields = {}
