@@ -106,11 +106,36 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
     return torch.load(path, map_location=device, weights_only=False)
 
 
+def dtype_name(dtype: torch.dtype) -> str:
+    """A number format as ``PearlConfig.precision`` and ``versions.json`` write it: ``"bfloat16"``."""
+    return str(dtype).removeprefix("torch.")
+
+
+def recorded_precision(record: dict) -> str | None:
+    """The number format a run's last stage trained in, from its ``versions.json`` (``record``):
+    the start's ``"precision"``, or the last resume's that changed it. None for a run from before
+    the format was recorded (2026-12-05)."""
+    stages = [record, *record.get("resumed", [])]
+    return next((stage["precision"] for stage in reversed(stages) if "precision" in stage), None)
+
+
+def read_versions(run_dir: str | Path) -> dict:
+    """A run folder's ``versions.json``, or ``{}`` where it has none."""
+    path = Path(run_dir) / "versions.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def load_agent(run_dir: str | Path, device: str | None = None) -> tuple[PearlAgent, PearlConfig, int]:
-    """The trained agent (in eval mode), its config and its iteration, from ``run_dir/agent.pt``."""
+    """The trained agent (in eval mode), its config and its iteration, from ``run_dir/agent.pt``.
+    A run at ``precision="auto"`` meta-tests in the format its ``versions.json`` says it last
+    trained in (where recorded), on any machine, so its figures do not depend on what ``"auto"``
+    would pick here."""
     dev = pick_device(device)
     ckpt = load_checkpoint(Path(run_dir) / AGENT_NAME, dev)
     config = PearlConfig.from_dict(ckpt["config"])
     agent = build_agent(config, dev)
+    trained_in = recorded_precision(read_versions(run_dir)) if config.precision == "auto" else None
+    if trained_in is not None:
+        agent.set_precision(getattr(torch, trained_in))
     agent.load_state_dict(ckpt["agent"])
     return agent.eval(), config, ckpt["iteration"]

@@ -100,7 +100,9 @@ def training_commands(config: PearlConfig, versions: dict, preset: str, out: str
     ``num_iterations``) at the iteration of the first resume that changed its config or started
     from the weights alone, then one ``--resume`` (with ``--from-weights`` and ``--set`` for those
     changes as it was resumed) for each such resume. Resumes at the same iteration are one.
-    A run never changed on resume gets :func:`train_command` alone.
+    A run never changed on resume gets :func:`train_command` alone. A run at ``precision="auto"``
+    trained again on another machine may take another number format (``versions.json`` records
+    which each stage took).
 
     Returns:
         The commands, or None where a resume did not record the values it replaced (``"was"``,

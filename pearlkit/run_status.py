@@ -8,14 +8,13 @@ command that resumes it.
 """
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from pathlib import Path
 
-from pearlkit.checkpoint import CHECKPOINT_NAME
+from pearlkit.checkpoint import CHECKPOINT_NAME, read_versions, recorded_precision
 from pearlkit.config import PearlConfig
-from pearlkit.training import read_progress, recorded_precision, runs_on
+from pearlkit.training import read_progress, runs_on
 
 #: Iterations whose pace (environment steps, seconds) projects what is left.
 RECENT = 5
@@ -59,7 +58,6 @@ def run_status(run_dir: str | Path, now: float | None = None) -> dict:
             left += 1
     seconds_per_iteration = cpu_per_iteration if cpu_per_iteration is not None else wall_per_iteration
     written = (run_dir / "progress.csv").stat().st_mtime
-    versions = json.loads((run_dir / "versions.json").read_text()) if (run_dir / "versions.json").exists() else {}
     return {
         "run_dir": str(run_dir), "env_id": config.env_id, "iteration": iteration,
         "num_iterations": config.num_iterations, "env_steps": env_steps, "env_step_budget": config.env_step_budget,
@@ -69,7 +67,7 @@ def run_status(run_dir: str | Path, now: float | None = None) -> dict:
         "best_evaluation": max(evaluated, key=lambda e: e[1]) if evaluated else None,
         "wall_seconds": float(last["seconds"]),
         # the number format it trains in now; where versions.json did not record what "auto" picked, "auto"
-        "precision": recorded_precision(versions) or config.precision,
+        "precision": recorded_precision(read_versions(run_dir)) or config.precision,
         "cpu_seconds": float(last["cpu_seconds"]) if last.get("cpu_seconds") else None,
         "env_steps_per_iteration": steps_per_iteration,
         "seconds_per_iteration": seconds_per_iteration,

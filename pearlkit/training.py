@@ -28,7 +28,10 @@ from pearlkit.checkpoint import (
     CHECKPOINT_NAME,
     SHIPPED_FILES,
     atomic_write_bytes,
+    dtype_name,
     load_checkpoint,
+    read_versions,
+    recorded_precision,
     save_checkpoint,
     stop_signals_deferred,
 )
@@ -228,11 +231,11 @@ def record_resume(run_dir: Path, iteration: int, changed: dict[str, tuple[Any, A
     the machine it ran on, the config fields it changed (``"changed"``: their new values) and what
     they were (``"was"``), ``"from_weights": true`` where it started from the weights alone
     (:func:`restore_run`), and ``"precision"`` where it trains in another number format than the
-    stage before (``precision``, :func:`format_on_resume`). A run that spans sessions can then say
-    every machine its clock ran on, not only the first, and the commands that train it again as it
-    was trained (:func:`pearlkit.cli.training_commands`)."""
+    stage before, or no stage before recorded one (``precision``, :func:`format_on_resume`). A run
+    that spans sessions can then say every machine its clock ran on, not only the first, and the
+    commands that train it again as it was trained (:func:`pearlkit.cli.training_commands`)."""
     path = run_dir / "versions.json"
-    record = json.loads(path.read_text()) if path.exists() else {}
+    record = read_versions(run_dir)
     fields = {}
     if changed:
         fields = {"changed": {k: new for k, (_, new) in changed.items()},
@@ -244,29 +247,16 @@ def record_resume(run_dir: Path, iteration: int, changed: dict[str, tuple[Any, A
     atomic_write_bytes(path, lambda f: f.write((json.dumps(record, indent=2) + "\n").encode()))
 
 
-def dtype_name(dtype: torch.dtype) -> str:
-    """A number format as ``PearlConfig.precision`` and ``versions.json`` write it: ``"bfloat16"``."""
-    return str(dtype).removeprefix("torch.")
-
-
-def recorded_precision(record: dict) -> str | None:
-    """The number format a run's last stage trained in, from its ``versions.json`` (``record``):
-    the start's ``"precision"``, or the last resume's that changed it. None for a run from before
-    the format was recorded (2026-12-05)."""
-    stages = [record, *record.get("resumed", [])]
-    return next((stage["precision"] for stage in reversed(stages) if "precision" in stage), None)
-
-
 def format_on_resume(record: dict, config: PearlConfig, agent: PearlAgent, changed: dict[str, tuple[Any, Any]]
                      ) -> str | None:
     """Keep the number format of a run at ``precision="auto"`` resumed on the machine its last stage
     ran on: ``"auto"`` decides by timing a product at each start
     (:func:`~pearlkit.runtime.resolve_precision`), so a resume on a busier machine could otherwise
-    take the other format halfway through a run. On another machine, or where the resume sets
-    ``precision="auto"`` anew, it decides again. Sets ``agent``'s format; returns it where it
+    take the other format halfway through a run. On another machine, or where the resume changes
+    ``precision`` to ``"auto"`` from another value, it decides again. Sets ``agent``'s format; returns it where it
     differs from the last stage's (for :func:`record_resume`), else None."""
     before = recorded_precision(record)
-    last = record.get("resumed", [record])[-1]
+    last = (record.get("resumed") or [record])[-1]
     same_machine = (last.get("cpu"), last.get("gpu")) == (cpu_name(), _gpu(agent.device).get("gpu"))
     if config.precision == "auto" and "precision" not in changed and before is not None and same_machine:
         agent.set_precision(getattr(torch, before))
@@ -310,9 +300,7 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
         if run_dir is None:
             raise ValueError("resume=True needs the run_dir to resume")
         changed = restore_run(run, run_dir, from_weights)
-        versions_path = run_dir / "versions.json"
-        precision = format_on_resume(json.loads(versions_path.read_text()) if versions_path.exists() else {},
-                                     config, run.trainer.agent, changed)
+        precision = format_on_resume(read_versions(run_dir), config, run.trainer.agent, changed)
         if changed or runs_on(config, run.state.iteration, run.state.env_steps):  # not a finished run looked at again
             record_resume(run_dir, run.state.iteration, changed, run.trainer.agent.device, from_weights, precision)
     elif from_weights:

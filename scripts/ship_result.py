@@ -78,10 +78,13 @@ def thread_count(threads: int, noun: str = "thread") -> str:
 def machines(versions: dict) -> str:
     """Where a run's clock ran, from its ``versions.json``: the CPU (and GPU) it started on (runs
     trained before that was recorded say so), then each resume's iteration, machine and changed
-    fields, and those that went on from the weights alone (``train --resume --from-weights``).
+    fields, and those that went on from the weights alone (``train --resume --from-weights``). The
+    number format is named where ``versions.json`` recorded it: at the start, and where a resume
+    changed it (``precision="auto"`` decides again on another machine).
     Resumes made before 2026-12-04 were not recorded; a README should say so by hand where a run
     had them."""
-    on = lambda record: record["cpu"] + (f" with {record['gpu']}" if "gpu" in record else "")
+    on = lambda record: (record["cpu"] + (f" with {record['gpu']}" if "gpu" in record else "")
+                         + (f", in {record['precision']}" if "precision" in record else ""))
     started = on(versions) if versions.get("cpu") else "a machine whose CPU the run did not record"
     resumes = []
     for resume in versions.get("resumed", []):

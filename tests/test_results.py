@@ -109,6 +109,14 @@ def test_the_readme_says_which_resumes_went_on_from_the_weights_alone():
                                   "from its weights alone (replay buffers refilled, optimizers fresh) on B")
 
 
+def test_the_readme_names_the_number_format_where_versions_recorded_it():
+    machines = ship_result().machines
+    versions = {"cpu": "A", "precision": "float32",
+                "resumed": [{"iteration": 3, "cpu": "A"}, {"iteration": 5, "cpu": "C", "precision": "bfloat16"}]}
+    assert machines(versions) == ("A, in float32; resumed at iteration 3 on A; "
+                                  "resumed at iteration 5 on C, in bfloat16")
+
+
 def test_the_readme_says_how_the_run_shared_the_machine():
     wall_clock_row = ship_result().wall_clock_row
     shared = wall_clock_row({"seconds": "5400"}, {"cpu": "AMD EPYC 7B13 (2 cores)"})

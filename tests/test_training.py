@@ -16,7 +16,7 @@ import torch
 import pearlkit
 import pearlkit.pearl as pearl
 import pearlkit.training as training
-from pearlkit.checkpoint import SHIPPED_FILES, load_agent, load_checkpoint
+from pearlkit.checkpoint import SHIPPED_FILES, load_agent, load_checkpoint, recorded_precision
 from pearlkit.cli import main as cli_main
 from pearlkit.cli import train_command, training_commands, with_overrides
 from pearlkit.config import PearlConfig
@@ -243,7 +243,10 @@ def test_an_auto_run_keeps_its_number_format_on_its_machine_and_decides_again_on
                             progress=False, device="cpu")
     assert result["agent"].precision == torch.bfloat16
     assert json.loads(path.read_text())["resumed"][-1]["precision"] == "bfloat16"
-    assert training.recorded_precision(json.loads(path.read_text())) == "bfloat16"
+    assert recorded_precision(json.loads(path.read_text())) == "bfloat16"
+    # meta-test takes the format the run trained in, not what "auto" would pick now
+    monkeypatch.setattr(pearl, "resolve_precision", lambda precision, device: torch.float32)
+    assert load_agent(tmp_path / "run", device="cpu")[0].precision == torch.bfloat16
 
 
 def test_a_finished_run_resumed_with_a_new_meta_test_keeps_its_weights_and_meta_tests_so(tmp_path):
