@@ -4,8 +4,8 @@
 
 For each run folder: its measured CPU time per iteration (progress.csv's ``cpu_seconds``; for a
 run that did not record it, the wall clock, at the thread count and machine share it ran with),
-times the iterations its config plans, is the time one run of that
-config takes; times ``--seeds`` runs per family, summed. A family given twice counts once (the
+times the iterations its config plans (or the iterations it ran, where its ``env_step_budget``
+ended it before them), is the time one run of that config takes; times ``--seeds`` runs per family, summed. A family given twice counts once (the
 last folder named).
 """
 from __future__ import annotations
@@ -13,18 +13,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pearlkit.config import PearlConfig
+from pearlkit.config import PearlConfig, budget_allows
 from pearlkit.training import read_progress
 
 
 def hours_per_run(run_dir: Path) -> tuple[str, int, int, float]:
-    """(env id, iterations measured, iterations planned, hours for the planned run)."""
+    """(env id, iterations measured, iterations planned, hours for the planned run). A run that its
+    env-step budget ended plans the iterations it ran."""
     config = PearlConfig.from_file(run_dir / "config.json")
     last = read_progress(run_dir)[-1]
+    done = int(last["iteration"])
+    planned = config.num_iterations if budget_allows(config, int(last["env_steps"]), done) else done
     # The CPU time where the whole run recorded it; the wall clock (of one thread) before that.
     spent = float(last["cpu_seconds"]) if last.get("cpu_seconds") else float(last["seconds"])
-    per_iteration = spent / int(last["iteration"])
-    return config.env_id, int(last["iteration"]), config.num_iterations, per_iteration * config.num_iterations / 3600
+    return config.env_id, done, planned, spent / done * planned / 3600
 
 
 def main() -> None:
