@@ -7,15 +7,18 @@ again only when its source file changes, and the execution cache (``execute_note
 keys a notebook on its code cells alone. So after a result is re-shipped, a ``git pull`` or a
 change to the package, a build would show the old outputs beside the new files.
 
-A fingerprint of both folders (their files' paths and bytes) is kept in the cache folder, written
-when a build succeeds. When the fingerprint there is missing or differs from the folders', the
-cache is emptied and every notebook is read, so executed, again.
+A fingerprint of both folders (their files' paths and bytes; a symlinked folder inside them is
+not followed) is kept in the cache folder. When it is missing or differs from the folders', the
+cache is emptied, Sphinx's saved environment deleted, and every notebook read, so executed, again.
+This applies with ``execute_notebooks: cache`` only, and any change under the two folders (a
+re-rendered video too) executes every notebook.
 """
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
+from sphinx.application import ENV_PICKLE_FILENAME
 from sphinx.util import logging
 
 WATCHED = ("results", "pearlkit")
@@ -34,43 +37,35 @@ def inputs_fingerprint(root: Path) -> str:
     return digest.hexdigest()
 
 
-class FreshOutputs:
-    """The build's two hooks, sharing the fingerprint of the folders as they were when it began."""
+def notebooks_to_execute_again(app, env, added, changed, removed) -> list[str]:
+    """Every notebook, with the execution cache emptied, when the folders' fingerprint is not the
+    one stored beside the cache; none otherwise."""
+    nb_config = env.mystnb_config
+    if nb_config.execution_mode != "cache":
+        return []
+    fingerprint = inputs_fingerprint(Path(app.srcdir))
+    stored = Path(nb_config.execution_cache_path) / FINGERPRINT_FILE
+    if stored.is_file() and stored.read_text() == fingerprint:
+        return []
+    from jupyter_cache import get_cache  # myst-nb's dependency; needed only here
 
-    def __init__(self) -> None:
-        self.fingerprint: str | None = None
-
-    def notebooks_to_execute_again(self, app, env, added, changed, removed) -> list[str]:
-        """Every notebook, with the cache emptied, when the stored fingerprint is not the folders'."""
-        nb_config = env.mystnb_config
-        if nb_config.execution_mode != "cache":
-            return []
-        self.fingerprint = inputs_fingerprint(Path(app.srcdir))
-        stored = Path(nb_config.execution_cache_path) / FINGERPRINT_FILE
-        if stored.is_file() and stored.read_text() == self.fingerprint:
-            return []
-        from jupyter_cache import get_cache  # myst-nb's dependency; needed only here
-
-        cache = get_cache(nb_config.execution_cache_path)
-        if not cache.list_cache_records():  # nothing executed yet, so nothing is stale
-            return []
+    cache = get_cache(nb_config.execution_cache_path)
+    notebooks = sorted(doc for doc in env.found_docs if str(env.doc2path(doc)).endswith(".ipynb"))
+    # Outputs can be stale in the execution cache and in Sphinx's own environment (the pages
+    # read before); where neither holds any, every page is read as new anyway.
+    if cache.list_cache_records() or any(doc in env.all_docs for doc in notebooks):
         why = "changed since" if stored.is_file() else "may have changed since (no fingerprint stored)"
-        cache.clear_cache()  # the fingerprint with it
-        notebooks = sorted(doc for doc in env.found_docs if str(env.doc2path(doc)).endswith(".ipynb"))
-        logger.info("fresh_outputs: results/ or pearlkit/ %s the notebooks were executed; executing all %d again",
-                    why, len(notebooks))
-        return notebooks
-
-    def store_fingerprint(self, app, exception) -> None:
-        """Record the fingerprint once the build has succeeded: a failed build starts over next time."""
-        if exception is None and self.fingerprint is not None:
-            cache = Path(app.env.mystnb_config.execution_cache_path)
-            cache.mkdir(parents=True, exist_ok=True)
-            (cache / FINGERPRINT_FILE).write_text(self.fingerprint)
+        logger.info("\nfresh_outputs: results/ or pearlkit/ %s the notebooks were executed; executing all %d "
+                    "again", why, len(notebooks))
+        cache.clear_cache()
+        # Without its saved environment, a build stopped before it ends reads every page again next
+        # time (the cache serves those already executed), instead of keeping the old pages.
+        Path(app.doctreedir, ENV_PICKLE_FILENAME).unlink(missing_ok=True)
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    stored.write_text(fingerprint)
+    return notebooks
 
 
 def setup(app):
-    hooks = FreshOutputs()
-    app.connect("env-get-outdated", hooks.notebooks_to_execute_again)
-    app.connect("build-finished", hooks.store_fingerprint)
+    app.connect("env-get-outdated", notebooks_to_execute_again)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

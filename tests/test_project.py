@@ -82,3 +82,8 @@ def test_each_chapter_follows_the_books_skeleton():
             assert part in text, f"{notebook.name} lacks {part!r}"
         if notebook.stem != "00_introduction":
             assert "## Exercises" in text and "{solution-start}" in text and "## Summary" in text, notebook.name
+
+
+def test_the_book_executes_its_notebooks_again_when_results_or_pearlkit_change():
+    # _ext/fresh_outputs.py, tested on a one-page book in tests/test_fresh_outputs.py (-m book)
+    assert "fresh_outputs: _ext" in (ROOT / "_config.yml").read_text()
