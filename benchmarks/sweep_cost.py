@@ -5,8 +5,8 @@
 For each run folder: its measured CPU time per iteration (progress.csv's ``cpu_seconds``; for a
 run that did not record it, the wall clock, at the thread count and machine share it ran with),
 times the iterations its config plans (or the iterations it ran, where its ``env_step_budget``
-ended it before them), is the time one run of that config takes; times ``--seeds`` runs per family, summed. A family given twice counts once (the
-last folder named).
+ended it before them), is the time one run of that config takes; times ``--seeds`` runs per
+family, summed. A family given twice counts once (the last folder named).
 """
 from __future__ import annotations
 
