@@ -1,0 +1,60 @@
+"""benchmarks/direction_diagnosis.py: which task the belief from one exploring trajectory names, by
+which way the body moved, on a case worked by hand."""
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+from direction_diagnosis import belief_by_motion  # noqa: E402
+
+from pearlkit.evaluate import MetaTestResult  # noqa: E402
+from pearlkit.sampler import Trajectories  # noqa: E402
+
+OBS, ACTION, HORIZON = 2, 1, 4  # obs[:, 0] is the forward velocity
+
+
+def trajectories(velocities: list[float], directions: list[float]) -> Trajectories:
+    """One trajectory per run at a constant velocity, rewarded as Fwd-Back rewards it: direction × velocity."""
+    velocity = torch.tensor(velocities)[:, None].expand(-1, HORIZON)
+    reward = velocity * torch.tensor(directions)[:, None]
+    obs = torch.stack([velocity, torch.zeros_like(velocity)], -1)
+    return Trajectories(obs, torch.zeros(len(velocities), HORIZON, ACTION), reward, reward, obs,
+                        torch.zeros(len(velocities), HORIZON))
+
+
+def reward_sign_encoder(context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """An encoder that reads only whether the context was rewarded (a belief of +1 or -1)."""
+    mean = context[..., OBS + ACTION].mean(-1, keepdim=True).sign()
+    return mean, torch.ones_like(mean)
+
+
+def test_an_encoder_that_reads_only_the_reward_sign_misreads_the_runs_that_were_punished():
+    # Runs 0-1: forward task (direction +1); runs 2-3: backward (-1). Two exploring trajectories,
+    # then one after exploration, whose beliefs (+1 forward, -1 backward) name the tasks' centres.
+    directions = [1.0, 1.0, -1.0, -1.0]
+    explore = [trajectories([2.0, -2.0, -2.0, 2.0], directions), trajectories([2.0, 2.0, -2.0, -2.0], directions)]
+    after = trajectories([2.0, 2.0, -2.0, -2.0], directions)
+    z_means = torch.zeros(4, 3, 1)
+    z_means[:, 2, 0] = torch.tensor([1.0, 1.0, -1.0, -1.0])
+    result = MetaTestResult(
+        returns=torch.ones(4, 3), successes=torch.zeros(4, 3, dtype=torch.bool), z=z_means, z_means=z_means,
+        z_vars=torch.ones(4, 3, 1), trajectories=[*explore, after], valid=torch.ones(4, 3, HORIZON, dtype=torch.bool),
+        reports_success=False, counted=torch.ones(4, 3, dtype=torch.bool), num_exp_traj_eval=2, runs_per_task=2)
+    counts = belief_by_motion(reward_sign_encoder, False, 0, result, torch.ones(4, dtype=torch.bool),
+                              ["forward", "backward"])
+    # Rewarded trajectories (forward task moving forward, backward task moving backward) look like
+    # the forward task to it: right in the forward task, wrong in the backward one; punished ones
+    # the other way round.
+    assert counts == {"backward, moved backward": [0, 3], "backward, moved forward": [1, 1],
+                      "forward, moved backward": [0, 1], "forward, moved forward": [3, 3]}
+
+
+def test_no_reading_without_a_run_that_went_the_right_way_in_each_task():
+    result = MetaTestResult(
+        returns=torch.ones(4, 3), successes=torch.zeros(4, 3, dtype=torch.bool), z=torch.zeros(4, 3, 1),
+        z_means=torch.zeros(4, 3, 1), z_vars=torch.ones(4, 3, 1), trajectories=[],
+        valid=torch.ones(4, 3, HORIZON, dtype=torch.bool), reports_success=False,
+        counted=torch.ones(4, 3, dtype=torch.bool), num_exp_traj_eval=2, runs_per_task=2)
+    right = torch.tensor([True, True, False, False])  # the backward task's runs all went wrong
+    assert belief_by_motion(reward_sign_encoder, False, 0, result, right, ["forward", "backward"]) is None
