@@ -420,10 +420,11 @@ _RENAMED_FIELDS = {"latent_size": "latent_dim"}
 #: too little per environment step can learn more from the same collection), how often it
 #: evaluates, the number format of its matrix products (weights and optimizer state are float32
 #: in every format), how meta-test explores and exploits (training never draws from those
-#: streams), and SAC's fixed temperature from the resume on (not where ``learn_temperature``:
-#: the learned one goes on).
+#: streams), SAC's fixed temperature from the resume on (not where ``learn_temperature``: the
+#: learned one goes on), and whether the encoder trains on contexts of every size from the resume
+#: on (``vary_context_size``: only the gradient steps' context sizes change).
 RESUMABLE_FIELDS = ("num_iterations", "env_step_budget", "num_train_steps_per_itr", "eval_every", "precision",
-                    "exploration_prior", "rule_out_searched", "exploit_with_mean", "temperature")
+                    "exploration_prior", "rule_out_searched", "exploit_with_mean", "temperature", "vary_context_size")
 
 
 def config_fields() -> dict[str, str]:

@@ -462,8 +462,8 @@ def test_cli_resume_errors(tmp_path, capsys):
     (tmp_path / "config.json").write_text(tiny_config().to_json())
     assert cli_main(["train", "--resume", str(tmp_path), "--set", "kl_lambda=2"]) == 2
     assert ("can only change ['env_step_budget', 'eval_every', 'exploit_with_mean', 'exploration_prior', "
-            "'num_iterations', 'num_train_steps_per_itr', 'precision', 'rule_out_searched', 'temperature'], "
-            "not ['kl_lambda']" in capsys.readouterr().err)
+            "'num_iterations', 'num_train_steps_per_itr', 'precision', 'rule_out_searched', 'temperature', "
+            "'vary_context_size'], not ['kl_lambda']" in capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -556,6 +556,18 @@ def test_the_commands_of_a_run_that_went_on_from_its_weights_train_it_again(tmp_
     for command in commands:
         assert cli_main([*shlex.split(command)[3:], "--no-progress"]) == 0  # its checkpoint is there, and ignored
     assert without_time(rows(again)) == without_time(rows(run))
+
+
+def test_a_run_resumes_with_contexts_of_every_size(tmp_path):
+    pearlkit.train(tiny_config(num_iterations=2), tmp_path / "run", progress=False)
+    pearlkit.train(tiny_config(num_iterations=3), tmp_path / "same", progress=False)
+    pearlkit.train(tiny_config(num_iterations=3, vary_context_size=True), tmp_path / "run", resume=True,
+                   progress=False)
+    assert without_time(rows(tmp_path / "run"))[:2] == without_time(rows(tmp_path / "same"))[:2]
+    # the encoder's contexts change size from the resume on, and so does what the critic learns from them
+    assert rows(tmp_path / "run")[2]["train/q_loss"] != rows(tmp_path / "same")[2]["train/q_loss"]
+    assert json.loads((tmp_path / "run" / "versions.json").read_text())["resumed"][0]["changed"] == {
+        "num_iterations": 3, "vary_context_size": True}
 
 
 def test_a_run_resumes_at_another_temperature_unless_it_learns_its_own(tmp_path):
