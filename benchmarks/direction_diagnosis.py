@@ -71,9 +71,10 @@ def diagnose(run_dir: Path, runs_per_task: int, seed: int) -> dict:
     result, config, tasks, iteration = held_out_meta_test(run_dir, seed, runs_per_task, device="cpu")
     after, floor = config.num_exp_traj_eval, zero_action_return(config)
     returns = result.returns.view(len(tasks), runs_per_task, -1)  # run i is task i // runs_per_task
-    fell = (result.valid[:, after].sum(-1) < config.max_path_length).view(len(tasks), runs_per_task)
+    fell_in_run = result.valid[:, after].sum(-1) < config.max_path_length
+    fell = fell_in_run.view(len(tasks), runs_per_task)
     describe = env_class(config.env_id).describe_task
-    right = (result.returns[:, after] >= floor) & (result.valid[:, after].sum(-1) == config.max_path_length)
+    right = (result.returns[:, after] >= floor) & ~fell_in_run
     out = {"iteration": iteration, "zero_action_return": round(floor, 1), "tasks": [],
            "belief_by_motion": None}
     if config.env_id in FORWARD_VELOCITY:

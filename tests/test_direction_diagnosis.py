@@ -23,6 +23,14 @@ def trajectories(velocities: list[float], directions: list[float]) -> Trajectori
                         torch.zeros(len(velocities), HORIZON))
 
 
+def meta_test_result(trajectories: list[Trajectories], z_means: torch.Tensor) -> MetaTestResult:
+    """Four runs, two per task, three trajectories each (two exploring), every step real."""
+    return MetaTestResult(
+        returns=torch.ones(4, 3), successes=torch.zeros(4, 3, dtype=torch.bool), z=z_means, z_means=z_means,
+        z_vars=torch.ones(4, 3, 1), trajectories=trajectories, valid=torch.ones(4, 3, HORIZON, dtype=torch.bool),
+        reports_success=False, counted=torch.ones(4, 3, dtype=torch.bool), num_exp_traj_eval=2, runs_per_task=2)
+
+
 def reward_sign_encoder(context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """An encoder that reads only whether the context was rewarded (a belief of +1 or -1)."""
     mean = context[..., OBS + ACTION].mean(-1, keepdim=True).sign()
@@ -37,10 +45,7 @@ def test_an_encoder_that_reads_only_the_reward_sign_misreads_the_runs_that_were_
     after = trajectories([2.0, 2.0, -2.0, -2.0], directions)
     z_means = torch.zeros(4, 3, 1)
     z_means[:, 2, 0] = torch.tensor([1.0, 1.0, -1.0, -1.0])
-    result = MetaTestResult(
-        returns=torch.ones(4, 3), successes=torch.zeros(4, 3, dtype=torch.bool), z=z_means, z_means=z_means,
-        z_vars=torch.ones(4, 3, 1), trajectories=[*explore, after], valid=torch.ones(4, 3, HORIZON, dtype=torch.bool),
-        reports_success=False, counted=torch.ones(4, 3, dtype=torch.bool), num_exp_traj_eval=2, runs_per_task=2)
+    result = meta_test_result([*explore, after], z_means)
     counts = belief_by_motion(reward_sign_encoder, False, 0, result, torch.ones(4, dtype=torch.bool),
                               ["forward", "backward"])
     # Rewarded trajectories (forward task moving forward, backward task moving backward) look like
@@ -51,10 +56,6 @@ def test_an_encoder_that_reads_only_the_reward_sign_misreads_the_runs_that_were_
 
 
 def test_no_reading_without_a_run_that_went_the_right_way_in_each_task():
-    result = MetaTestResult(
-        returns=torch.ones(4, 3), successes=torch.zeros(4, 3, dtype=torch.bool), z=torch.zeros(4, 3, 1),
-        z_means=torch.zeros(4, 3, 1), z_vars=torch.ones(4, 3, 1), trajectories=[],
-        valid=torch.ones(4, 3, HORIZON, dtype=torch.bool), reports_success=False,
-        counted=torch.ones(4, 3, dtype=torch.bool), num_exp_traj_eval=2, runs_per_task=2)
+    result = meta_test_result([], torch.zeros(4, 3, 1))
     right = torch.tensor([True, True, False, False])  # the backward task's runs all went wrong
     assert belief_by_motion(reward_sign_encoder, False, 0, result, right, ["forward", "backward"]) is None
