@@ -19,6 +19,9 @@ from pearlkit.sac import TransitionBatch
 
 #: What the critic learns from where a family's reward is sparse (``PearlConfig.critic_reward``).
 CRITIC_REWARDS = ("dense", "sparse", "dense+sparse")
+#: Where a task's encoder context comes from (``PearlConfig.context_sampling``): transitions drawn
+#: from all of its context buffer, or from one of the trajectories stored there.
+CONTEXT_SAMPLINGS = ("transitions", "trajectory")
 
 # Storage grows by doubling up to `capacity`, so a large capacity costs nothing until used.
 INITIAL_ALLOCATION = 1024
@@ -36,7 +39,9 @@ class Transitions(NamedTuple):
 
 
 class MultiTaskReplayBuffer:
-    """A ring buffer per task, all tasks in one set of tensors.
+    """A ring buffer per task, all tasks in one set of tensors. Each :meth:`add` is one trajectory
+    (collection adds them whole); the buffer remembers where each one lies, for contexts drawn
+    from a single trajectory.
 
     Args:
         num_tasks: number of training tasks.
@@ -54,6 +59,8 @@ class MultiTaskReplayBuffer:
                      "next_obs": obs_dim, "terminal": 1}
         self.size = torch.zeros(num_tasks, dtype=torch.long)  # filled slots per task
         self.top = torch.zeros(num_tasks, dtype=torch.long)  # next slot to write per task
+        # (first slot, length) of each trajectory per task, oldest first; overwritten ones are dropped
+        self.trajectories: list[list[tuple[int, int]]] = [[] for _ in range(num_tasks)]
         self._allocate(min(capacity, INITIAL_ALLOCATION))
 
     def _allocate(self, slots: int) -> None:
@@ -69,8 +76,14 @@ class MultiTaskReplayBuffer:
         return self.data["obs"].shape[1]
 
     def add(self, task_id: int, transitions: Transitions) -> None:
-        """Append ``n`` transitions of task ``task_id`` (wrapping around at capacity)."""
+        """Append one trajectory of ``n`` transitions of task ``task_id`` (wrapping around at capacity)."""
         n = transitions.obs.shape[0]
+        if n > 0:
+            kept = min(n, self.capacity)  # of a trajectory longer than the buffer, its last slots
+            stored = self.trajectories[task_id]
+            stored.append((int(self.top[task_id] + n - kept) % self.capacity, kept))
+            while sum(length for _, length in stored) > self.capacity:
+                stored.pop(0)  # the oldest, overwritten at least in part
         needed = min(self.capacity, int(self.top[task_id]) + n)
         if needed > self.allocated:
             self._allocate(min(self.capacity, max(needed, 2 * self.allocated)))
@@ -84,6 +97,7 @@ class MultiTaskReplayBuffer:
         """Forget everything stored for task ``task_id`` (the context buffer, when the task is collected again)."""
         self.size[task_id] = 0
         self.top[task_id] = 0
+        self.trajectories[task_id] = []
 
     def _sample_slots(self, task_ids: Tensor, n: int) -> tuple[Tensor, Tensor]:
         sizes = self.size[task_ids.cpu()]
@@ -110,16 +124,35 @@ class MultiTaskReplayBuffer:
         return TransitionBatch(get("obs"), get("action"), reward.squeeze(-1),
                                get("next_obs"), get("terminal").squeeze(-1))
 
-    def sample_context(self, task_ids: Tensor, n: int, use_next_obs: bool) -> Tensor:
+    def _sample_trajectory_slots(self, task_ids: Tensor, n: int) -> tuple[Tensor, Tensor]:
+        # One stored trajectory per task, uniformly, then slots uniformly with replacement within it.
+        picks = []
+        for task_id in task_ids.tolist():
+            stored = self.trajectories[task_id]
+            if not stored:
+                raise RuntimeError(f"cannot sample a trajectory from the empty buffer of task {task_id}")
+            picks.append(stored[int(torch.randint(len(stored), ()))])
+        starts, lengths = torch.tensor(picks).T
+        slots = (starts[:, None] + (torch.rand(len(task_ids), n) * lengths[:, None]).long()) % self.capacity
+        rows = task_ids.cpu()[:, None].expand(-1, n)
+        return rows.to(self.device), slots.to(self.device)
+
+    def sample_context(self, task_ids: Tensor, n: int, use_next_obs: bool, sampling: str = "transitions") -> Tensor:
         """Context: ``n`` transitions per task as ``(len(task_ids), n, context_dim)``, each row
-        :math:`(s, a, r)` or :math:`(s, a, r, s')` with the task's own (sparse) reward."""
-        rows, slots = self._sample_slots(task_ids, n)
+        :math:`(s, a, r)` or :math:`(s, a, r, s')` with the task's own (sparse) reward, drawn
+        uniformly from all the task's transitions, or from one of its trajectories
+        (``sampling``, one of :data:`CONTEXT_SAMPLINGS`)."""
+        if sampling not in CONTEXT_SAMPLINGS:
+            raise ValueError(f"sampling must be one of {list(CONTEXT_SAMPLINGS)}, got {sampling!r}")
+        draw = self._sample_slots if sampling == "transitions" else self._sample_trajectory_slots
+        rows, slots = draw(task_ids, n)
         return torch.cat([self.data[k][rows, slots] for k in context_fields(use_next_obs)], dim=-1)
 
     def state_dict(self) -> dict:
         used = int(self.size.max()) if self.num_tasks else 0
         return {"size": self.size.clone(), "top": self.top.clone(), "capacity": self.capacity,
-                "data": {k: v[:, :used].cpu().clone() for k, v in self.data.items()}}
+                "data": {k: v[:, :used].cpu().clone() for k, v in self.data.items()},
+                "trajectories": [list(stored) for stored in self.trajectories]}
 
     def load_state_dict(self, state: dict) -> None:
         if state["capacity"] != self.capacity:
@@ -129,6 +162,11 @@ class MultiTaskReplayBuffer:
         for k, v in state["data"].items():
             self.data[k][:, :used] = v.to(self.device)
         self.size, self.top = state["size"].clone(), state["top"].clone()
+        if "trajectories" in state:
+            self.trajectories = [[tuple(t) for t in stored] for stored in state["trajectories"]]
+        else:  # a checkpoint written before trajectories were recorded: each task's transitions as one
+            sizes, oldest = self.size.tolist(), torch.where(self.size == self.capacity, self.top, 0).tolist()
+            self.trajectories = [[(start, size)] if size > 0 else [] for start, size in zip(oldest, sizes)]
 
 
 def context_fields(use_next_obs: bool) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pearlkit.buffers import CRITIC_REWARDS
+from pearlkit.buffers import CONTEXT_SAMPLINGS, CRITIC_REWARDS
 from pearlkit.envs.tasks import (
     ENV_IDS,
     LOCOMOTION_HORIZON,
@@ -196,6 +196,15 @@ class PearlConfig:
     ``embedding_batch_size``. Meta-test's context grows from a few transitions; this shows
     the encoder what a few (often reward-free) transitions are worth. (On sparse navigation
     it made every factor sharper, not the reward-free ones wider: ``benchmarks/RESULTS.md``.)"""
+    # paper-vs-code: the reference draws each context's transitions from all of the task's
+    # context buffer ("transitions").
+    context_sampling: str = "transitions"
+    """Where each task's context for the encoder comes from, in gradient steps and posterior
+    collection: ``"transitions"`` drawn from all of its context buffer (the reference), or
+    ``"trajectory"``, drawn from one of the trajectories stored there, as meta-test's context
+    after one exploring trajectory is. A context from many trajectories can name the task from
+    any of them; one from a single trajectory asks the encoder to read each kind of behaviour
+    on its own."""
     # paper-vs-code: the reference (and the paper) take the Bellman error at one z per task.
     critic_z_samples: int = 1
     """Samples of z per task in the critic's loss (1: the paper). At one draw the Bellman
@@ -295,6 +304,7 @@ class PearlConfig:
                          low_open=True)
         _check_in(self.ignore_misses, list(IGNORE_MISSES), "ignore_misses")
         _check_in(self.critic_reward, list(CRITIC_REWARDS), "critic_reward")
+        _check_in(self.context_sampling, list(CONTEXT_SAMPLINGS), "context_sampling")
         _check_in(self.lr_schedule, list(LR_SCHEDULES), "lr_schedule")
         _check_in(self.exploration_prior, list(EXPLORATION_PRIORS), "exploration_prior")
         if self.rule_out_searched and (self.exploration_prior != "training-beliefs" or not _sparse_family(self.env_id)):
@@ -421,10 +431,11 @@ _RENAMED_FIELDS = {"latent_size": "latent_dim"}
 #: evaluates, the number format of its matrix products (weights and optimizer state are float32
 #: in every format), how meta-test explores and exploits (training never draws from those
 #: streams), SAC's fixed temperature from the resume on (not where ``learn_temperature``: the
-#: learned one goes on), and whether the encoder trains on contexts of every size from the resume
-#: on (``vary_context_size``: only the gradient steps' context sizes change).
+#: learned one goes on), and how the encoder's contexts are drawn from the resume on (their sizes,
+#: ``vary_context_size``, and where from, ``context_sampling``: only the contexts change).
 RESUMABLE_FIELDS = ("num_iterations", "env_step_budget", "num_train_steps_per_itr", "eval_every", "precision",
-                    "exploration_prior", "rule_out_searched", "exploit_with_mean", "temperature", "vary_context_size")
+                    "exploration_prior", "rule_out_searched", "exploit_with_mean", "temperature", "vary_context_size",
+                    "context_sampling")
 
 
 def config_fields() -> dict[str, str]:

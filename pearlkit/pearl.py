@@ -316,10 +316,16 @@ def collect_data(agent: PearlAgent, pool: EnvPool, tasks: list[Task], task_ids: 
         trajectories_done += 1
         if update_posterior and trajectories_done % config.update_post_train == 0:
             if (context_buffer.size[ids] > 0).all():
-                context = context_buffer.sample_context(ids, config.embedding_batch_size,
-                                                        config.use_next_obs_in_context)
+                context = encoder_context(context_buffer, ids, config)
                 z_mean, z_var = agent.encoder(context)
     return int(collected.sum())
+
+
+def encoder_context(context_buffer: MultiTaskReplayBuffer, task_ids: Tensor, config: PearlConfig) -> Tensor:
+    """The encoder's context in each of ``task_ids`` while training: ``embedding_batch_size``
+    transitions of its context buffer, drawn as ``context_sampling`` says."""
+    return context_buffer.sample_context(task_ids, config.embedding_batch_size, config.use_next_obs_in_context,
+                                         config.context_sampling)
 
 
 class TrainingDiverged(RuntimeError):
@@ -403,8 +409,7 @@ def meta_train_iteration(trainer: MetaTrainer, iteration: int, refill: bool = Fa
     for step in range(1, config.num_train_steps_per_itr + 1):
         task_ids = torch.as_tensor(rng.integers(config.num_train_tasks, size=config.meta_batch))
         batch = trainer.replay.sample_batch(task_ids, config.batch_size, config.critic_reward)
-        context = trainer.context_buffer.sample_context(task_ids, config.embedding_batch_size,
-                                                        config.use_next_obs_in_context)
+        context = encoder_context(trainer.context_buffer, task_ids, config)
         sizes = None
         if config.vary_context_size:  # contexts of every size, as meta-test's grows from empty
             sizes = torch.as_tensor(rng.integers(1, config.embedding_batch_size + 1, size=config.meta_batch))

@@ -67,3 +67,50 @@ def test_state_dict_round_trip():
     copy.load_state_dict(buffer.state_dict())
     assert copy.size.tolist() == [0, 7]
     torch.testing.assert_close(copy.data["reward"][1, :7], buffer.data["reward"][1, :7])
+
+
+def add_trajectories(buffer, lengths):
+    """Trajectory k of the given lengths, its observations all k."""
+    for k, n in enumerate(lengths):
+        buffer.add(0, transitions(n, k))
+
+
+def trajectories_in_contexts(buffer, sampling, draws=200):
+    """The set of trajectory markers in each of ``draws`` contexts of 16 transitions."""
+    torch.manual_seed(0)
+    contexts = buffer.sample_context(torch.zeros(draws, dtype=torch.long), 16, False, sampling)
+    return [set(context[:, 0].tolist()) for context in contexts]
+
+
+def test_a_context_can_come_from_one_stored_trajectory():
+    buffer = MultiTaskReplayBuffer(1, 2, 2, capacity=1000)
+    add_trajectories(buffer, [200, 50, 120])
+    one = trajectories_in_contexts(buffer, "trajectory")
+    assert all(len(markers) == 1 for markers in one)
+    assert set().union(*one) == {0.0, 1.0, 2.0}  # each trajectory is drawn
+    assert any(len(markers) > 1 for markers in trajectories_in_contexts(buffer, "transitions"))
+    with pytest.raises(ValueError, match="sampling must be one of \\['transitions', 'trajectory'\\], got 'episode'"):
+        buffer.sample_context(torch.tensor([0]), 4, False, "episode")
+
+
+def test_an_overwritten_trajectory_is_no_longer_drawn_whole():
+    buffer = MultiTaskReplayBuffer(1, 2, 2, capacity=500)
+    add_trajectories(buffer, [200, 200, 200])  # the third overwrites the first's first 100 slots
+    assert buffer.trajectories[0] == [(200, 200), (400, 200)]  # the third wraps around the end
+    one = trajectories_in_contexts(buffer, "trajectory")
+    assert all(len(markers) == 1 for markers in one) and set().union(*one) == {1.0, 2.0}
+    buffer.clear(0)
+    assert buffer.trajectories[0] == []
+    with pytest.raises(RuntimeError, match="empty buffer of task 0"):
+        buffer.sample_context(torch.tensor([0]), 4, False, "trajectory")
+
+
+def test_trajectories_survive_a_checkpoint_and_older_checkpoints_hold_one_per_task():
+    buffer = MultiTaskReplayBuffer(2, 2, 2, capacity=500)
+    add_trajectories(buffer, [200, 200, 200])
+    restored = MultiTaskReplayBuffer(2, 2, 2, capacity=500)
+    restored.load_state_dict(buffer.state_dict())
+    assert restored.trajectories == buffer.trajectories
+    older = {k: v for k, v in buffer.state_dict().items() if k != "trajectories"}
+    restored.load_state_dict(older)
+    assert restored.trajectories == [[(100, 500)], []]  # all 500 kept slots, oldest (slot 100) first

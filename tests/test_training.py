@@ -461,9 +461,9 @@ def test_cli_resume_errors(tmp_path, capsys):
     assert "name a preset" in capsys.readouterr().err
     (tmp_path / "config.json").write_text(tiny_config().to_json())
     assert cli_main(["train", "--resume", str(tmp_path), "--set", "kl_lambda=2"]) == 2
-    assert ("can only change ['env_step_budget', 'eval_every', 'exploit_with_mean', 'exploration_prior', "
-            "'num_iterations', 'num_train_steps_per_itr', 'precision', 'rule_out_searched', 'temperature', "
-            "'vary_context_size'], not ['kl_lambda']" in capsys.readouterr().err)
+    assert ("can only change ['context_sampling', 'env_step_budget', 'eval_every', 'exploit_with_mean', "
+            "'exploration_prior', 'num_iterations', 'num_train_steps_per_itr', 'precision', 'rule_out_searched', "
+            "'temperature', 'vary_context_size'], not ['kl_lambda']" in capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -558,16 +558,16 @@ def test_the_commands_of_a_run_that_went_on_from_its_weights_train_it_again(tmp_
     assert without_time(rows(again)) == without_time(rows(run))
 
 
-def test_a_run_resumes_with_contexts_of_every_size(tmp_path):
+@pytest.mark.parametrize("change", [{"vary_context_size": True}, {"context_sampling": "trajectory"}])
+def test_a_run_resumes_with_other_contexts(tmp_path, change):
     pearlkit.train(tiny_config(num_iterations=2), tmp_path / "run", progress=False)
     pearlkit.train(tiny_config(num_iterations=3), tmp_path / "same", progress=False)
-    pearlkit.train(tiny_config(num_iterations=3, vary_context_size=True), tmp_path / "run", resume=True,
-                   progress=False)
+    pearlkit.train(tiny_config(num_iterations=3, **change), tmp_path / "run", resume=True, progress=False)
     assert without_time(rows(tmp_path / "run"))[:2] == without_time(rows(tmp_path / "same"))[:2]
-    # the encoder's contexts change size from the resume on, and so does what the critic learns from them
+    # the encoder's contexts change from the resume on, and so does what the critic learns from them
     assert rows(tmp_path / "run")[2]["train/q_loss"] != rows(tmp_path / "same")[2]["train/q_loss"]
     assert json.loads((tmp_path / "run" / "versions.json").read_text())["resumed"][0]["changed"] == {
-        "num_iterations": 3, "vary_context_size": True}
+        "num_iterations": 3, **change}
 
 
 def test_a_run_resumes_at_another_temperature_unless_it_learns_its_own(tmp_path):
