@@ -13,7 +13,9 @@ ant, which earns 1 a step for being alive), which went the wrong way or hardly m
 others, whose mean is how fast the policy runs when it goes the right way. Then, for each
 exploring trajectory alone, which task its belief names (the nearer of the two tasks' beliefs
 after exploration, in runs that went the right way), by which way the body moved in it: an
-encoder that reads only part of what a context says names the wrong task in some cell. The last
+encoder that reads only part of what a context says names the wrong task in some cell. For the
+cheetah, also whether that named task changes when the trajectory's reward is swapped for the
+other task's: it always should, since the reward is all that tells the tasks apart. The last
 line is one JSON object.
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ import torch
 
 from pearlkit.buffers import context_from_transitions
 from pearlkit.checkpoint import load_agent
+from pearlkit.envs.half_cheetah import CONTROL_COST
 from pearlkit.envs.tasks import env_class
 from pearlkit.evaluate import MetaTestResult, held_out_meta_test, zero_action_return
 from per_run import per_run_main
@@ -34,13 +37,20 @@ DEFAULT_RUNS = [Path("results/cheetah-fwd-back"), Path("results/ant-fwd-back")]
 #: Where the root's forward (x) velocity sits in each two-direction family's observation: after
 #: Half-Cheetah's qpos[1:] (8 entries), after Ant's qpos[2:] (13).
 FORWARD_VELOCITY = {"pearlkit/HalfCheetahFwdBack-v0": 8, "pearlkit/AntFwdBack-v1": 13}
+#: The other task's reward for the same transition, where the context holds all it needs: the
+#: cheetah's reward is d v - c|a|^2 (pearlkit.envs.half_cheetah.direction_reward), so the other
+#: direction's is -r - 2c|a|^2. (The ant's also holds a contact cost that its context lacks.)
+OTHER_TASK_REWARD = {"pearlkit/HalfCheetahFwdBack-v0":
+                     lambda one: -one.reward - 2 * CONTROL_COST * one.action.square().sum(-1)}
 
 
-def belief_by_motion(encoder: Callable, use_next_obs: bool, velocity_index: int, result: MetaTestResult,
-                     right: torch.Tensor, names: list[str]) -> dict[str, list[int]] | None:
-    """For each exploring trajectory of each run, alone: does the belief ``encoder`` gives it name
-    the run's task? Counted as ``[named right, trajectories]`` per ``"<task's name>, moved
-    forward|backward"`` (the sign of its mean forward velocity, ``obs[:, velocity_index]``).
+def named_tasks(encoder: Callable, use_next_obs: bool, velocity_index: int, result: MetaTestResult,
+                right: torch.Tensor, names: list[str], reward_of: Callable | None = None
+                ) -> list[tuple[str, int, int]] | None:
+    """For each exploring trajectory of each run, alone: ``(cell, the run's task, the task its
+    belief names)``, where the cell is ``"<task's name>, moved forward|backward"`` (the sign of its
+    mean forward velocity, ``obs[:, velocity_index]``). The trajectory is read with its own reward,
+    or with ``reward_of(trajectory)`` in its place.
 
     The named task is the one whose belief after exploration, averaged over the runs that went
     the right way (``right``), is nearer. None where a task has no such run."""
@@ -49,19 +59,49 @@ def belief_by_motion(encoder: Callable, use_next_obs: bool, velocity_index: int,
     if any(not right[task_of_run == task].any() for task in range(len(names))):
         return None
     centres = torch.stack([result.z_means[(task_of_run == task) & right, after].mean(0) for task in range(len(names))])
-    counts: dict[str, list[int]] = {}
+    readings = []
     for k in range(after):
         trajectories, valid = result.trajectories[k], result.valid[:, k]
         for run, task in enumerate(task_of_run.tolist()):
             one = type(trajectories)(*[field[run][valid[run]] for field in trajectories])
+            if reward_of is not None:
+                one = one._replace(reward=reward_of(one))
             with torch.no_grad():
                 mean, _ = encoder(context_from_transitions(one, use_next_obs).unsqueeze(0))
-            named = int(torch.cdist(mean, centres).argmin())
             moved = "forward" if float(one.obs[:, velocity_index].mean()) > 0 else "backward"
-            cell = counts.setdefault(f"{names[task]}, moved {moved}", [0, 0])
-            cell[0] += named == task
-            cell[1] += 1
+            readings.append((f"{names[task]}, moved {moved}", task, int(torch.cdist(mean, centres).argmin())))
+    return readings
+
+
+def count_by_cell(cells: list[tuple[str, bool]]) -> dict[str, list[int]]:
+    """``[how many are True, how many]`` per cell, cells sorted."""
+    counts: dict[str, list[int]] = {}
+    for cell, counted in cells:
+        counts.setdefault(cell, [0, 0])
+        counts[cell][0] += counted
+        counts[cell][1] += 1
     return dict(sorted(counts.items()))
+
+
+def belief_by_motion(encoder: Callable, use_next_obs: bool, velocity_index: int, result: MetaTestResult,
+                     right: torch.Tensor, names: list[str]) -> dict[str, list[int]] | None:
+    """Does the belief from each exploring trajectory alone name the run's task? ``[named right,
+    trajectories]`` per cell of :func:`named_tasks`; None where it has no reading."""
+    readings = named_tasks(encoder, use_next_obs, velocity_index, result, right, names)
+    return None if readings is None else count_by_cell([(cell, named == task) for cell, task, named in readings])
+
+
+def belief_with_other_reward(encoder: Callable, use_next_obs: bool, velocity_index: int, result: MetaTestResult,
+                             right: torch.Tensor, names: list[str], other_reward: Callable
+                             ) -> dict[str, list[int]] | None:
+    """Does the task each exploring trajectory's belief names change when its reward is swapped
+    for the other task's (``other_reward``; the same states and actions)? An encoder that reads
+    the reward changes it every time; one that reads only how the body moved, never.
+    ``[changed, trajectories]`` per cell of :func:`named_tasks`; None where it has no reading."""
+    own = named_tasks(encoder, use_next_obs, velocity_index, result, right, names)
+    other = named_tasks(encoder, use_next_obs, velocity_index, result, right, names, other_reward)
+    return None if own is None else count_by_cell([(cell, named != swapped[2])
+                                                   for (cell, _, named), swapped in zip(own, other)])
 
 
 def diagnose(run_dir: Path, runs_per_task: int, seed: int) -> dict:
@@ -76,12 +116,13 @@ def diagnose(run_dir: Path, runs_per_task: int, seed: int) -> dict:
     describe = env_class(config.env_id).describe_task
     right = (result.returns[:, after] >= floor) & ~fell_in_run
     out = {"iteration": iteration, "zero_action_return": round(floor, 1), "tasks": [],
-           "belief_by_motion": None}
+           "belief_by_motion": None, "belief_with_other_reward": None}
     if config.env_id in FORWARD_VELOCITY:
-        agent = load_agent(run_dir, "cpu")[0]
-        out["belief_by_motion"] = belief_by_motion(agent.encoder, config.use_next_obs_in_context,
-                                                   FORWARD_VELOCITY[config.env_id], result, right,
-                                                   [describe(task) for task in tasks])
+        reading = (load_agent(run_dir, "cpu")[0].encoder, config.use_next_obs_in_context,
+                   FORWARD_VELOCITY[config.env_id], result, right, [describe(task) for task in tasks])
+        out["belief_by_motion"] = belief_by_motion(*reading)
+        if config.env_id in OTHER_TASK_REWARD:
+            out["belief_with_other_reward"] = belief_with_other_reward(*reading, OTHER_TASK_REWARD[config.env_id])
     for index, task in enumerate(tasks):
         exploit = returns[index, :, after]
         above = exploit[(exploit >= floor) & ~fell[index]]
@@ -103,6 +144,10 @@ def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
         print("  the belief from one exploring trajectory alone names its task (right / trajectories):")
         for cell, (named, total) in result["belief_by_motion"].items():
             print(f"    {cell}: {named} / {total}")
+    if result["belief_with_other_reward"]:
+        print("  with the other task's reward in its place, the task it names changes (changed / trajectories):")
+        for cell, (changed, total) in result["belief_with_other_reward"].items():
+            print(f"    {cell}: {changed} / {total}")
 
 
 if __name__ == "__main__":

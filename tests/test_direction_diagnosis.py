@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-from direction_diagnosis import belief_by_motion  # noqa: E402
+from direction_diagnosis import belief_by_motion, belief_with_other_reward  # noqa: E402
 
 from pearlkit.evaluate import MetaTestResult  # noqa: E402
 from pearlkit.sampler import Trajectories  # noqa: E402
@@ -59,3 +59,23 @@ def test_no_reading_without_a_run_that_went_the_right_way_in_each_task():
     result = meta_test_result([], torch.zeros(4, 3, 1))
     right = torch.tensor([True, True, False, False])  # the backward task's runs all went wrong
     assert belief_by_motion(reward_sign_encoder, False, 0, result, right, ["forward", "backward"]) is None
+
+
+def motion_encoder(context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """An encoder that reads only which way the body moved (a belief of +1 or -1)."""
+    mean = context[..., 0].mean(-1, keepdim=True).sign()
+    return mean, torch.ones_like(mean)
+
+
+def test_swapping_in_the_other_tasks_reward_changes_what_a_reward_reader_names_and_not_a_motion_reader():
+    directions = [1.0, 1.0, -1.0, -1.0]
+    explore = [trajectories([2.0, -2.0, -2.0, 2.0], directions), trajectories([2.0, 2.0, -2.0, -2.0], directions)]
+    z_means = torch.zeros(4, 3, 1)
+    z_means[:, 2, 0] = torch.tensor([1.0, 1.0, -1.0, -1.0])
+    result = meta_test_result([*explore, trajectories([2.0, 2.0, -2.0, -2.0], directions)], z_means)
+    other = lambda one: -one.reward  # no control cost in these trajectories
+    reading = (False, 0, result, torch.ones(4, dtype=torch.bool), ["forward", "backward"])
+    cells = {"backward, moved backward": 3, "backward, moved forward": 1, "forward, moved backward": 1,
+             "forward, moved forward": 3}
+    assert belief_with_other_reward(reward_sign_encoder, *reading, other) == {c: [n, n] for c, n in cells.items()}
+    assert belief_with_other_reward(motion_encoder, *reading, other) == {c: [0, n] for c, n in cells.items()}
