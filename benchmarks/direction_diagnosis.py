@@ -83,25 +83,22 @@ def count_by_cell(cells: list[tuple[str, bool]]) -> dict[str, list[int]]:
     return dict(sorted(counts.items()))
 
 
-def belief_by_motion(encoder: Callable, use_next_obs: bool, velocity_index: int, result: MetaTestResult,
-                     right: torch.Tensor, names: list[str]) -> dict[str, list[int]] | None:
+def belief_by_motion(readings: list[tuple[str, int, int]] | None) -> dict[str, list[int]] | None:
     """Does the belief from each exploring trajectory alone name the run's task? ``[named right,
-    trajectories]`` per cell of :func:`named_tasks`; None where it has no reading."""
-    readings = named_tasks(encoder, use_next_obs, velocity_index, result, right, names)
+    trajectories]`` per cell of :func:`named_tasks`' ``readings``; None where there are none."""
     return None if readings is None else count_by_cell([(cell, named == task) for cell, task, named in readings])
 
 
-def belief_with_other_reward(encoder: Callable, use_next_obs: bool, velocity_index: int, result: MetaTestResult,
-                             right: torch.Tensor, names: list[str], other_reward: Callable
+def belief_with_other_reward(own: list[tuple[str, int, int]] | None, other: list[tuple[str, int, int]] | None
                              ) -> dict[str, list[int]] | None:
     """Does the task each exploring trajectory's belief names change when its reward is swapped
-    for the other task's (``other_reward``; the same states and actions)? An encoder that reads
-    the reward changes it every time; one that reads only how the body moved, never.
-    ``[changed, trajectories]`` per cell of :func:`named_tasks`; None where it has no reading."""
-    own = named_tasks(encoder, use_next_obs, velocity_index, result, right, names)
-    other = named_tasks(encoder, use_next_obs, velocity_index, result, right, names, other_reward)
-    return None if own is None else count_by_cell([(cell, named != swapped[2])
-                                                   for (cell, _, named), swapped in zip(own, other)])
+    for the other task's (the same states and actions)? ``own`` and ``other`` are
+    :func:`named_tasks`' readings without and with that swap. An encoder that reads the reward
+    changes it every time; one that reads only how the body moved, never. ``[changed,
+    trajectories]`` per cell; None where there are no readings."""
+    if own is None or other is None:
+        return None
+    return count_by_cell([(cell, named != swapped) for (cell, _, named), (_, _, swapped) in zip(own, other)])
 
 
 def diagnose(run_dir: Path, runs_per_task: int, seed: int) -> dict:
@@ -120,9 +117,11 @@ def diagnose(run_dir: Path, runs_per_task: int, seed: int) -> dict:
     if config.env_id in FORWARD_VELOCITY:
         reading = (load_agent(run_dir, "cpu")[0].encoder, config.use_next_obs_in_context,
                    FORWARD_VELOCITY[config.env_id], result, right, [describe(task) for task in tasks])
-        out["belief_by_motion"] = belief_by_motion(*reading)
+        own = named_tasks(*reading)
+        out["belief_by_motion"] = belief_by_motion(own)
         if config.env_id in OTHER_TASK_REWARD:
-            out["belief_with_other_reward"] = belief_with_other_reward(*reading, OTHER_TASK_REWARD[config.env_id])
+            out["belief_with_other_reward"] = belief_with_other_reward(
+                own, named_tasks(*reading, OTHER_TASK_REWARD[config.env_id]))
     for index, task in enumerate(tasks):
         exploit = returns[index, :, after]
         above = exploit[(exploit >= floor) & ~fell[index]]

@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-from direction_diagnosis import belief_by_motion, belief_with_other_reward  # noqa: E402
+from direction_diagnosis import belief_by_motion, belief_with_other_reward, named_tasks  # noqa: E402
 
 from pearlkit.evaluate import MetaTestResult  # noqa: E402
 from pearlkit.sampler import Trajectories  # noqa: E402
@@ -46,8 +46,8 @@ def test_an_encoder_that_reads_only_the_reward_sign_misreads_the_runs_that_were_
     z_means = torch.zeros(4, 3, 1)
     z_means[:, 2, 0] = torch.tensor([1.0, 1.0, -1.0, -1.0])
     result = meta_test_result([*explore, after], z_means)
-    counts = belief_by_motion(reward_sign_encoder, False, 0, result, torch.ones(4, dtype=torch.bool),
-                              ["forward", "backward"])
+    counts = belief_by_motion(named_tasks(reward_sign_encoder, False, 0, result, torch.ones(4, dtype=torch.bool),
+                                          ["forward", "backward"]))
     # Rewarded trajectories (forward task moving forward, backward task moving backward) look like
     # the forward task to it: right in the forward task, wrong in the backward one; punished ones
     # the other way round.
@@ -58,7 +58,8 @@ def test_an_encoder_that_reads_only_the_reward_sign_misreads_the_runs_that_were_
 def test_no_reading_without_a_run_that_went_the_right_way_in_each_task():
     result = meta_test_result([], torch.zeros(4, 3, 1))
     right = torch.tensor([True, True, False, False])  # the backward task's runs all went wrong
-    assert belief_by_motion(reward_sign_encoder, False, 0, result, right, ["forward", "backward"]) is None
+    readings = named_tasks(reward_sign_encoder, False, 0, result, right, ["forward", "backward"])
+    assert readings is None and belief_by_motion(readings) is None and belief_with_other_reward(readings, None) is None
 
 
 def motion_encoder(context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,5 +78,6 @@ def test_swapping_in_the_other_tasks_reward_changes_what_a_reward_reader_names_a
     reading = (False, 0, result, torch.ones(4, dtype=torch.bool), ["forward", "backward"])
     cells = {"backward, moved backward": 3, "backward, moved forward": 1, "forward, moved backward": 1,
              "forward, moved forward": 3}
-    assert belief_with_other_reward(reward_sign_encoder, *reading, other) == {c: [n, n] for c, n in cells.items()}
-    assert belief_with_other_reward(motion_encoder, *reading, other) == {c: [0, n] for c, n in cells.items()}
+    for encoder, changed in [(reward_sign_encoder, cells), (motion_encoder, dict.fromkeys(cells, 0))]:
+        own, swapped = named_tasks(encoder, *reading), named_tasks(encoder, *reading, other)
+        assert belief_with_other_reward(own, swapped) == {c: [changed[c], n] for c, n in cells.items()}
