@@ -154,7 +154,12 @@ class MultiTaskReplayBuffer:
                 "data": {k: v[:, :used].cpu().clone() for k, v in self.data.items()},
                 "trajectories": [list(stored) for stored in self.trajectories]}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict, max_path_length: int | None = None) -> None:
+        """Restore :meth:`state_dict`. A state saved before trajectories were recorded gets them
+        back from its ``terminal`` flags and ``max_path_length`` (a trajectory ends at a fall or
+        after that many steps; exact where the buffer has not wrapped around, as a context
+        buffer, cleared at each collection, never does), or, without ``max_path_length``, holds
+        each task's transitions as one trajectory."""
         if state["capacity"] != self.capacity:
             raise ValueError(f"buffer capacity {state['capacity']} in the checkpoint, {self.capacity} configured")
         used = next(iter(state["data"].values())).shape[1]
@@ -164,9 +169,25 @@ class MultiTaskReplayBuffer:
         self.size, self.top = state["size"].clone(), state["top"].clone()
         if "trajectories" in state:
             self.trajectories = [[tuple(t) for t in stored] for stored in state["trajectories"]]
-        else:  # a checkpoint written before trajectories were recorded: each task's transitions as one
+        else:
             sizes, oldest = self.size.tolist(), torch.where(self.size == self.capacity, self.top, 0).tolist()
-            self.trajectories = [[(start, size)] if size > 0 else [] for start, size in zip(oldest, sizes)]
+            self.trajectories = [self._trajectories_in(task, start, size, max_path_length)
+                                 for task, (start, size) in enumerate(zip(oldest, sizes))]
+
+    def _trajectories_in(self, task_id: int, start: int, size: int,
+                         max_path_length: int | None) -> list[tuple[int, int]]:
+        """``size`` slots of task ``task_id`` from slot ``start`` on, cut into trajectories after each
+        fall and every ``max_path_length`` steps (all one trajectory without ``max_path_length``)."""
+        if max_path_length is None:
+            return [(start, size)] if size > 0 else []
+        slots = (start + torch.arange(size)) % self.capacity
+        fell = self.data["terminal"][task_id, slots.to(self.device), 0].tolist()
+        trajectories, first = [], 0
+        for step, terminal in enumerate(fell):
+            if terminal or step + 1 - first == max_path_length or step + 1 == size:
+                trajectories.append((int(slots[first]), step + 1 - first))
+                first = step + 1
+        return trajectories
 
 
 def context_fields(use_next_obs: bool) -> tuple[str, ...]:

@@ -201,8 +201,8 @@ class PearlConfig:
     context_sampling: str = "transitions"
     """Where each task's context for the encoder comes from, in gradient steps and posterior
     collection: ``"transitions"`` drawn from all of its context buffer (the reference), or
-    ``"trajectory"``, drawn from one of the trajectories stored there, as meta-test's context
-    after one exploring trajectory is. A context from many trajectories can name the task from
+    ``"trajectory"``, drawn from one of the trajectories stored there (with replacement, as
+    both draw), close to meta-test's context after one exploring trajectory. A context from many trajectories can name the task from
     any of them; one from a single trajectory asks the encoder to read each kind of behaviour
     on its own."""
     # paper-vs-code: the reference (and the paper) take the Bellman error at one z per task.

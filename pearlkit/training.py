@@ -194,7 +194,7 @@ def restore_run(run: Run, run_dir: Path, from_weights: bool = False) -> dict[str
         trainer.optimizers.critic.load_state_dict(ckpt["critic_optimizer"])
         trainer.optimizers.actor.load_state_dict(ckpt["actor_optimizer"])
         trainer.replay.load_state_dict(ckpt["replay"])
-        trainer.context_buffer.load_state_dict(ckpt["context_buffer"])
+        trainer.context_buffer.load_state_dict(ckpt["context_buffer"], trainer.config.max_path_length)
         run.state = RunState(**{"cpu_seconds": None, **ckpt["state"]})
         _restore_rng(ckpt["rng"], trainer.rng)
     return {k: (before[k], config[k]) for k in RESUMABLE_FIELDS if before[k] != config[k]}

@@ -114,3 +114,27 @@ def test_trajectories_survive_a_checkpoint_and_older_checkpoints_hold_one_per_ta
     older = {k: v for k, v in buffer.state_dict().items() if k != "trajectories"}
     restored.load_state_dict(older)
     assert restored.trajectories == [[(100, 500)], []]  # all 500 kept slots, oldest (slot 100) first
+
+
+def test_an_older_checkpoint_gets_its_trajectories_back_from_falls_and_the_horizon():
+    buffer = MultiTaskReplayBuffer(1, 2, 2, capacity=1000)
+    add_trajectories(buffer, [200, 200, 37, 200, 5])  # the third fell after 37 steps, the last after 5
+    buffer.data["terminal"][0, [436, 641], 0] = 1.0
+    older = {k: v for k, v in buffer.state_dict().items() if k != "trajectories"}
+    restored = MultiTaskReplayBuffer(1, 2, 2, capacity=1000)
+    restored.load_state_dict(older, max_path_length=200)
+    assert restored.trajectories == buffer.trajectories == [[(0, 200), (200, 200), (400, 37), (437, 200), (637, 5)]]
+
+
+def test_training_draws_the_encoders_contexts_as_the_config_says():
+    from pearlkit import get_preset
+    from pearlkit.pearl import encoder_context
+
+    buffer = MultiTaskReplayBuffer(1, 2, 2, capacity=1000)
+    add_trajectories(buffer, [200, 50, 120])
+    config = get_preset("sparse-point-robot").replace(embedding_batch_size=16)
+    ids = torch.zeros(200, dtype=torch.long)
+    torch.manual_seed(0)
+    assert any(len(set(c[:, 0].tolist())) > 1 for c in encoder_context(buffer, ids, config))
+    one = encoder_context(buffer, ids, config.replace(context_sampling="trajectory"))
+    assert all(len(set(c[:, 0].tolist())) == 1 for c in one)
