@@ -61,6 +61,7 @@ class MultiTaskReplayBuffer:
         self.top = torch.zeros(num_tasks, dtype=torch.long)  # next slot to write per task
         # (first slot, length) of each trajectory per task, oldest first; overwritten ones are dropped
         self.trajectories: list[list[tuple[int, int]]] = [[] for _ in range(num_tasks)]
+        self._recorded = [0] * num_tasks  # slots those trajectories cover, per task
         self._allocate(min(capacity, INITIAL_ALLOCATION))
 
     def _allocate(self, slots: int) -> None:
@@ -82,8 +83,9 @@ class MultiTaskReplayBuffer:
             kept = min(n, self.capacity)  # of a trajectory longer than the buffer, its last slots
             stored = self.trajectories[task_id]
             stored.append((int(self.top[task_id] + n - kept) % self.capacity, kept))
-            while sum(length for _, length in stored) > self.capacity:
-                stored.pop(0)  # the oldest, overwritten at least in part
+            self._recorded[task_id] += kept
+            while self._recorded[task_id] > self.capacity:
+                self._recorded[task_id] -= stored.pop(0)[1]  # the oldest, overwritten at least in part
         needed = min(self.capacity, int(self.top[task_id]) + n)
         if needed > self.allocated:
             self._allocate(min(self.capacity, max(needed, 2 * self.allocated)))
@@ -98,6 +100,12 @@ class MultiTaskReplayBuffer:
         self.size[task_id] = 0
         self.top[task_id] = 0
         self.trajectories[task_id] = []
+        self._recorded[task_id] = 0
+
+    def _rows_and_slots(self, task_ids: Tensor, slots: Tensor) -> tuple[Tensor, Tensor]:
+        # Index pairs (task row, slot) for ``self.data``, on the buffer's device.
+        rows = task_ids.cpu()[:, None].expand(-1, slots.shape[1])
+        return rows.to(self.device), slots.to(self.device)
 
     def _sample_slots(self, task_ids: Tensor, n: int) -> tuple[Tensor, Tensor]:
         sizes = self.size[task_ids.cpu()]
@@ -105,9 +113,7 @@ class MultiTaskReplayBuffer:
             empty = task_ids.cpu()[sizes == 0].tolist()
             raise RuntimeError(f"cannot sample from empty buffers of tasks {empty}")
         # Uniform with replacement within each task's filled slots, all tasks at once.
-        slots = (torch.rand(len(task_ids), n) * sizes[:, None]).long()
-        rows = task_ids.cpu()[:, None].expand(-1, n)
-        return rows.to(self.device), slots.to(self.device)
+        return self._rows_and_slots(task_ids, (torch.rand(len(task_ids), n) * sizes[:, None]).long())
 
     def sample_batch(self, task_ids: Tensor, batch_size: int, critic_reward: str = "dense") -> TransitionBatch:
         """SAC batch: ``batch_size`` transitions from each of the tasks ``task_ids``, flattened to
@@ -134,8 +140,7 @@ class MultiTaskReplayBuffer:
             picks.append(stored[int(torch.randint(len(stored), ()))])
         starts, lengths = torch.tensor(picks).T
         slots = (starts[:, None] + (torch.rand(len(task_ids), n) * lengths[:, None]).long()) % self.capacity
-        rows = task_ids.cpu()[:, None].expand(-1, n)
-        return rows.to(self.device), slots.to(self.device)
+        return self._rows_and_slots(task_ids, slots)
 
     def sample_context(self, task_ids: Tensor, n: int, use_next_obs: bool, sampling: str = "transitions") -> Tensor:
         """Context: ``n`` transitions per task as ``(len(task_ids), n, context_dim)``, each row
@@ -173,6 +178,7 @@ class MultiTaskReplayBuffer:
             sizes, oldest = self.size.tolist(), torch.where(self.size == self.capacity, self.top, 0).tolist()
             self.trajectories = [self._trajectories_in(task, start, size, max_path_length)
                                  for task, (start, size) in enumerate(zip(oldest, sizes))]
+        self._recorded = [sum(length for _, length in stored) for stored in self.trajectories]
 
     def _trajectories_in(self, task_id: int, start: int, size: int,
                          max_path_length: int | None) -> list[tuple[int, int]]:

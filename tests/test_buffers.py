@@ -103,6 +103,8 @@ def test_an_overwritten_trajectory_is_no_longer_drawn_whole():
     assert buffer.trajectories[0] == []
     with pytest.raises(RuntimeError, match="empty buffer of task 0"):
         buffer.sample_context(torch.tensor([0]), 4, False, "trajectory")
+    add_trajectories(buffer, [200, 200])  # a cleared buffer holds two whole trajectories again
+    assert buffer.trajectories[0] == [(0, 200), (200, 200)]
 
 
 def test_trajectories_survive_a_checkpoint_and_older_checkpoints_hold_one_per_task():
@@ -114,6 +116,10 @@ def test_trajectories_survive_a_checkpoint_and_older_checkpoints_hold_one_per_ta
     older = {k: v for k, v in buffer.state_dict().items() if k != "trajectories"}
     restored.load_state_dict(older)
     assert restored.trajectories == [[(100, 500)], []]  # all 500 kept slots, oldest (slot 100) first
+    restored.load_state_dict(buffer.state_dict())
+    for both in (buffer, restored):  # and the restored one drops the same overwritten trajectory
+        both.add(0, transitions(150, 3))
+    assert restored.trajectories == buffer.trajectories == [[(400, 200), (100, 150)], []]
 
 
 def test_an_older_checkpoint_gets_its_trajectories_back_from_falls_and_the_horizon():
