@@ -202,9 +202,9 @@ class PearlConfig:
     """Where each task's context for the encoder comes from, in gradient steps and posterior
     collection: ``"transitions"`` drawn from all of its context buffer (the reference), or
     ``"trajectory"``, drawn from one of the trajectories stored there (with replacement, as
-    both draw), close to meta-test's context after one exploring trajectory. A context from many trajectories can name the task from
-    any of them; one from a single trajectory asks the encoder to read each kind of behaviour
-    on its own."""
+    both draw), close to meta-test's context after one exploring trajectory. A context from
+    many trajectories can name the task from any of them; one from a single trajectory asks
+    the encoder to read each kind of behaviour on its own."""
     # paper-vs-code: the reference (and the paper) take the Bellman error at one z per task.
     critic_z_samples: int = 1
     """Samples of z per task in the critic's loss (1: the paper). At one draw the Bellman
@@ -617,15 +617,18 @@ _FAST_CHANGES = dict(hidden_sizes=(256, 256), batch_size=128, num_train_steps_pe
 #: steps and an iteration collects the reference's total.
 _FAST_TWO_TASK_CHANGES = {
     # 5,000 gradient steps; 10,000 env steps an iteration. At 1,000 a run stayed at 1,020-1,160 from
-    # iteration 185 to 300; the shipped agent, at 2,000 and then 5,000 from iteration 100, reached
-    # 1,242 at its budget (919 M critic transitions, where the x35f/meta_rl reproduction passed 1,400
-    # at about 800 M). 5,000 from the start plans about 1,270 M (benchmarks/RESULTS.md).
+    # iteration 185 to 300; at 2,000 and then 5,000 from iteration 100 a run reached 1,242 at its
+    # budget (919 M critic transitions, where the x35f/meta_rl reproduction passed 1,400 at about
+    # 800 M). 5,000 from the start plans about 1,270 M; the shipped agent is such a run, copied at
+    # iteration 97 and trained on from there with context_sampling="trajectory" (benchmarks/RESULTS.md).
     "cheetah-fwd-back": dict(_FAST_CHANGES, batch_size=256, num_train_steps_per_itr=5000,
                              num_steps_prior=2500, num_extra_rl_steps_posterior=2500),
-    # 400 gradient steps, as many as the x35f/meta_rl run that reached 1,057 at 2.0 M took (each of
-    # its steps averaged 16 task batches, drawn from the 2 tasks, where these take 4; its 2 tasks
-    # were random directions, not forward and backward: pearlkit.report.PUBLISHED_CAVEATS); 5,000 env steps.
-    "ant-fwd-back": dict(_FAST_CHANGES, batch_size=256, num_train_steps_per_itr=400,
+    # 2,000 gradient steps; 5,000 env steps an iteration. At 400, as many as the x35f/meta_rl run that
+    # reached 1,057 at 2.0 M took (its 2 tasks were random directions, not forward and backward:
+    # pearlkit.report.PUBLISHED_CAVEATS), a run stayed on what idle motors score until after iteration
+    # 225 and ended at 416 +- 31 after 499; at 2,000 a run left it by iteration 80 and scored 448 +- 46
+    # at 170 (benchmarks/RESULTS.md), at about 45 s of CPU an iteration in bfloat16.
+    "ant-fwd-back": dict(_FAST_CHANGES, batch_size=256, num_train_steps_per_itr=2000,
                          num_steps_prior=1000, num_extra_rl_steps_posterior=1500),
 }
 
