@@ -28,7 +28,8 @@ def _describe(value: object) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(_describe(v) for v in value) + ")"
     if isinstance(value, Tensor):
-        return f"tensor of shape {tuple(value.shape)}: {value.flatten()[:4].tolist()}{'...' if value.numel() > 4 else ''}"
+        more = "..." if value.numel() > 4 else ""
+        return f"tensor of shape {tuple(value.shape)}: {value.flatten()[:4].tolist()}{more}"
     return repr(value)
 
 

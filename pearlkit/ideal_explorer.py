@@ -78,7 +78,8 @@ def ideal_meta_test(test_goals: np.ndarray, num_exploration: int = 5, online: bo
         test_goals: ``(G, 2)`` the goals to meta-test on (the held-out ones).
         num_exploration: exploration trajectories before the scored one.
         online: draw each exploration hypothesis from the belief so far (the paper's
-            Algorithm 2) instead of from the prior (the reference code's meta-test protocol, :func:`pearlkit.evaluate.meta_test`).
+            Algorithm 2) instead of from the prior (the reference code's meta-test protocol,
+            :func:`pearlkit.evaluate.meta_test`).
 
     Returns:
         ``found`` (an exploration trajectory entered the goal disc), and for the first

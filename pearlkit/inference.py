@@ -151,7 +151,8 @@ class ContextEncoder(nn.Module):
         if factor_variance not in FACTOR_VARIANCES:
             raise ValueError(f"factor_variance must be one of {sorted(FACTOR_VARIANCES)}, got {factor_variance!r}")
         self.variance = FACTOR_VARIANCES[factor_variance]
-        self.mlp = MLP(context_dim, hidden_sizes, 2 * latent_dim if probabilistic else latent_dim) if latent_dim else None
+        outputs = 2 * latent_dim if probabilistic else latent_dim  # (mean, variance) or z itself
+        self.mlp = MLP(context_dim, hidden_sizes, outputs) if latent_dim else None
 
     def factors(self, context: Tensor) -> tuple[Tensor, Tensor]:
         r"""Per-transition factors :math:`\Psi_\phi(z|c_n) = \mathcal N(\mu_n, \sigma_n^2)` with

@@ -78,7 +78,8 @@ def plot_tasks(train_tasks: list[Task], test_tasks: list[Task]) -> Figure:
     fig, axes = new_figure(6, 3.4)
     ax = axes[0, 0]
     draw_plane(ax, [test_tasks[0]["goal"]])
-    for tasks, color, label in ((train_tasks, "tab:gray", "training goals"), (test_tasks, "tab:purple", "held-out goals")):
+    for tasks, color, label in ((train_tasks, "tab:gray", "training goals"),
+                                (test_tasks, "tab:purple", "held-out goals")):
         goals = np.array([t["goal"] for t in tasks])
         ax.scatter(goals[:, 0], goals[:, 1], s=10, color=color, label=f"{len(tasks)} {label}", zorder=3)
     ax.legend(loc="lower center", fontsize=8, ncol=2, frameon=False)
@@ -333,7 +334,8 @@ def plot_factor_precisions(by_agent: dict[str, dict[str, Tensor]]) -> Figure:
     return fig
 
 
-def plot_navigation_meta_test(result: MetaTestResult, tasks: list[Task], task_indices: list[int] | None = None, columns: int = 4) -> Figure:
+def plot_navigation_meta_test(result: MetaTestResult, tasks: list[Task], task_indices: list[int] | None = None,
+                               columns: int = 4) -> Figure:
     """One panel per task: exploration trajectories (z from the prior) in blue, the first
     trajectory after exploration in red, later ones in orange; the goal disc in green.
 

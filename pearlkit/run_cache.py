@@ -63,7 +63,8 @@ def cached_run(preset: str, overrides: dict[str, object] | None = None, seed: in
     if (run_dir / "checkpoint.pt").exists():
         command += ["--resume", str(run_dir)]
     else:
-        command += [preset, "--seed", str(seed), "--out", str(run_dir)] + (["--set", *assignments] if assignments else [])
+        command += [preset, "--seed", str(seed), "--out", str(run_dir)]
+        command += ["--set", *assignments] if assignments else []
     if device is not None:
         command += ["--device", device]
     shown = ["python", *command[1:]]

@@ -185,7 +185,8 @@ def summary_table(trials: list[Trial], summaries: list[dict[str, Any]]) -> str:
              "|---|---|---|---|---|---|---|"]
     for trial, summary in zip(trials, summaries):
         if "error" in summary:
-            lines.append(f"| {trial.name} | {finished_iterations(trial.run_dir)} | | | | | failed: {summary['error']} |")
+            done = finished_iterations(trial.run_dir)
+            lines.append(f"| {trial.name} | {done} | | | | | failed: {summary['error']} |")
             continue
         value = lambda key, fmt: format(summary[key], fmt) if summary.get(key) not in (None, "") else ""
         lines.append(f"| {trial.name} | {summary['iteration']} of {trial.config.num_iterations} | "
