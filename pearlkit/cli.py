@@ -172,6 +172,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--exploration-prior", choices=EXPLORATION_PRIORS, default=None,
                           help="what exploration z is drawn from, in place of the run's config: the unit prior or "
                                "the mixture of the agent's beliefs in its training tasks")
+    evaluate.add_argument("--runs-per-task", type=int, default=None,
+                          help="independent runs of each held-out task (default: the run's num_evals, as its "
+                               "training evaluations); more runs give a steadier figure")
     evaluate.add_argument("--device", default=None)
 
     render = sub.add_parser("render", help="film a trained MuJoCo agent adapting to held-out tasks (MP4)")
@@ -266,14 +269,18 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.runs_per_task is not None and args.runs_per_task < 1:
+        raise ValueError(f"--runs-per-task must be >= 1, got {args.runs_per_task}")
     if args.seeds is not None:
         return _evaluate_seeds(args)
     metrics = run_meta_test(args.run_dir, seed=args.seed, online_posterior=args.online_posterior, device=args.device,
-                            ignore_misses=args.ignore_misses, exploration_prior=args.exploration_prior)
+                            ignore_misses=args.ignore_misses, exploration_prior=args.exploration_prior,
+                            runs_per_task=args.runs_per_task)
     if args.json:
         print(json.dumps(dataclasses.asdict(metrics)))
         return 0
-    print(f"run {args.run_dir}: iteration {metrics.iteration}, {metrics.num_tasks} held-out tasks")
+    print(f"run {args.run_dir}: iteration {metrics.iteration}, {metrics.num_tasks} held-out tasks, "
+          f"{metrics.runs_per_task} runs of each")
     print(f"  return after exploration: {metrics.return_after_exploration:.2f}")
     if metrics.success_rate is not None:
         print(f"  success rate:             {metrics.success_rate:.2f}")
@@ -289,13 +296,13 @@ def _evaluate_seeds(args: argparse.Namespace) -> int:
     if args.online_posterior:
         raise ValueError("--seeds evaluates the reference's protocol; use --seed with --online-posterior")
     result = evaluate_seeds(args.run_dir, parse_seeds(args.seeds), device=args.device, ignore_misses=args.ignore_misses,
-                            exploration_prior=args.exploration_prior)
+                            exploration_prior=args.exploration_prior, runs_per_task=args.runs_per_task)
     if args.json:
         print(json.dumps(result))
         return 0
     first = result["by_seed"][0]
     print(f"run {args.run_dir}: iteration {first['iteration']}, {first['num_tasks']} held-out tasks, "
-          f"evaluation seeds {args.seeds}")
+          f"{first['runs_per_task']} runs of each, evaluation seeds {args.seeds}")
     for name in CHECKED_METRICS:
         if name in result["mean"]:
             each = ", ".join(f"{s[name]:.2f}" for s in result["by_seed"])

@@ -363,9 +363,10 @@ def held_out_meta_test(run_dir, seed: int = 0, runs_per_task: int | None = None,
 
 
 def run_meta_test(run_dir, seed: int = 0, online_posterior: bool = False, device: str | None = None,
-                  ignore_misses: bool = False, exploration_prior: str | None = None) -> MetaTestSummary:
+                  ignore_misses: bool = False, exploration_prior: str | None = None,
+                  runs_per_task: int | None = None) -> MetaTestSummary:
     """:func:`held_out_meta_test`, summarized, with the iteration of the loaded weights."""
-    tested = held_out_meta_test(run_dir, seed, online_posterior=online_posterior, device=device,
+    tested = held_out_meta_test(run_dir, seed, runs_per_task, online_posterior=online_posterior, device=device,
                                 ignore_misses=ignore_misses, exploration_prior=exploration_prior)
     return dataclasses.replace(summarize(tested.result), iteration=tested.iteration)
 
@@ -421,12 +422,13 @@ def seed_statistics(summaries: list[dict]) -> tuple[dict[str, float], dict[str, 
 
 
 def evaluate_seeds(run_dir, seeds=EVALUATION_SEEDS, device: str | None = None, ignore_misses: bool = False,
-                   exploration_prior: str | None = None) -> dict:
+                   exploration_prior: str | None = None, runs_per_task: int | None = None) -> dict:
     """:func:`run_meta_test` at each of ``seeds``: ``{"seeds", "by_seed": [summary dicts],
     "mean": {metric: mean over seeds}, "standard_error": {metric: ...}}`` (``python -m pearlkit
     evaluate RUN --seeds 0-4 --json`` prints it)."""
     by_seed = [dataclasses.asdict(run_meta_test(run_dir, seed=seed, device=device, ignore_misses=ignore_misses,
-                                                exploration_prior=exploration_prior)) for seed in seeds]
+                                                exploration_prior=exploration_prior, runs_per_task=runs_per_task))
+               for seed in seeds]
     mean, error = seed_statistics(by_seed)
     return {"seeds": list(seeds), "by_seed": by_seed, "mean": mean, "standard_error": error}
 

@@ -411,6 +411,16 @@ def test_cli_train_then_evaluate_json(tmp_path, capsys, monkeypatch):
     assert tested.iteration == metrics["iteration"]
     assert summarize(tested.result).adaptation_curve == pytest.approx(metrics["adaptation_curve"])
     assert held_out_meta_test(run_dir, seed=0, runs_per_task=3).result.returns.shape[0] == 3 * len(tested.tasks)
+    # ... and the command line's --runs-per-task, whose figures are those of that many runs.
+    assert cli_main(["evaluate", str(run_dir), "--json", "--runs-per-task", "3"]) == 0
+    more = json.loads(capsys.readouterr().out)
+    assert more["runs_per_task"] == 3 and metrics["runs_per_task"] == config.num_evals != 3
+    expected = summarize(meta_test(agent, config.split_tasks()[1], config, seed=0, runs_per_task=3))
+    assert more["adaptation_curve"] == pytest.approx(expected.adaptation_curve)
+    assert cli_main(["evaluate", str(run_dir), "--seeds", "0-1", "--json", "--runs-per-task", "3"]) == 0
+    assert {s["runs_per_task"] for s in json.loads(capsys.readouterr().out)["by_seed"]} == {3}
+    assert cli_main(["evaluate", str(run_dir), "--runs-per-task", "0"]) == 2
+    assert "--runs-per-task must be >= 1, got 0" in capsys.readouterr().err
     assert cli_main(["train", "sparse-point-robot", "--out", str(run_dir), "--set", *TINY_SET]) == 2  # exists
     assert "already holds a run" in capsys.readouterr().err
 
