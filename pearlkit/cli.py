@@ -269,8 +269,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    if args.runs_per_task is not None and args.runs_per_task < 1:
-        raise ValueError(f"--runs-per-task must be >= 1, got {args.runs_per_task}")
     if args.seeds is not None:
         return _evaluate_seeds(args)
     metrics = run_meta_test(args.run_dir, seed=args.seed, online_posterior=args.online_posterior, device=args.device,

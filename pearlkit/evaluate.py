@@ -350,14 +350,21 @@ def held_out_meta_test(run_dir, seed: int = 0, runs_per_task: int | None = None,
     """Load a run folder's agent and meta-test it on the held-out tasks of its config,
     ``runs_per_task`` runs of each (``num_evals`` by default). ``ignore_misses`` meta-tests as
     ``ignore_misses="meta-test"`` whatever the run's config says (a run trained with
-    ``"always"`` ignores them anyway); ``exploration_prior``, when given, replaces the config's."""
+    ``"always"`` ignores them anyway); ``exploration_prior``, when given, replaces the config's.
+
+    Raises:
+        ValueError: ``runs_per_task`` below 1.
+    """
+    if runs_per_task is not None and runs_per_task < 1:
+        raise ValueError(f"runs_per_task (--runs-per-task) must be >= 1, got {runs_per_task}")
     agent, config, iteration = load_agent(run_dir, device)
     if ignore_misses and config.ignore_misses == "never":
         config = config.replace(ignore_misses="meta-test")
     if exploration_prior is not None:
         config = config.exploring_with(exploration_prior)
     _, test_tasks = config.split_tasks()
-    result = meta_test(agent, test_tasks, config, seed=seed, runs_per_task=runs_per_task or config.num_evals,
+    runs_per_task = config.num_evals if runs_per_task is None else runs_per_task
+    result = meta_test(agent, test_tasks, config, seed=seed, runs_per_task=runs_per_task,
                        online_posterior=online_posterior, exploration_beliefs=exploration_beliefs(agent, config, seed))
     return HeldOutMetaTest(result, config, test_tasks, iteration)
 

@@ -420,7 +420,9 @@ def test_cli_train_then_evaluate_json(tmp_path, capsys, monkeypatch):
     assert cli_main(["evaluate", str(run_dir), "--seeds", "0-1", "--json", "--runs-per-task", "3"]) == 0
     assert {s["runs_per_task"] for s in json.loads(capsys.readouterr().out)["by_seed"]} == {3}
     assert cli_main(["evaluate", str(run_dir), "--runs-per-task", "0"]) == 2
-    assert "--runs-per-task must be >= 1, got 0" in capsys.readouterr().err
+    assert "runs_per_task (--runs-per-task) must be >= 1, got 0" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="must be >= 1, got 0"):  # not read as "the default"
+        held_out_meta_test(run_dir, seed=0, runs_per_task=0)
     assert cli_main(["train", "sparse-point-robot", "--out", str(run_dir), "--set", *TINY_SET]) == 2  # exists
     assert "already holds a run" in capsys.readouterr().err
 
