@@ -1,0 +1,97 @@
+"""Copy a training run every N iterations and meta-test each copy, while the run goes on.
+
+    nohup python benchmarks/watch_copies.py runs/ant-fwd-back-seed0 snaps/ant --every 5 \\
+        --seeds 0-1 --runs-per-task 20 >> snaps/ant.log 2>&1 &
+
+A run's folder holds only its latest weights, and its training evaluations (2 tasks × 2 runs on
+the two-task families) cannot rank checkpoints. So at each iteration that is a multiple of
+``--every``, and at the run's last, this copies what ``scripts/ship_result.py`` ships
+(``pearlkit.checkpoint.SHIPPED_FILES``) to ``PREFIX-N`` and meta-tests the copy with ``python -m
+pearlkit evaluate PREFIX-N --seeds ... --json`` into ``PREFIX-N.eval.json``, one line per copy on
+stdout. Any copy can then be shipped or trained on. The run may write between two file copies,
+so a copy whose agent or curve is not at iteration N is discarded (and taken again if the run is
+still there). The watch ends when the run has finished and its last iteration is copied;
+``--once`` looks once and exits. The evaluations run at one thread (``OMP_NUM_THREADS=1``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from pearlkit.checkpoint import AGENT_NAME, SHIPPED_FILES
+from pearlkit.run_status import run_status
+from pearlkit.training import read_progress
+
+
+def copy_at(run_dir: Path, dest: Path, iteration: int) -> bool:
+    """Copy the run's shipped files to ``dest`` if they are all at ``iteration``; else leave nothing."""
+    dest.mkdir(parents=True)
+    for name in SHIPPED_FILES:
+        shutil.copy2(run_dir / name, dest / name)
+    agent_iteration = torch.load(dest / AGENT_NAME, map_location="cpu", weights_only=False)["iteration"]
+    if agent_iteration == int(read_progress(dest)[-1]["iteration"]) == iteration:
+        return True
+    shutil.rmtree(dest)
+    return False
+
+
+def evaluate_copy(dest: Path, seeds: str, runs_per_task: int | None) -> dict:
+    """``evaluate --seeds SEEDS --json`` on a copy, written beside it as ``<copy>.eval.json``."""
+    command = [sys.executable, "-m", "pearlkit", "evaluate", str(dest), "--seeds", seeds, "--json"]
+    if runs_per_task is not None:
+        command += ["--runs-per-task", str(runs_per_task)]
+    out = subprocess.run(command, check=True, capture_output=True, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout
+    Path(f"{dest}.eval.json").write_text(out)
+    return json.loads(out)
+
+
+def summary_line(iteration: int, result: dict) -> str:
+    """``ITERATION mean ± se (by seed)`` of the return after exploration."""
+    name = "return_after_exploration"
+    each = ", ".join(f"{s[name]:.1f}" for s in result["by_seed"])
+    return f"{iteration} {result['mean'][name]:.1f} ± {result['standard_error'][name]:.1f} ({each})"
+
+
+def look(run_dir: Path, prefix: str, every: int, seeds: str, runs_per_task: int | None) -> bool:
+    """Copy and evaluate the run's latest iteration if it is due; True once the run has finished
+    and its last iteration is copied."""
+    if not all((run_dir / name).exists() for name in SHIPPED_FILES) or not read_progress(run_dir):
+        return False  # no iteration finished yet
+    status = run_status(run_dir)
+    iteration = status["iteration"]
+    dest = Path(f"{prefix}-{iteration}")
+    due = iteration % every == 0 or status["finished"]
+    if due and not dest.exists() and copy_at(run_dir, dest, iteration):
+        print(summary_line(iteration, evaluate_copy(dest, seeds, runs_per_task)), flush=True)
+    return status["finished"] and dest.exists()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("prefix", help="copies go to PREFIX-N (and PREFIX-N.eval.json)")
+    parser.add_argument("--every", type=int, default=5, help="copy at multiples of this iteration (default 5)")
+    parser.add_argument("--seeds", default="0-4", help="evaluation seeds (default 0-4)")
+    parser.add_argument("--runs-per-task", type=int, default=None, help="passed to evaluate (default: its own)")
+    parser.add_argument("--poll", type=float, default=10.0, help="seconds between looks (default 10)")
+    parser.add_argument("--once", action="store_true", help="look once and exit")
+    args = parser.parse_args()
+    if args.every < 1:
+        parser.error(f"--every must be >= 1, got {args.every}")
+    if not (args.run_dir / "config.json").exists():
+        parser.error(f"{args.run_dir} is not a run folder (no config.json)")
+    while not look(args.run_dir, args.prefix, args.every, args.seeds, args.runs_per_task) and not args.once:
+        time.sleep(args.poll)
+
+
+if __name__ == "__main__":
+    main()

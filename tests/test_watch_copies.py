@@ -1,0 +1,43 @@
+"""benchmarks/watch_copies.py: copies of a run taken at iteration boundaries, each meta-tested."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from pearlkit.checkpoint import AGENT_NAME, SHIPPED_FILES
+from pearlkit.training import train
+
+from tests.conftest import tiny_config
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+from watch_copies import copy_at, look  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    train(tiny_config(num_iterations=2), run_dir, progress=False)
+    return run_dir
+
+
+def test_nothing_is_copied_before_an_iteration_is_due_or_finished(tmp_path, finished_run):
+    (tmp_path / "empty").mkdir()
+    assert look(tmp_path / "empty", str(tmp_path / "c"), 5, "0", None) is False  # no iteration yet
+    # A copy asked for at another iteration than the files hold leaves nothing behind.
+    assert copy_at(finished_run, tmp_path / "c-1", 1) is False
+    assert not (tmp_path / "c-1").exists()
+
+
+def test_the_last_iteration_of_a_finished_run_is_copied_and_meta_tested(tmp_path, finished_run, capsys):
+    prefix = str(tmp_path / "copy")
+    assert look(finished_run, prefix, 5, "0-1", 3) is True  # 2 is no multiple of 5, but the run's last
+    copy = tmp_path / "copy-2"
+    assert sorted(p.name for p in copy.iterdir()) == sorted(SHIPPED_FILES)
+    assert (copy / AGENT_NAME).read_bytes() == (finished_run / AGENT_NAME).read_bytes()
+    result = json.loads((tmp_path / "copy-2.eval.json").read_text())
+    assert result["seeds"] == [0, 1]
+    assert [(s["iteration"], s["runs_per_task"]) for s in result["by_seed"]] == [(2, 3), (2, 3)]
+    assert capsys.readouterr().out.startswith("2 ")
+    assert look(finished_run, prefix, 5, "0-1", 3) is True  # already there: nothing measured again
+    assert capsys.readouterr().out == ""
