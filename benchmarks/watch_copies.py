@@ -6,28 +6,26 @@
 A run's folder holds only its latest weights, and its training evaluations (2 tasks × 2 runs on
 the two-task families) cannot rank checkpoints. So at each iteration that is a multiple of
 ``--every``, and at the run's last, this copies what ``scripts/ship_result.py`` ships
-(``pearlkit.checkpoint.SHIPPED_FILES``) to ``PREFIX-N`` and meta-tests the copy with ``python -m
-pearlkit evaluate PREFIX-N --seeds ... --json`` into ``PREFIX-N.eval.json``, one line per copy on
-stdout. Any copy can then be shipped or trained on. The run may write between two file copies,
+(``pearlkit.checkpoint.SHIPPED_FILES``) to ``PREFIX-N`` and meta-tests the copy as ``python -m
+pearlkit evaluate PREFIX-N --seeds ... --json`` does, into ``PREFIX-N.eval.json``, one line per
+copy on stdout. Any copy can then be shipped or trained on. The run may write between two file copies,
 so a copy whose agent or curve is not at iteration N is discarded (and taken again if the run is
 still there). The watch ends when the run has finished and its last iteration is copied;
-``--once`` looks once and exits. The evaluations run at one thread (``OMP_NUM_THREADS=1``).
+``--once`` looks once and exits. It meta-tests at one thread, beside the training's.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-from pearlkit.checkpoint import AGENT_NAME, SHIPPED_FILES
+from pearlkit.checkpoint import AGENT_NAME, SHIPPED_FILES, atomic_write_json
+from pearlkit.evaluate import evaluate_seeds
 from pearlkit.run_status import run_status
+from pearlkit.sweep import parse_seeds
 from pearlkit.training import read_progress
 
 
@@ -44,14 +42,10 @@ def copy_at(run_dir: Path, dest: Path, iteration: int) -> bool:
 
 
 def evaluate_copy(dest: Path, seeds: str, runs_per_task: int | None) -> dict:
-    """``evaluate --seeds SEEDS --json`` on a copy, written beside it as ``<copy>.eval.json``."""
-    command = [sys.executable, "-m", "pearlkit", "evaluate", str(dest), "--seeds", seeds, "--json"]
-    if runs_per_task is not None:
-        command += ["--runs-per-task", str(runs_per_task)]
-    out = subprocess.run(command, check=True, capture_output=True, text=True,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout
-    Path(f"{dest}.eval.json").write_text(out)
-    return json.loads(out)
+    """What ``evaluate COPY --seeds SEEDS --json`` prints, written beside the copy as ``<copy>.eval.json``."""
+    result = evaluate_seeds(dest, parse_seeds(seeds), runs_per_task=runs_per_task)
+    atomic_write_json(Path(f"{dest}.eval.json"), result)
+    return result
 
 
 def summary_line(iteration: int, result: dict) -> str:
@@ -85,6 +79,7 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=10.0, help="seconds between looks (default 10)")
     parser.add_argument("--once", action="store_true", help="look once and exit")
     args = parser.parse_args()
+    torch.set_num_threads(1)  # beside a training on shared cores, extra threads only wait
     if args.every < 1:
         parser.error(f"--every must be >= 1, got {args.every}")
     if not (args.run_dir / "config.json").exists():
