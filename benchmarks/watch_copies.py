@@ -26,7 +26,7 @@ from pearlkit.checkpoint import AGENT_NAME, SHIPPED_FILES, atomic_write_json
 from pearlkit.evaluate import evaluate_seeds
 from pearlkit.run_status import run_status
 from pearlkit.sweep import parse_seeds
-from pearlkit.training import read_progress
+from pearlkit.training import finished_iterations
 
 
 def copy_at(run_dir: Path, dest: Path, iteration: int) -> bool:
@@ -35,7 +35,7 @@ def copy_at(run_dir: Path, dest: Path, iteration: int) -> bool:
     for name in SHIPPED_FILES:
         shutil.copy2(run_dir / name, dest / name)
     agent_iteration = torch.load(dest / AGENT_NAME, map_location="cpu", weights_only=False)["iteration"]
-    if agent_iteration == int(read_progress(dest)[-1]["iteration"]) == iteration:
+    if agent_iteration == finished_iterations(dest) == iteration:
         return True
     shutil.rmtree(dest)
     return False
@@ -58,7 +58,7 @@ def summary_line(iteration: int, result: dict) -> str:
 def look(run_dir: Path, prefix: str, every: int, seeds: str, runs_per_task: int | None) -> bool:
     """Copy and evaluate the run's latest iteration if it is due; True once the run has finished
     and its last iteration is copied."""
-    if not all((run_dir / name).exists() for name in SHIPPED_FILES) or not read_progress(run_dir):
+    if finished_iterations(run_dir) == 0 or not all((run_dir / name).exists() for name in SHIPPED_FILES):
         return False  # no iteration finished yet
     status = run_status(run_dir)
     iteration = status["iteration"]
