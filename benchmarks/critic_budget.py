@@ -22,22 +22,13 @@ def critic_transitions_per_iteration(config: PearlConfig) -> int:
     return config.num_train_steps_per_itr * config.meta_batch * config.batch_size
 
 
-def reference_env_steps_per_iteration(config: PearlConfig) -> int:
-    """What the reference code collects per iteration with ``config``: it picks
-    ``num_tasks_sample`` tasks with replacement, 5 picks even where there are 2 tasks (pearlkit
-    picks without replacement, so its ``-paper`` presets of the two-task families collect 2/5 of
-    that; its fast presets give each task 5/2 of a pick's steps instead)."""
-    return config.num_tasks_sample * (config.num_steps_prior + config.num_steps_posterior
-                                      + config.num_extra_rl_steps_posterior)
-
-
 def main() -> None:
     figures = {}
     print(f"{'family':18s} {'reference /env step':>19s} {'preset /env step':>16s} "
           f"{'preset, whole run':>17s} {'reference / preset':>18s}")
     for family, preset in LOCOMOTION_FAST.items():
         paper = LOCOMOTION_PAPER[family]
-        per_step = {"reference": critic_transitions_per_iteration(paper) / reference_env_steps_per_iteration(paper),
+        per_step = {"reference": critic_transitions_per_iteration(paper) / env_steps_per_iteration(paper),
                     "preset": critic_transitions_per_iteration(preset) / env_steps_per_iteration(preset)}
         whole_run = critic_transitions_per_iteration(preset) * preset.num_iterations
         figures[family] = {**{k: round(v, 1) for k, v in per_step.items()}, "preset_whole_run": whole_run,

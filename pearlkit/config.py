@@ -35,6 +35,8 @@ IGNORE_MISSES = ("never", "meta-test", "always")
 EXPLORATION_PRIORS = ("unit", "training-beliefs")
 #: How the learning rates change over a run (``lr_schedule``).
 LR_SCHEDULES = ("constant", "linear")
+#: How an iteration picks the training tasks it collects in (``task_picks``).
+TASK_PICKS = ("distinct", "with-replacement")
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,13 @@ class PearlConfig:
     """Steps collected with z from the prior in every training task before the first iteration."""
     num_tasks_sample: int = 10
     """Training tasks picked for collection each iteration."""
+    # paper-vs-code: the reference draws its picks with replacement ("with-replacement").
+    task_picks: str = "distinct"
+    """How the ``num_tasks_sample`` picks are drawn: ``"distinct"`` tasks (at most
+    ``num_train_tasks`` of them), all collected in one batched rollout, or
+    ``"with-replacement"``, as the reference draws them: a task picked twice collects twice, and
+    its second pick empties the context buffer its first filled. With 2 tasks and 5 picks the
+    reference collects 5 picks' steps an iteration, where distinct picks collect 2."""
     num_steps_prior: int = 100
     """Steps per picked task with z from the prior (these go in both buffers)."""
     num_steps_posterior: int = 900
@@ -306,6 +315,7 @@ class PearlConfig:
         _check_in(self.critic_reward, list(CRITIC_REWARDS), "critic_reward")
         _check_in(self.context_sampling, list(CONTEXT_SAMPLINGS), "context_sampling")
         _check_in(self.lr_schedule, list(LR_SCHEDULES), "lr_schedule")
+        _check_in(self.task_picks, list(TASK_PICKS), "task_picks")
         _check_in(self.exploration_prior, list(EXPLORATION_PRIORS), "exploration_prior")
         if self.rule_out_searched and (self.exploration_prior != "training-beliefs" or not _sparse_family(self.env_id)):
             raise ValueError(f"rule_out_searched=True needs exploration_prior='training-beliefs' and a sparse "
@@ -467,7 +477,7 @@ def _check_range(name: str, value: float, low: float | None = None, high: float 
 
 #: The reference code's sparse navigation settings (oyster's ``sparse-point-robot`` config merged
 #: with its defaults; chapter 7 lists them).
-SPARSE_POINT_ROBOT_PAPER = PearlConfig()
+SPARSE_POINT_ROBOT_PAPER = PearlConfig(task_picks="with-replacement")
 
 # paper-vs-code: the book's budget departs from the reference values as listed here; the
 # `-paper` preset keeps them.
@@ -522,14 +532,14 @@ SPARSE_POINT_ROBOT = SPARSE_POINT_ROBOT_PLAIN.replace(
 
 # ----- the MuJoCo families -----
 #: What every locomotion family shares in the reference code: 200-step trajectories,
-#: gamma 0.99, reward scale 5, 2000 initial steps per task, 5 tasks picked per iteration
-#: with 400 prior steps and 600 extra-RL steps each (no posterior steps into the context),
+#: gamma 0.99, reward scale 5, 2000 initial steps per task, 5 picks per iteration (with
+#: replacement) with 400 prior steps and 600 extra-RL steps each (no posterior steps into the context),
 #: and meta-test with 2 exploration trajectories in 600 steps.
 _LOCOMOTION_PAPER = PearlConfig(
     max_path_length=LOCOMOTION_HORIZON, discount=0.99, reward_scale=5.0, kl_lambda=0.1,
     num_initial_steps=2000, num_tasks_sample=5, num_steps_prior=400, num_steps_posterior=0,
     num_extra_rl_steps_posterior=600, num_train_steps_per_itr=4000, embedding_batch_size=256,
-    num_exp_traj_eval=2, num_steps_per_eval=600,
+    num_exp_traj_eval=2, num_steps_per_eval=600, task_picks="with-replacement",
 )
 
 #: The reference code's values, one preset per family (oyster's configs merged with its defaults).
@@ -556,12 +566,20 @@ LOCOMOTION_PAPER: dict[str, PearlConfig] = {
 ENV_STEP_BUDGET = 2_500_000
 
 
+def picks_per_iteration(config: PearlConfig) -> int:
+    """Picks one iteration collects in: ``num_tasks_sample``, at most ``num_train_tasks`` of them
+    where the picks are distinct tasks (``task_picks``)."""
+    if config.task_picks == "with-replacement":
+        return config.num_tasks_sample
+    return min(config.num_tasks_sample, config.num_train_tasks)
+
+
 def env_steps_per_iteration(config: PearlConfig) -> int:
-    """Transitions one iteration collects: picked tasks x (prior + posterior + extra-RL) steps.
+    """Transitions one iteration collects: picks x (prior + posterior + extra-RL) steps.
     (Where episodes end early, trajectories are kept whole: up to ``max_path_length - 1``
-    more per task and phase.)"""
-    picked = min(config.num_tasks_sample, config.num_train_tasks)
-    return picked * (config.num_steps_prior + config.num_steps_posterior + config.num_extra_rl_steps_posterior)
+    more per pick and phase.)"""
+    per_pick = config.num_steps_prior + config.num_steps_posterior + config.num_extra_rl_steps_posterior
+    return picks_per_iteration(config) * per_pick
 
 
 def initial_env_steps(config: PearlConfig) -> int:
@@ -580,10 +598,9 @@ def most_env_steps_per_iteration(config: PearlConfig, first: bool = False) -> in
     ends at most ``max_path_length - 1`` past them (a 200-step trajectory that starts at step
     n - 1); with steps that are not a multiple of the horizon it always goes past."""
     most = lambda steps: steps + config.max_path_length - 1 if steps > 0 else 0
-    picked = min(config.num_tasks_sample, config.num_train_tasks)
     phases = (config.num_steps_prior, config.num_steps_posterior, config.num_extra_rl_steps_posterior)
     initial = config.num_train_tasks * most(config.num_initial_steps) if first else 0
-    return initial + picked * sum(most(steps) for steps in phases)
+    return initial + picks_per_iteration(config) * sum(most(steps) for steps in phases)
 
 
 def budget_allows(config: PearlConfig, env_steps: int, iteration: int) -> bool:
@@ -609,12 +626,14 @@ def _within_budget(config: PearlConfig, max_iterations: int = 500) -> PearlConfi
 #: iteration, up to 2.5 M environment steps in all, and take fewer, cheaper gradient steps:
 #: 2x256 networks instead of 3x300, 128 transitions per task instead of 256, and 500 gradient
 #: steps per iteration instead of 2000-4000, except where a family's run measured that it needs
-#: more (below). Cheetah-Vel also sets the temperature to 0.05, not 1.
-_FAST_CHANGES = dict(hidden_sizes=(256, 256), batch_size=128, num_train_steps_per_itr=500, eval_every=5)
+#: more (below). Cheetah-Vel also sets the temperature to 0.05, not 1. Each iteration picks
+#: distinct tasks, so that all its picks are collected in one batched rollout.
+_FAST_CHANGES = dict(hidden_sizes=(256, 256), batch_size=128, num_train_steps_per_itr=500, eval_every=5,
+                     task_picks="distinct")
 #: The two-task families batch only 4 tasks per step, so they keep the reference's 256
 #: transitions per task. The reference picks 5 of their 2 tasks per iteration (with
-#: replacement); pearlkit picks without replacement, so each of the 2 collects 5/2 of a pick's
-#: steps and an iteration collects the reference's total.
+#: replacement); these presets pick both, once each, so each collects 5/2 of a pick's steps and
+#: an iteration collects the reference's total.
 _FAST_TWO_TASK_CHANGES = {
     # 5,000 gradient steps; 10,000 env steps an iteration. At 1,000 a run stayed at 1,020-1,160 from
     # iteration 185 to 300; at 2,000 and then 5,000 from iteration 100 a run reached 1,242 at its

@@ -365,6 +365,32 @@ def new_trainer(config: PearlConfig, device: torch.device) -> MetaTrainer:
                        EnvPool(config.env_id, config.seed), rng)
 
 
+def collection_rounds(config: PearlConfig, rng: np.random.Generator) -> list[list[int]]:
+    """The training tasks one iteration collects in, as rounds of distinct tasks; each round is
+    collected in one batched rollout.
+
+    ``task_picks="distinct"``: one round, ``num_tasks_sample`` tasks drawn without replacement
+    (at most all of them). ``"with-replacement"``: ``num_tasks_sample`` independent draws, as the
+    reference makes them; a task's k-th pick goes in round k. The reference collects its picks
+    one after another, and no weights change while it collects, so rounds that keep each task's
+    picks in order collect what it collects.
+    """
+    # paper-vs-code: the reference draws with replacement; the fast presets pick distinct tasks,
+    # so that all of an iteration's picks are collected in one batched rollout.
+    if config.task_picks == "distinct":
+        size = min(config.num_tasks_sample, config.num_train_tasks)
+        return [sorted(rng.choice(config.num_train_tasks, size=size, replace=False).tolist())]
+    rounds: list[list[int]] = []
+    picks_so_far: dict[int, int] = {}
+    for task_id in rng.integers(config.num_train_tasks, size=config.num_tasks_sample).tolist():
+        k = picks_so_far.get(task_id, 0)
+        picks_so_far[task_id] = k + 1
+        if k == len(rounds):
+            rounds.append([])
+        rounds[k].append(task_id)
+    return [sorted(round_) for round_ in rounds]
+
+
 class IterationResult(NamedTuple):
     """What one meta-training iteration did."""
 
@@ -391,15 +417,12 @@ def meta_train_iteration(trainer: MetaTrainer, iteration: int, refill: bool = Fa
     if iteration == 0 or refill:  # before anything else, some data from the prior in every task
         env_steps += collect(list(range(config.num_train_tasks)), config.num_initial_steps, update_posterior=False)
 
-    # paper-vs-code: tasks are picked without replacement within an iteration (the reference
-    # draws with replacement), so all picked tasks can be collected in one lockstep batch.
-    picked = sorted(rng.choice(config.num_train_tasks, size=min(config.num_tasks_sample, config.num_train_tasks),
-                               replace=False).tolist())
-    for task_id in picked:  # the context buffer holds this round's prior and posterior data only
-        trainer.context_buffer.clear(task_id)
-    env_steps += collect(picked, config.num_steps_prior, update_posterior=False)
-    env_steps += collect(picked, config.num_steps_posterior, update_posterior=True)
-    env_steps += collect(picked, config.num_extra_rl_steps_posterior, update_posterior=True, add_to_context=False)
+    for picked in collection_rounds(config, rng):
+        for task_id in picked:  # the context buffer holds this pick's prior and posterior data only
+            trainer.context_buffer.clear(task_id)
+        env_steps += collect(picked, config.num_steps_prior, update_posterior=False)
+        env_steps += collect(picked, config.num_steps_posterior, update_posterior=True)
+        env_steps += collect(picked, config.num_extra_rl_steps_posterior, update_posterior=True, add_to_context=False)
 
     # 2. Train: each gradient step sees a meta-batch of tasks, a SAC batch and a context from each.
     set_learning_rates(trainer.optimizers, learning_rate_factor(config.lr_schedule, iteration, config.num_iterations))

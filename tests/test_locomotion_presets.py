@@ -55,9 +55,11 @@ def test_fast_presets_change_only_the_compute_budget_and_what_was_measured(famil
     paper, fast = pearlkit.get_preset(f"{family}-paper").to_dict(), pearlkit.get_preset(family).to_dict()
     changed = {k for k in paper if paper[k] != fast[k]}
     budget = {"hidden_sizes", "batch_size", "num_train_steps_per_itr", "num_iterations", "env_step_budget", "eval_every"}
-    # The two-task families spread the reference's 5 picks per iteration over their 2 tasks.
+    # Each iteration's picks are distinct tasks, collected in one batched rollout; the two-task
+    # families spread the reference's 5 picks per iteration over their 2 tasks.
+    assert paper["task_picks"] == "with-replacement" and fast["task_picks"] == "distinct"
     split = {"num_steps_prior", "num_extra_rl_steps_posterior"} if paper["num_train_tasks"] == 2 else set()
-    assert changed <= budget | split | MEASURED_CHANGES.get(family, set())
+    assert changed <= budget | {"task_picks"} | split | MEASURED_CHANGES.get(family, set())
     assert fast["hidden_sizes"] == (256, 256)
 
 
@@ -69,9 +71,10 @@ def test_cheetah_vel_trains_at_the_measured_temperature():
 @pytest.mark.parametrize("family", FAMILIES)
 def test_fast_presets_collect_the_references_data_within_the_budget(family):
     paper, fast = pearlkit.get_preset(f"{family}-paper"), pearlkit.get_preset(family)
-    # The reference draws num_tasks_sample picks with replacement, each collecting its steps.
+    # The reference draws num_tasks_sample picks with replacement, each collecting its steps,
+    # and so does the paper preset.
     per_pick = paper.num_steps_prior + paper.num_steps_posterior + paper.num_extra_rl_steps_posterior
-    assert env_steps_per_iteration(fast) == paper.num_tasks_sample * per_pick
+    assert env_steps_per_iteration(fast) == env_steps_per_iteration(paper) == paper.num_tasks_sample * per_pick
     assert planned_env_steps(fast) <= ENV_STEP_BUDGET == 2_500_000
     # As many iterations as fit (at most the reference's 500): one more would break the budget.
     assert fast.num_iterations == 500 or planned_env_steps(fast.replace(num_iterations=fast.num_iterations + 1)) \

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+import pearlkit.config
 import pearlkit.pearl as pearl
 from pearlkit.envs.point_nav import dense_reward, sparse_reward
 from pearlkit.evaluate import meta_test
@@ -237,6 +238,50 @@ def test_context_buffer_is_cleared_when_its_task_is_collected_again(setup):
     task = picked[0]
     newest = replay.data["obs"][task, int(replay_before[task]):int(replay_before[task]) + fresh]
     torch.testing.assert_close(context_buffer.data["obs"][task, :fresh], newest)
+
+
+def test_distinct_picks_are_one_round_of_tasks_drawn_without_replacement():
+    config = tiny_config(num_tasks_sample=4)
+    expected = sorted(np.random.default_rng(3).choice(6, size=4, replace=False).tolist())
+    assert pearl.collection_rounds(config, np.random.default_rng(3)) == [expected]
+    # more picks than tasks: every task once
+    assert pearl.collection_rounds(config.replace(num_tasks_sample=9), np.random.default_rng(3)) == [list(range(6))]
+
+
+def test_picks_with_replacement_put_a_tasks_kth_pick_in_round_k():
+    config = tiny_config(num_train_tasks=2, num_test_tasks=1, num_tasks_sample=5, task_picks="with-replacement")
+    for seed in range(20):
+        draws = np.random.default_rng(seed).integers(2, size=5).tolist()  # the reference's picks
+        rounds = pearl.collection_rounds(config, np.random.default_rng(seed))
+        assert sorted(task for round_ in rounds for task in round_) == sorted(draws)
+        assert all(len(set(round_)) == len(round_) for round_ in rounds)  # one rollout each
+        for task in (0, 1):  # a task picked k times is in the first k rounds
+            assert [task in round_ for round_ in rounds] == [k < draws.count(task) for k in range(len(rounds))]
+    with pytest.raises(ValueError, match="task_picks must be one of \\['distinct', 'with-replacement'\\], got 'all'"):
+        tiny_config(task_picks="all")
+
+
+def test_a_task_picked_twice_collects_twice_and_keeps_its_last_picks_context(setup):
+    config, agent, train_tasks, _, (replay, context_buffer), pool = setup
+    config = config.replace(task_picks="with-replacement", num_tasks_sample=5, num_extra_rl_steps_posterior=20,
+                            num_train_steps_per_itr=0)
+    trainer = MetaTrainer(config, agent, make_optimizers(agent, config), replay, context_buffer, train_tasks, pool,
+                          np.random.default_rng(3))
+    draws = np.random.default_rng(3).integers(config.num_train_tasks, size=5).tolist()
+    twice = max(draws, key=draws.count)
+    assert draws.count(twice) == 3  # seed 3 picks one task three times
+    replay_before = replay.size.clone()
+    result = meta_train_iteration(trainer, iteration=1)
+    fresh = config.num_steps_prior + config.num_steps_posterior
+    per_pick = fresh + config.num_extra_rl_steps_posterior
+    assert result.env_steps == 5 * per_pick == pearlkit.config.env_steps_per_iteration(config)
+    for task in range(config.num_train_tasks):
+        assert replay.size[task] == replay_before[task] + draws.count(task) * per_pick
+    # the context is emptied at each pick: the twice-picked task's holds its last pick's data only
+    assert context_buffer.size[twice] == fresh
+    last_pick = int(replay.size[twice]) - per_pick
+    torch.testing.assert_close(context_buffer.data["obs"][twice, :fresh],
+                               replay.data["obs"][twice, last_pick:last_pick + fresh])
 
 
 @pytest.mark.parametrize("vary", [False, True])
