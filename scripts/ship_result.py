@@ -70,6 +70,17 @@ def iterations_row(last: dict[str, str], config: pearlkit.PearlConfig) -> str:
     return f"| iterations | {done} of {config.num_iterations}{ended} |\n"
 
 
+def resume_line(run_name: str, last: dict[str, str], config: pearlkit.PearlConfig) -> str:
+    """The command that goes on with a killed or stopped run, after a comment line where the
+    commands would train past the shipped agent's iteration, saying how to stop there."""
+    done = int(last["iteration"])
+    line = f"python -m pearlkit train --resume {run_name}"
+    if done < config.num_iterations and budget_allows(config, int(last["env_steps"]), done):
+        line = (f"# these commands train to iteration {config.num_iterations}; this agent is iteration {done}: "
+                f"set num_iterations={done} in the last training command to stop there\n{line}")
+    return line
+
+
 def thread_count(threads: int, noun: str = "thread") -> str:
     """``"one thread"`` or ``"2 threads"`` (with ``noun="CPU thread"``: ``"one CPU thread"``)."""
     return f"one {noun}" if threads == 1 else f"{threads} {noun}s"
@@ -225,7 +236,7 @@ Trained with ({thread_count(args.threads)}; {how_trained(commands)}):
 
 ```bash
 {train_lines}
-python -m pearlkit train --resume {run_name}
+{resume_line(run_name, last, config)}
 python scripts/ship_result.py {run_name} {args.preset}{f" --name {name}" if args.name else ""}{how}
 ```
 

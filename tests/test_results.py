@@ -9,7 +9,7 @@ import pytest
 
 import pearlkit
 from pearlkit.cli import default_run_dir, train_command, training_commands
-from pearlkit.config import LOCOMOTION_FAST, PearlConfig
+from pearlkit.config import LOCOMOTION_FAST, PearlConfig, budget_allows
 from pearlkit.evaluate import EVALUATION_SEEDS, SWEEP_EVALUATION_SEEDS, changed_figures, evaluate_seeds
 from pearlkit.run_cache import BOOK_RUNS, SHIPPED_AS, recorded_evaluation
 
@@ -60,7 +60,11 @@ def test_shipped_result_loads_and_documents_itself(family):
     commands = training_commands(config, versions, preset_name, out) or [train_command(config, preset_name, out=out)]
     for command in commands:
         assert f" {command}\n" in readme, f"{family}/README.md lacks `{command}`"
-    assert f"python -m pearlkit train --resume {out}" in readme
+    # Going on with it: where that would train past the shipped iteration, how to stop there.
+    resume = ship_result().resume_line(str(out), rows[-1], config)
+    assert f"\n{resume}\n" in readme
+    goes_past = config.num_iterations > iteration and budget_allows(config, int(rows[-1]["env_steps"]), iteration)
+    assert (f"set num_iterations={iteration} " in resume) == goes_past
 
 
 def ship_result():
