@@ -45,6 +45,11 @@ PUBLISHED_MEASURES: dict[str, str] = {
     "an oyster run in ZiyiLiubird/CRL": "the reference code's number, the last trajectory of a 600-step meta-test: "
                                         "our reported number.",
 }
+#: How long each source's published run trained (the whole run, on its hardware), by its repository.
+PUBLISHED_RUN_TIMES: dict[str, str] = {
+    "x35f/meta_rl": "about 10.5 h a run on a GPU",
+    "an oyster run in ZiyiLiubird/CRL": "31.9 h on a GPU",
+}
 #: Where a published run's tasks were not the family's: what they were instead.
 PUBLISHED_CAVEATS: dict[str, str] = {
     "ant-fwd-back": "x35f/meta_rl's `ant-dir` environment defaults to `forward_backward=False` and its `main.py` does "
