@@ -76,7 +76,8 @@ def resume_line(run_name: str, last: dict[str, str], config: pearlkit.PearlConfi
     done = int(last["iteration"])
     line = f"python -m pearlkit train --resume {run_name}"
     if done < config.num_iterations and budget_allows(config, int(last["env_steps"]), done):
-        line = (f"# these commands train to iteration {config.num_iterations}; this agent is iteration {done}: "
+        budget = " or until env_step_budget ends them" if config.env_step_budget is not None else ""
+        line = (f"# these commands train on past this agent's iteration {done} (to {config.num_iterations}{budget}): "
                 f"set num_iterations={done} in the last training command to stop there\n{line}")
     return line
 
