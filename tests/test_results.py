@@ -176,6 +176,27 @@ def test_recorded_figures_still_come_out(name):
     assert changed_figures(recorded, measured) == []
 
 
+#: The families meta-tested on 2 tasks: their recorded figure rests on 4 runs a seed.
+TWO_TASK = [f for f in SHIPPED if f in LOCOMOTION_FAST and LOCOMOTION_FAST[f].num_test_tasks == 2]
+
+
+@pytest.mark.shipped
+@pytest.mark.parametrize("family", TWO_TASK)
+def test_a_two_task_agent_still_does_its_task_over_40_runs(family):
+    # At 4 runs a seed one bad pair of runs moves a seed's figure by hundreds, so the recorded mean's
+    # tolerance (four standard errors over the seeds) can span what idle motors score (the ant's
+    # does). 20 runs of each task at seed 0 still tell an agent that does its task from one that no
+    # longer does: they must keep at least half of the recorded mean's lead over idle motors.
+    from pearlkit.evaluate import held_out_meta_test, zero_action_return
+
+    folder = RESULTS / family
+    floor = zero_action_return(PearlConfig.from_file(folder / "config.json"))
+    recorded = recorded_evaluation(folder)["mean"]["return_after_exploration"]
+    tested = held_out_meta_test(folder, seed=0, runs_per_task=20, device="cpu").result
+    after = tested.returns[:, tested.num_exp_traj_eval].mean().item()
+    assert after > floor + (recorded - floor) / 2, f"{after:.1f} over 40 runs; idle motors {floor:.1f}"
+
+
 @pytest.mark.parametrize("name", SWEEPS)
 def test_shipped_sweep_is_a_sweep_folder_whose_runs_load(name):
     from pearlkit.report import load_presets
