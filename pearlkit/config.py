@@ -165,7 +165,8 @@ class PearlConfig:
     num_initial_steps: int = 200
     """Steps collected with z from the prior in every training task before the first iteration."""
     num_tasks_sample: int = 10
-    """Training tasks picked for collection each iteration."""
+    """Picks of a training task to collect in, each iteration (``task_picks`` says whether one task
+    may be picked more than once)."""
     # paper-vs-code: the reference draws its picks with replacement ("with-replacement").
     task_picks: str = "distinct"
     """How the ``num_tasks_sample`` picks are drawn: ``"distinct"`` tasks (at most
@@ -174,11 +175,11 @@ class PearlConfig:
     its second pick empties the context buffer its first filled. With 2 tasks and 5 picks the
     reference collects 5 picks' steps an iteration, where distinct picks collect 2."""
     num_steps_prior: int = 100
-    """Steps per picked task with z from the prior (these go in both buffers)."""
+    """Steps per pick with z from the prior (these go in both buffers)."""
     num_steps_posterior: int = 900
-    """Steps per picked task with z from the posterior (both buffers)."""
+    """Steps per pick with z from the posterior (both buffers)."""
     num_extra_rl_steps_posterior: int = 0
-    """Steps per picked task with z from the posterior that go to the replay buffer only."""
+    """Steps per pick with z from the posterior that go to the replay buffer only."""
     update_post_train: int = 1
     """Trajectories between posterior updates during posterior collection."""
     max_path_length: int = POINT_NAV_HORIZON
@@ -486,7 +487,8 @@ SPARSE_POINT_ROBOT_PAPER = PearlConfig(task_picks="with-replacement")
 #: reference, and why: smaller networks and batches (2x128 networks, 16 tasks x 64 transitions,
 #: 64 context transitions) make a gradient step about 20x cheaper here; 900 gradient steps per
 #: iteration instead of 1000; Adam's rate 1e-3 instead of 3e-4 learns faster in that budget;
-#: 400 posterior steps per picked task instead of 900.
+#: 400 posterior steps per pick instead of 900; distinct tasks picked each iteration, collected in
+#: one batched rollout, instead of picks with replacement.
 SPARSE_POINT_ROBOT_PLAIN = PearlConfig(
     hidden_sizes=(128, 128),
     encoder_hidden_sizes=(128, 128),

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from pearlkit import sac
 from pearlkit.buffers import MultiTaskReplayBuffer, context_dim
-from pearlkit.config import LR_SCHEDULES, PearlConfig
+from pearlkit.config import LR_SCHEDULES, PearlConfig, picks_per_iteration
 from pearlkit.envs.tasks import ENV_IDS, Task
 from pearlkit.inference import ContextEncoder, kl_to_prior, log_var_excess, sample_z
 from pearlkit.networks import MLP, QNetwork, TanhGaussianPolicy, VNetwork, initialise
@@ -374,11 +374,15 @@ def collection_rounds(config: PearlConfig, rng: np.random.Generator) -> list[lis
     reference makes them; a task's k-th pick goes in round k. The reference collects its picks
     one after another, and no weights change while it collects, so rounds that keep each task's
     picks in order collect what it collects.
+
+    Args:
+        config: the run's config (``num_train_tasks``, ``num_tasks_sample``, ``task_picks``).
+        rng: the trainer's generator; the distinct draw is the one every earlier run made.
+    Returns:
+        Rounds of task ids, each sorted and without repeats; together they hold every pick.
     """
-    # paper-vs-code: the reference draws with replacement; the fast presets pick distinct tasks,
-    # so that all of an iteration's picks are collected in one batched rollout.
-    if config.task_picks == "distinct":
-        size = min(config.num_tasks_sample, config.num_train_tasks)
+    if config.task_picks == "distinct":  # all picks in one batched rollout (PearlConfig.task_picks)
+        size = picks_per_iteration(config)
         return [sorted(rng.choice(config.num_train_tasks, size=size, replace=False).tolist())]
     rounds: list[list[int]] = []
     picks_so_far: dict[int, int] = {}

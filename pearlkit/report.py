@@ -45,7 +45,8 @@ PUBLISHED_MEASURES: dict[str, str] = {
     "an oyster run in ZiyiLiubird/CRL": "the reference code's number, the last trajectory of a 600-step meta-test: "
                                         "our reported number.",
 }
-#: How long each source's published run trained (the whole run, on its hardware), by its repository.
+#: How long each source's published run trained (the whole run, on its hardware), by its repository:
+#: x35f/meta_rl's README; the CRL run's ``progress.csv`` (``Total Train Time (s)`` 114,904 at its last epoch).
 PUBLISHED_RUN_TIMES: dict[str, str] = {
     "x35f/meta_rl": "about 10.5 h a run on a GPU",
     "an oyster run in ZiyiLiubird/CRL": "31.9 h on a GPU",

@@ -72,13 +72,15 @@ def iterations_row(last: dict[str, str], config: pearlkit.PearlConfig) -> str:
 
 def resume_line(run_name: str, last: dict[str, str], config: pearlkit.PearlConfig) -> str:
     """The command that goes on with a killed or stopped run, after a comment line where the
-    commands would train past the shipped agent's iteration, saying how to stop there."""
+    commands would train past the shipped agent's iteration, saying how to stop there (not where
+    the learning rates follow a schedule over ``num_iterations``: stopping early would change it)."""
     done = int(last["iteration"])
     line = f"python -m pearlkit train --resume {run_name}"
-    if done < config.num_iterations and budget_allows(config, int(last["env_steps"]), done):
+    goes_on = done < config.num_iterations and budget_allows(config, int(last["env_steps"]), done)
+    if goes_on and config.lr_schedule == "constant":
         budget = " or until env_step_budget ends them" if config.env_step_budget is not None else ""
         line = (f"# these commands train on past this agent's iteration {done} (to {config.num_iterations}{budget}): "
-                f"set num_iterations={done} in the last training command to stop there\n{line}")
+                f"to stop there, give the last command above --set num_iterations={done} (in place of any it sets)\n{line}")
     return line
 
 
@@ -161,7 +163,7 @@ def how_trained(commands: list[str] | None) -> str:
         return ("the first commands train it again as it was trained, each stage stopping where the run was resumed "
                 "with a changed config or from its weights alone; a killed or stopped run continues with "
                 "`train --resume`")
-    return "a killed or stopped run continues with the second command"
+    return "a killed or stopped run continues with `train --resume`"
 
 
 def film_if_mujoco(folder: Path, config: pearlkit.PearlConfig) -> None:

@@ -257,19 +257,22 @@ def test_picks_with_replacement_put_a_tasks_kth_pick_in_round_k():
         assert all(len(set(round_)) == len(round_) for round_ in rounds)  # one rollout each
         for task in (0, 1):  # a task picked k times is in the first k rounds
             assert [task in round_ for round_ in rounds] == [k < draws.count(task) for k in range(len(rounds))]
+
+
+def test_task_picks_other_than_the_two_ways_are_refused():
     with pytest.raises(ValueError, match="task_picks must be one of \\['distinct', 'with-replacement'\\], got 'all'"):
         tiny_config(task_picks="all")
 
 
-def test_a_task_picked_twice_collects_twice_and_keeps_its_last_picks_context(setup):
+def test_a_task_picked_again_collects_again_and_keeps_its_last_picks_context(setup):
     config, agent, train_tasks, _, (replay, context_buffer), pool = setup
     config = config.replace(task_picks="with-replacement", num_tasks_sample=5, num_extra_rl_steps_posterior=20,
                             num_train_steps_per_itr=0)
     trainer = MetaTrainer(config, agent, make_optimizers(agent, config), replay, context_buffer, train_tasks, pool,
                           np.random.default_rng(3))
     draws = np.random.default_rng(3).integers(config.num_train_tasks, size=5).tolist()
-    twice = max(draws, key=draws.count)
-    assert draws.count(twice) == 3  # seed 3 picks one task three times
+    repeated = max(draws, key=draws.count)
+    assert draws.count(repeated) == 3  # seed 3 picks one task three times
     replay_before = replay.size.clone()
     result = meta_train_iteration(trainer, iteration=1)
     fresh = config.num_steps_prior + config.num_steps_posterior
@@ -277,11 +280,11 @@ def test_a_task_picked_twice_collects_twice_and_keeps_its_last_picks_context(set
     assert result.env_steps == 5 * per_pick == pearlkit.config.env_steps_per_iteration(config)
     for task in range(config.num_train_tasks):
         assert replay.size[task] == replay_before[task] + draws.count(task) * per_pick
-    # the context is emptied at each pick: the twice-picked task's holds its last pick's data only
-    assert context_buffer.size[twice] == fresh
-    last_pick = int(replay.size[twice]) - per_pick
-    torch.testing.assert_close(context_buffer.data["obs"][twice, :fresh],
-                               replay.data["obs"][twice, last_pick:last_pick + fresh])
+    # the context is emptied at each pick: the repeated task's holds its last pick's data only
+    assert context_buffer.size[repeated] == fresh
+    last_pick = int(replay.size[repeated]) - per_pick
+    torch.testing.assert_close(context_buffer.data["obs"][repeated, :fresh],
+                               replay.data["obs"][repeated, last_pick:last_pick + fresh])
 
 
 @pytest.mark.parametrize("vary", [False, True])

@@ -64,7 +64,7 @@ def test_shipped_result_loads_and_documents_itself(family):
     resume = ship_result().resume_line(str(out), rows[-1], config)
     assert f"\n{resume}\n" in readme
     goes_past = config.num_iterations > iteration and budget_allows(config, int(rows[-1]["env_steps"]), iteration)
-    assert (f"set num_iterations={iteration} " in resume) == goes_past
+    assert (f"--set num_iterations={iteration} " in resume) == (goes_past and config.lr_schedule == "constant")
 
 
 def ship_result():
@@ -99,7 +99,7 @@ def test_the_readme_says_when_the_env_step_budget_ended_the_run():
 
 def test_the_readme_says_what_its_commands_give():
     how_trained = ship_result().how_trained
-    assert how_trained(["train"]).endswith("continues with the second command")
+    assert how_trained(["train"]).endswith("continues with `train --resume`")
     assert "train it again as it was trained" in how_trained(["train", "resume with a change"])
     assert "the first command gives its last config" in how_trained(None)  # resumes that did not record what they replaced
 
@@ -185,14 +185,16 @@ TWO_TASK = [f for f in SHIPPED if f in LOCOMOTION_FAST and LOCOMOTION_FAST[f].nu
 def test_a_two_task_agent_still_does_its_task_over_40_runs(family):
     # At 4 runs a seed one bad pair of runs moves a seed's figure by hundreds, so the recorded mean's
     # tolerance (four standard errors over the seeds) can span what idle motors score (the ant's
-    # does). 20 runs of each task at seed 0 still tell an agent that does its task from one that no
+    # does). 20 runs of each task at one seed still tell an agent that does its task from one that no
     # longer does: they must keep at least half of the recorded mean's lead over idle motors.
     from pearlkit.evaluate import held_out_meta_test, zero_action_return
 
     folder = RESULTS / family
     floor = zero_action_return(PearlConfig.from_file(folder / "config.json"))
     recorded = recorded_evaluation(folder)["mean"]["return_after_exploration"]
-    tested = held_out_meta_test(folder, seed=0, runs_per_task=20, device="cpu").result
+    assert recorded > floor
+    # Seed 2: a seed that did not choose the shipped ant among its run's copies (0 and 1 did).
+    tested = held_out_meta_test(folder, seed=2, runs_per_task=20, device="cpu").result
     after = tested.returns[:, tested.num_exp_traj_eval].mean().item()
     assert after > floor + (recorded - floor) / 2, f"{after:.1f} over 40 runs; idle motors {floor:.1f}"
 
