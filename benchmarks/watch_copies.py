@@ -58,9 +58,10 @@ def summary_line(iteration: int, result: dict) -> str:
 def look(run_dir: Path, prefix: str, every: int, seeds: str, runs_per_task: int | None) -> bool:
     """Copy and evaluate the run's latest iteration if it is due; True once the run has finished
     and its last iteration is copied."""
-    if finished_iterations(run_dir) == 0 or not all((run_dir / name).exists() for name in SHIPPED_FILES):
+    # The agent and progress.csv are first written together when an iteration has finished.
+    if not all((run_dir / name).exists() for name in SHIPPED_FILES):
         return False  # no iteration finished yet
-    status = run_status(run_dir)
+    status = run_status(run_dir)  # reads progress.csv once a poll
     iteration = status["iteration"]
     dest = Path(f"{prefix}-{iteration}")
     due = iteration % every == 0 or status["finished"]
