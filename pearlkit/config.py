@@ -628,7 +628,8 @@ def _within_budget(config: PearlConfig, max_iterations: int = 500) -> PearlConfi
 #: iteration, up to 2.5 M environment steps in all, and take fewer, cheaper gradient steps:
 #: 2x256 networks instead of 3x300, 128 transitions per task instead of 256, and 500 gradient
 #: steps per iteration instead of 2000-4000, except where a family's run measured that it needs
-#: more (below). Cheetah-Vel also sets the temperature to 0.05, not 1. Each iteration picks
+#: more (below). Cheetah-Vel also sets the temperature to 0.05, not 1, and Cheetah-Fwd-Back draws
+#: each encoder context from one stored trajectory. Each iteration picks
 #: distinct tasks, so that all its picks are collected in one batched rollout.
 _FAST_CHANGES = dict(hidden_sizes=(256, 256), batch_size=128, num_train_steps_per_itr=500, eval_every=5,
                      task_picks="distinct")
@@ -640,10 +641,14 @@ _FAST_TWO_TASK_CHANGES = {
     # 5,000 gradient steps; 10,000 env steps an iteration. At 1,000 a run stayed at 1,020-1,160 from
     # iteration 185 to 300; at 2,000 and then 5,000 from iteration 100 a run reached 1,242 at its
     # budget (919 M critic transitions, where the x35f/meta_rl reproduction passed 1,400 at about
-    # 800 M). 5,000 from the start plans about 1,270 M; the shipped agent is such a run, copied at
-    # iteration 97 and trained on from there with context_sampling="trajectory" (benchmarks/RESULTS.md).
+    # 800 M). 5,000 from the start plans about 1,270 M. Contexts drawn from one trajectory, not from
+    # all of a task's context buffer: on the reference's contexts the encoder read the reward only
+    # after backward running, and a run at 5,000 steps sent meta-test runs the wrong way now and
+    # then; on one trajectory's, from the start, a run passed 1,400 at iteration 220 with no
+    # wrong-way run (the shipped agent; benchmarks/RESULTS.md, "One-trajectory contexts from the start").
     "cheetah-fwd-back": dict(_FAST_CHANGES, batch_size=256, num_train_steps_per_itr=5000,
-                             num_steps_prior=2500, num_extra_rl_steps_posterior=2500),
+                             num_steps_prior=2500, num_extra_rl_steps_posterior=2500,
+                             context_sampling="trajectory"),
     # 2,000 gradient steps; 5,000 env steps an iteration. At 400, as many as the x35f/meta_rl run that
     # reached 1,057 at 2.0 M took (its 2 tasks were random directions, not forward and backward:
     # pearlkit.report.PUBLISHED_CAVEATS), a run stayed on what idle motors score until after iteration

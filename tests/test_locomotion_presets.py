@@ -47,7 +47,7 @@ def test_paper_presets_hold_the_reference_values(family):
 
 
 #: What a fast preset changes beyond the compute budget, each measured (benchmarks/RESULTS.md).
-MEASURED_CHANGES = {"cheetah-vel": {"temperature"}}
+MEASURED_CHANGES = {"cheetah-vel": {"temperature"}, "cheetah-fwd-back": {"context_sampling"}}
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -66,6 +66,12 @@ def test_fast_presets_change_only_the_compute_budget_and_what_was_measured(famil
 def test_cheetah_vel_trains_at_the_measured_temperature():
     assert pearlkit.get_preset("cheetah-vel").temperature == 0.05  # benchmarks/RESULTS.md, "A lower temperature"
     assert pearlkit.get_preset("cheetah-vel-paper").temperature == 1.0  # the reference's
+
+
+def test_cheetah_fwd_back_draws_contexts_from_one_trajectory():
+    # benchmarks/RESULTS.md, "One-trajectory contexts from the start"
+    assert pearlkit.get_preset("cheetah-fwd-back").context_sampling == "trajectory"
+    assert pearlkit.get_preset("cheetah-fwd-back-paper").context_sampling == "transitions"  # the reference's
 
 
 @pytest.mark.parametrize("family", FAMILIES)
