@@ -59,6 +59,16 @@ PUBLISHED_CAVEATS: dict[str, str] = {
                     "its exploration trajectories, with z from the prior, scored nearly what its trajectories after "
                     "exploration did. Its figure is for an easier pair of tasks than ours.",
 }
+#: The families no reproduction has published a figure for: what is known of them instead, with sources.
+WITHOUT_REPRODUCTION: dict[str, str] = {
+    "ant-goal-2d": "No reproduction that we know of has published a figure for this family, and since 22 May 2020 "
+                   "the reference code's own README has said that its ant-goal experiment is not reproduced "
+                   "correctly. A user who trained the six families with that code found five comparable with the "
+                   "paper, but a best Ant-Goal-2D return of about −440 where the paper shows about −200 "
+                   "([katerakelly/oyster, issue 28](https://github.com/katerakelly/oyster/issues/28)); a reply there "
+                   "reads the paper's Ant-Goal-2D panel as spanning about 10 M environment steps, where the other "
+                   "panels span about 1 M.",
+}
 #: Gradient steps behind each published figure, each of 16 tasks x 256 transitions: the
 #: x35f/meta_rl runs' epochs by then (from the environment steps they log and their schedule:
 #: ``benchmarks/critic_curves.py``) times their steps per epoch; the oyster run's own count.

@@ -235,3 +235,12 @@ def test_every_published_figure_says_which_trajectories_it_measures():
     from pearlkit.report import PUBLISHED_MEASURES, PUBLISHED_RETURNS, PUBLISHED_RUN_TIMES, published_source
     sources = {published_source(family) for family in PUBLISHED_RETURNS}
     assert sources == set(PUBLISHED_MEASURES) == set(PUBLISHED_RUN_TIMES)  # and how long each trained
+
+
+def test_every_family_has_a_published_figure_or_says_why_not():
+    """Chapter 7's reproduction column: a figure with its source, or a note under the table on why
+    there is none; never a family left with neither, or with both."""
+    from pearlkit.config import LOCOMOTION_FAST
+    from pearlkit.report import PUBLISHED_RETURNS, WITHOUT_REPRODUCTION
+    assert set(PUBLISHED_RETURNS) | set(WITHOUT_REPRODUCTION) == set(LOCOMOTION_FAST)
+    assert not set(PUBLISHED_RETURNS) & set(WITHOUT_REPRODUCTION)
