@@ -158,8 +158,6 @@ def restore_run(run: Run, run_dir: Path, from_weights: bool = False) -> dict[str
     next iteration refills every task's, as iteration 0 does), the optimizers start fresh and the
     random streams are drawn anew from the seed and the iteration. It is a different run from one
     resumed from its checkpoint, and ``versions.json`` says so (:func:`record_resume`)."""
-    for stale in run_dir.glob(".*.tmp"):  # left by a process killed mid-write
-        stale.unlink()
     trainer = run.trainer
     # On the CPU: the replay buffers live there; load_state_dict copies weights and optimizer
     # state to the agent's device.
@@ -299,6 +297,10 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
     if resume:
         if run_dir is None:
             raise ValueError("resume=True needs the run_dir to resume")
+        # Left by a process killed mid-write. Here, where this process takes the folder over to
+        # write it, not in restore_run, which reads folders other processes may be writing.
+        for stale in run_dir.glob(".*.tmp"):
+            stale.unlink()
         changed = restore_run(run, run_dir, from_weights)
         precision = format_on_resume(read_versions(run_dir), config, run.trainer.agent, changed)
         if changed or runs_on(config, run.state.iteration, run.state.env_steps):  # not a finished run looked at again

@@ -287,6 +287,18 @@ def test_sigkill_mid_training_resumes_losing_at_most_one_iteration(tmp_path):
     assert not list(run_dir.glob(".*.tmp"))
 
 
+def test_restoring_a_run_to_read_it_leaves_a_writers_temporary_file_alone(tmp_path):
+    # A diagnosis that restores a run folder must not delete the temporary file the run's own
+    # training process is writing its next checkpoint to (it would kill that process).
+    config = tiny_config(num_iterations=1)
+    run_dir = tmp_path / "run"
+    pearlkit.train(config, run_dir, progress=False)
+    writing = run_dir / ".checkpoint.pt.inflight.tmp"
+    writing.write_bytes(b"half a checkpoint")
+    training.restore_run(training.new_run(config, torch.device("cpu")), run_dir)
+    assert writing.exists()
+
+
 def test_ctrl_c_while_the_run_folder_is_written_stops_after_the_whole_save(tmp_path, monkeypatch):
     real_save = training.save_checkpoint
 
