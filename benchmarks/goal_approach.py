@@ -12,10 +12,28 @@ whose torso ended upside down; and the return split into its terms
 steps), the control cost and the contact cost. Whether the belief knows the goal: how much of
 the goals' spread a linear map from the belief's mean explains (R², each task's runs predicted by
 a fit to the other tasks'; at or below 0 the belief says nothing linear about where the goal
-is). As a check, the goal term is recomputed from the
-observed positions and compared with what the return leaves once the costs are taken out: the
-``residual`` column, the largest gap over the runs, should read about 0 (the observations are
+is), and how far the torso positions in the context it was inferred from spread (the root mean
+square distance about their mean, over the trajectories before this one). As a check, the goal
+term is recomputed from the observed positions and compared with what the return leaves once the
+costs are taken out: the ``residual`` column, the largest gap over the runs, should read about 0 (the observations are
 stored in float32, so about 0.01 over 200 steps). The last line is one JSON object.
+
+With ``--training-contexts`` (a run folder that still holds its ``checkpoint.pt``), the same
+questions asked of the *training* tasks, to tell which half of PEARL stops the agent:
+
+- **belief**: the held-out R² of the goal from the belief a gradient step infers (one context of
+  ``embedding_batch_size`` transitions from each training task's context buffer), beside the
+  R² after a fresh exploration of the same tasks (the meta-test protocol run on them: new
+  trajectories, the same goals). A gap between the two is an encoder that learned its
+  buffers' contexts rather than how rewards place a goal;
+- **relabelled**: the buffer contexts with each reward's goal term moved to another training
+  task's goal (:func:`relabel_goal_term`, to within a few mm of the torso's travel), the R² against
+  each task's own goal and against the goal its rewards now point to. An encoder that reads
+  rewards follows the new goal;
+- **acting on it**: one trajectory in each training task on the buffer belief's mean, on the
+  prior's mean and on another task's buffer belief (actions as meta-test takes them, the
+  policy's mean): its return and how far the torso went toward the goal. A policy that walks to
+  a goal its belief knows gains only on the first.
 """
 from __future__ import annotations
 
@@ -23,11 +41,14 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from pearlkit.config import PearlConfig
 from pearlkit.envs.ant import GOAL_CONTROL_COST
 from pearlkit.envs.tasks import make_env
-from pearlkit.evaluate import held_out_meta_test
+from pearlkit.evaluate import held_out_meta_test, meta_test
+from pearlkit.sampler import EnvPool, rollout
+from pearlkit.training import new_run, restore_run
 from per_run import per_run_main
 
 XY, QUATERNION = slice(0, 2), slice(3, 7)  # the observation opens with qpos: torso x, y, z, then w, x, y, z
@@ -39,6 +60,24 @@ def torso_points_down(quaternion: np.ndarray) -> np.ndarray:
     """Whether the torso's own z axis points below the horizon: its world z component,
     :math:`1 - 2(q_x^2 + q_y^2)`, is negative (the ant lies on its back)."""
     return 1.0 - 2.0 * (quaternion[..., 1] ** 2 + quaternion[..., 2] ** 2) < 0.0
+
+
+def position_spread(positions: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per row of ``positions`` ``(rows, points, 2)``, the root mean square distance of its
+    ``valid`` points about their mean."""
+    count = valid.sum(1)
+    centre = (positions * valid[..., None]).sum(1) / count[:, None]
+    squared = np.square(positions - centre[:, None, :]).sum(-1)
+    return np.sqrt((squared * valid).sum(1) / count)
+
+
+def relabel_goal_term(reward: np.ndarray, next_xy: np.ndarray, goal: np.ndarray, new_goal: np.ndarray) -> np.ndarray:
+    """Ant-Goal-2D rewards earned under ``goal``, as they would have been under ``new_goal``: the
+    goal term :math:`-\\lVert p_{xy} - g\\rVert_1` is the only one that depends on the goal, and the
+    goal does not change the dynamics, so only that term moves. ``next_xy`` is the torso after each
+    step: exact from the torso body's position, which the reward reads; from the observation's x, y
+    (what a buffer keeps), off by the torso's travel in the step's last physics substep, a few mm."""
+    return reward + np.abs(next_xy - goal).sum(-1) - np.abs(next_xy - new_goal).sum(-1)
 
 
 def held_out_r2(features: np.ndarray, targets: np.ndarray, groups: np.ndarray) -> float:
@@ -65,8 +104,11 @@ def goal_terms(run_dir: Path, seed: int) -> dict:
     to_control = make_env(config.env_id).to_control  # the agent acts in [-1, 1]; the cost is on the motors' range
     goals = np.repeat([np.asarray(task["goal"], dtype=float) for task in tasks], config.num_evals, axis=0)
     task_of_run = np.repeat(np.arange(len(tasks)), config.num_evals)
+    positions = np.concatenate([traj.obs[..., XY].numpy() for traj in result.trajectories], axis=1)
+    horizon = result.valid.shape[2]
     for k, traj in enumerate(result.trajectories):
         valid = result.valid[:, k].numpy()
+        before = result.valid[:, :k].reshape(len(valid), -1).numpy()  # the context this belief was inferred from
         steps = valid.sum(1)
         last = steps - 1
         runs = np.arange(len(steps))
@@ -91,20 +133,88 @@ def goal_terms(run_dir: Path, seed: int) -> dict:
             "closest": mean(distance.min(1)),
             "moved": mean(np.linalg.norm(next_obs[runs, last, XY] - obs[:, 0, XY], axis=-1)),
             "upside_down": mean(torso_points_down(next_obs[runs, last, QUATERNION])),
-            "belief_r2": round(held_out_r2(result.z_means[:, k].numpy(), goals, task_of_run), 2)})
+            "belief_r2": round(held_out_r2(result.z_means[:, k].numpy(), goals, task_of_run), 2),
+            "context_spread": mean(position_spread(positions[:, :k * horizon], before)) if k else None})
     return out
+
+
+@torch.no_grad()
+def training_tasks_diagnosis(run_dir: Path, seed: int) -> dict:
+    """The belief from the context buffers and from a fresh exploration, the belief with
+    relabelled rewards, and the policy acting on each kind of belief, in the training tasks."""
+    if not (run_dir / "checkpoint.pt").is_file():
+        raise SystemExit(f"--training-contexts reads the context buffers, and {run_dir} has no checkpoint.pt "
+                         "(a copy of agent.pt alone cannot give them)")
+    config = PearlConfig.from_file(run_dir / "config.json")
+    run = new_run(config, torch.device("cpu"))
+    restore_run(run, run_dir)
+    agent, tasks = run.trainer.agent, config.split_tasks()[0]
+    goals = np.asarray([task["goal"] for task in tasks], dtype=float)
+    own = np.arange(len(tasks))
+    other = np.random.default_rng(seed).permutation(len(tasks))
+    torch.manual_seed(seed)
+    # Drawn with s' so that the goal term can be relabelled exactly; the encoder sees (s, a, r).
+    drawn = run.trainer.context_buffer.sample_context(torch.as_tensor(own), config.embedding_batch_size, True,
+                                                      config.context_sampling)
+    context = drawn if config.use_next_obs_in_context else drawn[..., :-agent.obs_dim]
+    next_xy = drawn[..., -agent.obs_dim:][..., XY].double().numpy()
+    relabelled, reward = context.clone(), agent.obs_dim + agent.action_dim
+    relabelled[..., reward] = torch.as_tensor(relabel_goal_term(
+        context[..., reward].double().numpy(), next_xy, goals[:, None, :], goals[other][:, None, :]))
+    belief = agent.encoder(context)[0]
+    relabelled_mean = agent.encoder(relabelled)[0].float().numpy()
+    fresh = meta_test(agent, tasks, config, seed=seed)
+    first_inferred = config.num_exp_traj_eval
+    direction = goals / np.linalg.norm(goals, axis=1, keepdims=True)
+    acting = {}
+    pool = EnvPool(config.env_id, seed)
+    envs = pool.take(tasks)
+    for name, z in (("buffer_belief", belief), ("prior_mean", torch.zeros_like(belief)),
+                    ("other_task_belief", belief[torch.as_tensor(other)])):
+        traj, valid, _ = rollout(pool, envs, lambda obs, z: agent.policy(obs, z, deterministic=True).action, z,
+                                 config.max_path_length)
+        last = valid.sum(1) - 1
+        moved = traj.next_obs[torch.as_tensor(own), last][:, XY].numpy() - traj.obs[:, 0, XY].numpy()
+        acting[name] = {"return": round(float((traj.reward * valid).sum(1).mean()), 1),
+                        "toward_goal": round(float((moved * direction).sum(1).mean()), 2)}
+    r2 = lambda means, targets: round(held_out_r2(means, targets, own), 2)
+    return {"iteration": run.state.iteration, "tasks": len(tasks),
+            "buffer_belief_r2": r2(belief.float().numpy(), goals),
+            "fresh_belief_r2": r2(fresh.z_means[:, first_inferred].numpy(), goals),
+            "relabelled_r2_own_goal": r2(relabelled_mean, goals),
+            "relabelled_r2_new_goal": r2(relabelled_mean, goals[other]),
+            "acting_on": acting}
+
+
+def measure(run_dir: Path, args: argparse.Namespace) -> dict:
+    result = goal_terms(run_dir, args.seed)
+    if args.training_contexts:
+        result["training_tasks"] = training_tasks_diagnosis(run_dir, args.seed)
+    return result
 
 
 def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
     print(f"{run_dir} (iteration {result['iteration']}, {result['runs']} runs, seed {args.seed})")
     print("  trajectory  return = goal term - control - contact (residual)"
-          "   distance to goal (m): start, end, closest   moved (m)   upside down   belief R²")
+          "   distance to goal (m): start, end, closest   moved (m)   upside down   belief R²   context spread (m)")
     for k, t in enumerate(result["by_trajectory"], start=1):
+        spread = "" if t["context_spread"] is None else f"{t['context_spread']:.2f}"
         print(f"  {k:10d}  {t['return']:6.0f} = {t['goal_term']:9.0f} - {t['control_cost']:7.1f} - "
               f"{t['contact_cost']:7.1f} ({t['residual']:.3f})   {t['start_distance']:5.2f}, "
               f"{t['end_distance']:5.2f}, {t['closest']:5.2f}   {t['moved']:9.2f}   {t['upside_down']:11.2f}   "
-              f"{t['belief_r2']:9.2f}")
+              f"{t['belief_r2']:9.2f}   {spread:>18s}")
+    if "training_tasks" in result:
+        t = result["training_tasks"]
+        print(f"  training tasks (checkpoint at iteration {t['iteration']}, {t['tasks']} tasks): belief R² "
+              f"{t['buffer_belief_r2']:.2f} from the context buffers, {t['fresh_belief_r2']:.2f} after a fresh "
+              f"exploration; buffer rewards relabelled to another task's goal: R² {t['relabelled_r2_own_goal']:.2f} "
+              f"(own goal), {t['relabelled_r2_new_goal']:.2f} (new goal)")
+        for name, a in t["acting_on"].items():
+            print(f"    acting on the {name.replace('_', ' ')}: return {a['return']:.0f}, "
+                  f"{a['toward_goal']:+.2f} m toward the goal")
 
 
 if __name__ == "__main__":
-    per_run_main(__doc__, [Path("results/ant-goal-2d")], lambda run_dir, args: goal_terms(run_dir, args.seed), show)
+    per_run_main(__doc__, [Path("results/ant-goal-2d")], measure, show, lambda parser: parser.add_argument(
+        "--training-contexts", action="store_true",
+        help="also diagnose the training tasks from the context buffers (needs the run's checkpoint.pt)"))
