@@ -12,8 +12,11 @@ whose torso ended upside down; and the return split into its terms
 steps), the control cost and the contact cost. Whether the belief knows the goal: how much of
 the goals' spread a linear map from the belief's mean explains (R², each task's runs predicted by
 a fit to the other tasks'; at or below 0 the belief says nothing linear about where the goal
-is), and how far the torso positions in the context it was inferred from spread (the root mean
-square distance about their mean, over the trajectories before this one). As a check, the goal
+is), how far the torso positions in the context it was inferred from spread (the root mean
+square distance about their mean, over the trajectories before this one), and the same R² for an
+ideal reader of that context (:func:`ideal_goal_means`: the exact posterior over goals, given the
+rewards and the costs, which the observations and actions give), which tells an uninformative
+context from an encoder that reads an informative one badly. As a check, the goal
 term is recomputed from the observed positions and compared with what the return leaves once the
 costs are taken out: the ``residual`` column, the largest gap over the runs, should read about 0 (the observations are
 stored in float32, so about 0.01 over 200 steps). The last line is one JSON object.
@@ -44,7 +47,7 @@ import numpy as np
 import torch
 
 from pearlkit.config import PearlConfig
-from pearlkit.envs.ant import GOAL_CONTROL_COST
+from pearlkit.envs.ant import GOAL_CONTROL_COST, GOAL_DISC_RADIUS
 from pearlkit.envs.tasks import make_env
 from pearlkit.evaluate import held_out_meta_test, meta_test
 from pearlkit.sampler import EnvPool, rollout
@@ -80,6 +83,28 @@ def relabel_goal_term(reward: np.ndarray, next_xy: np.ndarray, goal: np.ndarray,
     return reward + np.abs(next_xy - goal).sum(-1) - np.abs(next_xy - new_goal).sum(-1)
 
 
+def ideal_goal_means(next_xy: np.ndarray, goal_term: np.ndarray, valid: np.ndarray, spacing: float = 0.05,
+                     noise: float = 0.02) -> np.ndarray:
+    """What an ideal reader of each run's context knows of its goal: the posterior mean over goals
+    uniform on the disc (a grid ``spacing`` apart), given each step's goal term
+    :math:`-\\lVert p_{xy} - g\\rVert_1` (the reward with the costs added back) at the observed
+    torso ``next_xy`` ``(runs, steps, 2)``, with Gaussian ``noise`` for the few mm the observed
+    position lags the one the reward measured. Near the start, where every distance is taken from
+    the same side of the goal, the context fixes the goal's quadrant and one sum of its
+    coordinates; the rest of it only where the torso's path crosses the goal's x or y."""
+    axis = np.arange(-GOAL_DISC_RADIUS, GOAL_DISC_RADIUS + spacing / 2, spacing)
+    grid = np.stack(np.meshgrid(axis, axis), -1).reshape(-1, 2)
+    grid = grid[np.linalg.norm(grid, axis=1) <= GOAL_DISC_RADIUS]
+    means = np.empty((len(next_xy), 2))
+    for run, (xy, term, real) in enumerate(zip(next_xy, goal_term, valid)):
+        xy, term = xy[real], term[real]
+        misfit = np.square(term[:, None] + np.abs(xy[:, None, :] - grid[None]).sum(-1)).sum(0)
+        log_posterior = -0.5 * misfit / noise ** 2
+        weights = np.exp(log_posterior - log_posterior.max())
+        means[run] = weights @ grid / weights.sum()
+    return means
+
+
 def held_out_r2(features: np.ndarray, targets: np.ndarray, groups: np.ndarray) -> float:
     """R² of an affine least-squares map from ``features`` to ``targets``, each group's rows
     predicted by a fit to the other groups' rows (so a map that only memorised the tasks scores
@@ -106,6 +131,7 @@ def goal_terms(run_dir: Path, seed: int) -> dict:
     task_of_run = np.repeat(np.arange(len(tasks)), config.num_evals)
     positions = np.concatenate([traj.obs[..., XY].numpy() for traj in result.trajectories], axis=1)
     horizon = result.valid.shape[2]
+    reached, read_goal_terms = [], []  # per trajectory: the torso after each step, the goal term its reward holds
     for k, traj in enumerate(result.trajectories):
         valid = result.valid[:, k].numpy()
         before = result.valid[:, :k].reshape(len(valid), -1).numpy()  # the context this belief was inferred from
@@ -118,9 +144,16 @@ def goal_terms(run_dir: Path, seed: int) -> dict:
         distance = np.linalg.norm(to_goal, axis=-1)
         distance[~valid] = np.inf
         goal_term = -total(np.abs(to_goal).sum(-1))
-        control = total(GOAL_CONTROL_COST * np.square(to_control(traj.action.numpy())).sum(-1))
-        contact = total(CONTACT_COST * np.square(next_obs[..., -CONTACT_FORCES:]).sum(-1))
+        step_control = GOAL_CONTROL_COST * np.square(to_control(traj.action.numpy())).sum(-1)
+        step_contact = CONTACT_COST * np.square(next_obs[..., -CONTACT_FORCES:]).sum(-1)
+        control, contact = total(step_control), total(step_contact)
         returns = result.returns[:, k].numpy()
+        ideal_r2 = None
+        if k:  # what the context this belief was inferred from says, read ideally
+            ideal = ideal_goal_means(np.concatenate(reached, 1), np.concatenate(read_goal_terms, 1), before)
+            ideal_r2 = round(held_out_r2(ideal, goals, task_of_run), 2)
+        reached.append(next_obs[..., XY])
+        read_goal_terms.append(traj.reward.numpy() + step_control + step_contact)
         mean = lambda x: round(float(np.mean(x)), 2)
         out["by_trajectory"].append({
             "return": round(float(returns.mean()), 1),
@@ -134,7 +167,8 @@ def goal_terms(run_dir: Path, seed: int) -> dict:
             "moved": mean(np.linalg.norm(next_obs[runs, last, XY] - obs[:, 0, XY], axis=-1)),
             "upside_down": mean(torso_points_down(next_obs[runs, last, QUATERNION])),
             "belief_r2": round(held_out_r2(result.z_means[:, k].numpy(), goals, task_of_run), 2),
-            "context_spread": mean(position_spread(positions[:, :k * horizon], before)) if k else None})
+            "context_spread": mean(position_spread(positions[:, :k * horizon], before)) if k else None,
+            "ideal_r2": ideal_r2})
     return out
 
 
@@ -196,13 +230,15 @@ def measure(run_dir: Path, args: argparse.Namespace) -> dict:
 def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
     print(f"{run_dir} (iteration {result['iteration']}, {result['runs']} runs, seed {args.seed})")
     print("  trajectory  return = goal term - control - contact (residual)"
-          "   distance to goal (m): start, end, closest   moved (m)   upside down   belief R²   context spread (m)")
+          "   distance to goal (m): start, end, closest   moved (m)   upside down   belief R²   context spread (m)"
+          "   ideal reader's R²")
     for k, t in enumerate(result["by_trajectory"], start=1):
-        spread = "" if t["context_spread"] is None else f"{t['context_spread']:.2f}"
+        spread, ideal = ("", "") if t["context_spread"] is None else (f"{t['context_spread']:.2f}",
+                                                                       f"{t['ideal_r2']:.2f}")
         print(f"  {k:10d}  {t['return']:6.0f} = {t['goal_term']:9.0f} - {t['control_cost']:7.1f} - "
               f"{t['contact_cost']:7.1f} ({t['residual']:.3f})   {t['start_distance']:5.2f}, "
               f"{t['end_distance']:5.2f}, {t['closest']:5.2f}   {t['moved']:9.2f}   {t['upside_down']:11.2f}   "
-              f"{t['belief_r2']:9.2f}   {spread:>18s}")
+              f"{t['belief_r2']:9.2f}   {spread:>18s}   {ideal:>17s}")
     if "training_tasks" in result:
         t = result["training_tasks"]
         print(f"  training tasks (checkpoint at iteration {t['iteration']}, {t['tasks']} tasks): belief R² "

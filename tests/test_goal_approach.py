@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-from goal_approach import held_out_r2, position_spread, relabel_goal_term, torso_points_down  # noqa: E402
+from goal_approach import (held_out_r2, ideal_goal_means, position_spread, relabel_goal_term,  # noqa: E402
+                           torso_points_down)
 
 from pearlkit.envs.tasks import make_env  # noqa: E402
 
@@ -80,3 +81,37 @@ def test_relabelled_rewards_are_what_the_other_goal_pays():
     lag = np.abs(observed - torso).sum(-1)
     assert 0 < lag.max() < 0.01
     np.testing.assert_allclose(relabel_goal_term(reward, observed, goal, new_goal), new_reward, atol=2 * lag.max())
+
+
+def _goal_terms(path, goal):
+    return -np.abs(path - goal).sum(-1)
+
+
+def test_the_ideal_reader_finds_a_goal_the_path_walks_around():
+    goal = np.array([1.0, -0.5])
+    angles = np.linspace(0, 2 * np.pi, 50)
+    path = goal + 0.7 * np.stack([np.cos(angles), np.sin(angles)], -1)  # crosses the goal's x and y
+    mean = ideal_goal_means(path[None], _goal_terms(path, goal)[None], np.ones((1, 50), bool))[0]
+    np.testing.assert_allclose(mean, goal, atol=0.05)  # the grid's spacing
+
+
+def test_near_the_start_the_ideal_reader_knows_the_quadrant_and_one_sum():
+    # Every step is taken from below and left of the goal: the distances give x + y of the goal
+    # and that it lies up and to the right, not where on that line it is.
+    goal = np.array([1.5, 1.0])
+    path = np.random.default_rng(0).uniform(-0.2, 0.2, size=(200, 2))
+    mean = ideal_goal_means(path[None], _goal_terms(path, goal)[None], np.ones((1, 200), bool))[0]
+    assert mean.sum() == pytest.approx(goal.sum(), abs=0.05)
+    assert (mean > 0.2).all()
+    assert np.abs(mean - goal).max() > 0.2  # not the goal itself: the line's middle
+
+
+def test_the_ideal_reader_ignores_padding():
+    goal = np.array([-1.0, 2.0])
+    path = np.random.default_rng(1).uniform(-0.2, 0.2, size=(1, 30, 2))
+    valid = np.ones((1, 30), bool)
+    valid[0, 20:] = False
+    terms = _goal_terms(path, goal)
+    terms[0, 20:] = 99.0  # what padding holds must not matter
+    np.testing.assert_allclose(ideal_goal_means(path, terms, valid), ideal_goal_means(path[:, :20], terms[:, :20],
+                                                                                    valid[:, :20]))
