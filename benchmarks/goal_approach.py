@@ -49,7 +49,7 @@ import torch
 from pearlkit.config import PearlConfig
 from pearlkit.envs.ant import GOAL_CONTROL_COST, GOAL_DISC_RADIUS
 from pearlkit.envs.tasks import make_env
-from pearlkit.evaluate import held_out_meta_test, meta_test
+from pearlkit.evaluate import HeldOutMetaTest, held_out_meta_test, meta_test
 from pearlkit.sampler import EnvPool, rollout
 from pearlkit.training import new_run, restore_run
 from per_run import per_run_main
@@ -118,13 +118,18 @@ def held_out_r2(features: np.ndarray, targets: np.ndarray, groups: np.ndarray) -
     return 1.0 - float(np.square(targets - predicted).sum() / np.square(targets - targets.mean(0)).sum())
 
 
-def goal_terms(run_dir: Path, seed: int) -> dict:
-    """Per trajectory index, the mean over runs of the distances, the displacement, the share
-    upside down at the end, and each term of the return."""
+def check_ant_goal(run_dir: Path) -> None:
     env_id = PearlConfig.from_file(run_dir / "config.json").env_id
     if "AntGoal" not in env_id:
         raise SystemExit(f"{run_dir} trained on {env_id}; this diagnosis is for Ant-Goal-2D only")
-    result, config, tasks, iteration = held_out_meta_test(run_dir, seed, device="cpu")
+
+
+def goal_terms(run_dir: Path, seed: int, meta: HeldOutMetaTest | None = None) -> dict:
+    """Per trajectory index, the mean over runs of the distances, the displacement, the share
+    upside down at the end, and each term of the return (of ``meta``, the run's meta-test,
+    where one is given)."""
+    check_ant_goal(run_dir)
+    result, config, tasks, iteration = meta or held_out_meta_test(run_dir, seed, device="cpu")
     out = {"iteration": iteration, "runs": int(result.returns.shape[0]), "by_trajectory": []}
     to_control = make_env(config.env_id).to_control  # the agent acts in [-1, 1]; the cost is on the motors' range
     goals = np.repeat([np.asarray(task["goal"], dtype=float) for task in tasks], config.num_evals, axis=0)

@@ -1,0 +1,153 @@
+"""Can PEARL's encoder read an Ant-Goal-2D goal from the contexts its agent gathers? A probe
+trained on endless fresh goals, beside the run's own encoder and the ideal reader.
+
+    python benchmarks/goal_encoder_probe.py RUN_DIR [--trajectories 300] [--steps 3000] [--seed 0]
+
+The run's encoder learned from each training task's context buffer, a few hundred transitions
+that stay the same until the task is picked again (``goal_approach.py --training-contexts``
+measures what it makes of them and of fresh ones). The probe is a new encoder of the run's
+architecture (:class:`pearlkit.inference.ContextEncoder`: one Gaussian factor per transition,
+multiplied together) with a linear map from its belief's mean to the goal, trained from scratch on
+the squared error of that map. Its contexts are the run's own policy's trajectories, on z from the
+prior with sampled actions (as training collects its context data), ``embedding_batch_size``
+transitions of two of them at a time, relabelled to a goal drawn anew from the disc for every
+context (:func:`goal_approach.relabel_goal_term`): it never sees one context twice, so it can only
+learn to read the rewards.
+
+Printed, on the run's meta-test of its held-out goals (as ``goal_approach.py`` runs it), per
+trajectory from the second on: the held-out R² of the goal from the probe's belief, from the run's
+belief and from the ideal reader (:func:`goal_approach.ideal_goal_means`); and the probe's R² on
+its own kind of context (fresh goals, the policy's sampled actions). A probe near the ideal
+reader says the architecture can read the goal from these contexts and the run's encoder did not
+learn to; a probe near 0 says the product of per-transition factors cannot. The last line is one
+JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from goal_approach import XY, check_ant_goal, goal_terms, held_out_r2, relabel_goal_term
+from per_run import per_run_main
+from pearlkit.buffers import context_from_transitions
+from pearlkit.checkpoint import load_agent
+from pearlkit.envs.ant import GOAL_DISC_RADIUS
+from pearlkit.evaluate import held_out_meta_test
+from pearlkit.inference import ContextEncoder, prior, sample_z
+from pearlkit.sampler import EnvPool, rollout
+
+BATCH = 32  # contexts a gradient step
+
+
+def goals_on_disc(n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` goals uniform over the disc, as the family draws them."""
+    angle, radius = rng.uniform(0, 2 * np.pi, n), GOAL_DISC_RADIUS * np.sqrt(rng.uniform(size=n))
+    return radius[:, None] * np.stack([np.cos(angle), np.sin(angle)], -1)
+
+
+@torch.no_grad()
+def policy_trajectories(agent, config, count: int, seed: int) -> dict[str, np.ndarray]:
+    """``count`` trajectories of the policy on z from the prior, with sampled actions, in the
+    training tasks (their goals only set the rewards, which the probe relabels)."""
+    tasks = config.split_tasks()[0]
+    pool = EnvPool(config.env_id, seed)
+    parts: dict[str, list] = {"obs": [], "action": [], "reward": [], "next_xy": [], "goal": []}
+    torch.manual_seed(seed)
+    while sum(len(g) for g in parts["goal"]) < count:
+        envs = pool.take(tasks)
+        traj, valid, _ = rollout(pool, envs, lambda obs, z: agent.policy(obs, z).action,
+                                 sample_z(*prior(len(tasks), config.latent_dim)), config.max_path_length)
+        if not valid.all():
+            raise SystemExit("an Ant-Goal-2D trajectory ended early; the probe assumes whole ones")
+        for key, value in (("obs", traj.obs), ("action", traj.action), ("reward", traj.reward),
+                           ("next_xy", traj.next_obs[..., XY])):
+            parts[key].append(value.numpy())
+        parts["goal"].append(np.array([task["goal"] for task in tasks], dtype=float))
+    return {key: np.concatenate(value)[:count] for key, value in parts.items()}
+
+
+def relabelled_contexts(data: dict[str, np.ndarray], n: int, size: int, rng: np.random.Generator
+                        ) -> tuple[torch.Tensor, np.ndarray]:
+    """``n`` contexts of ``size`` transitions, each from two trajectories and relabelled to a new
+    goal on the disc; and those goals."""
+    count, horizon = data["reward"].shape
+    pairs = rng.integers(count, size=(n, 2))
+    steps = rng.integers(2 * horizon, size=(n, size))
+    trajectory, step = pairs[np.arange(n)[:, None], steps // horizon], steps % horizon
+    goals = goals_on_disc(n, rng)
+    reward = relabel_goal_term(data["reward"][trajectory, step], data["next_xy"][trajectory, step],
+                               data["goal"][trajectory], goals[:, None, :])
+    context = np.concatenate([data["obs"][trajectory, step], data["action"][trajectory, step],
+                              reward[..., None]], -1)
+    return torch.as_tensor(context, dtype=torch.float32), goals
+
+
+def train_probe(agent, config, data: dict[str, np.ndarray], steps: int, seed: int
+                ) -> tuple[ContextEncoder, list[tuple[int, float]]]:
+    """A fresh encoder of the run's architecture and a linear read-out, trained to the goal; and
+    its learning curve, the held-out R² on 600 contexts of its own kind at every fifth of the steps."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    check, check_goals = relabelled_contexts(data, 600, config.embedding_batch_size, np.random.default_rng(seed + 1))
+    curve = []
+    encoder = ContextEncoder(agent.context_dim, config.latent_dim, config.encoder_hidden_sizes,
+                             factor_variance=config.factor_variance)
+    read_out = nn.Linear(config.latent_dim, 2)
+    optimizer = torch.optim.Adam([*encoder.parameters(), *read_out.parameters()], lr=config.context_lr)
+    for step in range(1, steps + 1):
+        context, goals = relabelled_contexts(data, BATCH, config.embedding_batch_size, rng)
+        loss = (read_out(encoder(context)[0]) - torch.as_tensor(goals, dtype=torch.float32)).square().sum(-1).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % max(steps // 5, 1) == 0 or step == steps:
+            with torch.no_grad():
+                r2 = held_out_r2(encoder(check)[0].numpy(), check_goals, np.arange(len(check_goals)))
+            curve.append((step, round(r2, 2)))
+    return encoder, curve
+
+
+@torch.no_grad()
+def probe(run_dir: Path, args: argparse.Namespace) -> dict:
+    check_ant_goal(run_dir)
+    agent, config, iteration = load_agent(run_dir, "cpu")
+    data = policy_trajectories(agent, config, args.trajectories, args.seed)
+    with torch.enable_grad():
+        encoder, curve = train_probe(agent, config, data, args.steps, args.seed)
+    meta = held_out_meta_test(run_dir, args.seed, device="cpu")
+    result = meta.result
+    goal_of_run = np.repeat([task["goal"] for task in meta.tasks], result.runs_per_task, axis=0)
+    task_of_run = np.repeat(np.arange(len(meta.tasks)), result.runs_per_task)
+    diagnosis = goal_terms(run_dir, args.seed, meta)
+    by_trajectory = []
+    for k in range(1, len(result.trajectories)):
+        before = [context_from_transitions(traj, config.use_next_obs_in_context) for traj in result.trajectories[:k]]
+        context = torch.cat(before, 1)  # whole trajectories: every step real (checked in policy_trajectories)
+        by_trajectory.append({
+            "trajectory": k + 1,
+            "probe_r2": round(held_out_r2(encoder(context)[0].numpy(), goal_of_run, task_of_run), 2),
+            "run_belief_r2": diagnosis["by_trajectory"][k]["belief_r2"],
+            "ideal_r2": diagnosis["by_trajectory"][k]["ideal_r2"]})
+    return {"iteration": iteration, "trajectories": args.trajectories, "steps": args.steps,
+            "probe_curve": curve,
+            "by_trajectory": by_trajectory}
+
+
+def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
+    print(f"{run_dir} (iteration {result['iteration']}; probe trained {result['steps']} steps on "
+          f"{result['trajectories']} trajectories)")
+    print("  the probe's R² on its own kind of context, by its steps: "
+          + ", ".join(f"{r2:.2f} ({step})" for step, r2 in result["probe_curve"]))
+    print("  meta-test trajectory   goal R² from: the probe   the run's belief   the ideal reader")
+    for t in result["by_trajectory"]:
+        print(f"  {t['trajectory']:20d}   {t['probe_r2']:19.2f}   {t['run_belief_r2']:16.2f}   {t['ideal_r2']:16.2f}")
+
+
+if __name__ == "__main__":
+    per_run_main(__doc__, [Path("results/ant-goal-2d")], probe, show, lambda parser: (
+        parser.add_argument("--trajectories", type=int, default=300, help="the policy's trajectories (default 300)"),
+        parser.add_argument("--steps", type=int, default=3000, help="the probe's gradient steps (default 3000)")))

@@ -1,0 +1,41 @@
+"""benchmarks/goal_encoder_probe.py: the contexts it trains its probe on."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+from goal_encoder_probe import goals_on_disc, relabelled_contexts  # noqa: E402
+
+from pearlkit.envs.ant import GOAL_DISC_RADIUS  # noqa: E402
+
+
+def test_goals_cover_the_disc_evenly():
+    goals = goals_on_disc(20_000, np.random.default_rng(0))
+    radius = np.linalg.norm(goals, axis=1)
+    assert radius.max() <= GOAL_DISC_RADIUS
+    # Uniform over the area: the share within half the radius is a quarter.
+    assert np.mean(radius < GOAL_DISC_RADIUS / 2) == pytest.approx(0.25, abs=0.01)
+    assert np.abs(goals.mean(0)).max() < 0.03
+
+
+def test_each_context_pays_its_new_goal_from_two_trajectories():
+    rng = np.random.default_rng(0)
+    count, horizon, obs_dim, action_dim = 5, 7, 4, 2
+    next_xy = rng.normal(size=(count, horizon, 2))
+    old_goals = rng.normal(size=(count, 2))
+    data = {"obs": rng.normal(size=(count, horizon, obs_dim)), "action": rng.normal(size=(count, horizon, action_dim)),
+            "next_xy": next_xy, "goal": old_goals,
+            "reward": -np.abs(next_xy - old_goals[:, None, :]).sum(-1) - 0.3}  # a goal term and a fixed cost
+    # Mark each transition by its trajectory and step, to find where each context row came from.
+    data["obs"][..., 0] = np.arange(count)[:, None]
+    data["obs"][..., 1] = np.arange(horizon)[None, :]
+    context, goals = relabelled_contexts(data, 50, 9, np.random.default_rng(1))
+    assert context.shape == (50, 9, obs_dim + action_dim + 1)
+    trajectory, step = context[..., 0].long().numpy(), context[..., 1].long().numpy()
+    assert all(len(np.unique(rows)) <= 2 for rows in trajectory)  # two trajectories a context
+    expected = -np.abs(next_xy[trajectory, step] - goals[:, None, :]).sum(-1) - 0.3
+    np.testing.assert_allclose(context[..., -1].numpy(), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(context[..., obs_dim:obs_dim + action_dim].numpy(), data["action"][trajectory, step],
+                               rtol=1e-6)
