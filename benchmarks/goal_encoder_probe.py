@@ -2,6 +2,7 @@
 trained on endless fresh goals, beside the run's own encoder and the ideal reader.
 
     python benchmarks/goal_encoder_probe.py RUN_DIR [--trajectories 300] [--steps 3000] [--seed 0]
+        [--fixed-tasks N]
 
 The run's encoder learned from each training task's context buffer, a few hundred transitions
 that stay the same until the task is picked again (``goal_approach.py --training-contexts``
@@ -14,13 +15,19 @@ transitions of two of them at a time, relabelled to a goal drawn anew from the d
 context (:func:`goal_approach.relabel_goal_term`): it never sees one context twice, so it can only
 learn to read the rewards.
 
+With ``--fixed-tasks N`` the probe trains as the run's encoder does instead: N tasks, each with
+one goal and one fixed pair of the trajectories (the two exploring trajectories a context buffer
+holds), every context drawn from its task's 400 transitions. Against the default, that tells
+whether fixed contexts alone, without the critic, make an encoder learn its contexts rather than
+how to read them; it then also prints the R² on its own tasks' contexts.
+
 Printed, on the run's meta-test of its held-out goals (as ``goal_approach.py`` runs it), per
 trajectory from the second on: the held-out R² of the goal from the probe's belief, from the run's
-belief and from the ideal reader (:func:`goal_approach.ideal_goal_means`); and the probe's R² on
-its own kind of context (fresh goals, the policy's sampled actions). A probe near the ideal
-reader says the architecture can read the goal from these contexts and the run's encoder did not
-learn to; a probe near 0 says the product of per-transition factors cannot. The last line is one
-JSON object.
+belief and from the ideal reader (:func:`goal_approach.ideal_goal_means`); and the probe's
+learning curve, its R² on fresh contexts of the kind it trains on (new goals, the policy's sampled
+actions, from 150 trajectories it did not train on). A probe near the ideal reader says the
+architecture can read the goal from these contexts and the run's encoder did not learn to; a
+probe near 0 says the product of per-transition factors cannot. The last line is one JSON object.
 """
 from __future__ import annotations
 
@@ -70,15 +77,19 @@ def policy_trajectories(agent, config, count: int, seed: int) -> dict[str, np.nd
     return {key: np.concatenate(value)[:count] for key, value in parts.items()}
 
 
-def relabelled_contexts(data: dict[str, np.ndarray], n: int, size: int, rng: np.random.Generator
-                        ) -> tuple[torch.Tensor, np.ndarray]:
+def relabelled_contexts(data: dict[str, np.ndarray], n: int, size: int, rng: np.random.Generator,
+                        tasks: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[torch.Tensor, np.ndarray]:
     """``n`` contexts of ``size`` transitions, each from two trajectories and relabelled to a new
-    goal on the disc; and those goals."""
+    goal on the disc; and those goals. With ``tasks`` (their trajectory pairs ``(N, 2)`` and goals
+    ``(N, 2)``), each context is one of those tasks, drawn at random: its pair and its goal."""
     count, horizon = data["reward"].shape
-    pairs = rng.integers(count, size=(n, 2))
+    if tasks is None:
+        pairs, goals = rng.integers(count, size=(n, 2)), goals_on_disc(n, rng)
+    else:
+        drawn = rng.integers(len(tasks[0]), size=n)
+        pairs, goals = tasks[0][drawn], tasks[1][drawn]
     steps = rng.integers(2 * horizon, size=(n, size))
     trajectory, step = pairs[np.arange(n)[:, None], steps // horizon], steps % horizon
-    goals = goals_on_disc(n, rng)
     reward = relabel_goal_term(data["reward"][trajectory, step], data["next_xy"][trajectory, step],
                                data["goal"][trajectory], goals[:, None, :])
     context = np.concatenate([data["obs"][trajectory, step], data["action"][trajectory, step],
@@ -86,20 +97,23 @@ def relabelled_contexts(data: dict[str, np.ndarray], n: int, size: int, rng: np.
     return torch.as_tensor(context, dtype=torch.float32), goals
 
 
-def train_probe(agent, config, data: dict[str, np.ndarray], steps: int, seed: int
+def train_probe(agent, config, data: dict[str, np.ndarray], check_data: dict[str, np.ndarray], steps: int,
+                seed: int, tasks: tuple[np.ndarray, np.ndarray] | None = None
                 ) -> tuple[ContextEncoder, list[tuple[int, float]]]:
-    """A fresh encoder of the run's architecture and a linear read-out, trained to the goal; and
-    its learning curve, the held-out R² on 600 contexts of its own kind at every fifth of the steps."""
+    """A fresh encoder of the run's architecture and a linear read-out, trained to the goal (on
+    ``tasks`` only, where given); and its learning curve, the held-out R² on 600 contexts of
+    ``check_data`` relabelled to fresh goals, at every fifth of the steps."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    check, check_goals = relabelled_contexts(data, 600, config.embedding_batch_size, np.random.default_rng(seed + 1))
+    check, check_goals = relabelled_contexts(check_data, 600, config.embedding_batch_size,
+                                             np.random.default_rng(seed + 1))
     curve = []
     encoder = ContextEncoder(agent.context_dim, config.latent_dim, config.encoder_hidden_sizes,
                              factor_variance=config.factor_variance)
     read_out = nn.Linear(config.latent_dim, 2)
     optimizer = torch.optim.Adam([*encoder.parameters(), *read_out.parameters()], lr=config.context_lr)
     for step in range(1, steps + 1):
-        context, goals = relabelled_contexts(data, BATCH, config.embedding_batch_size, rng)
+        context, goals = relabelled_contexts(data, BATCH, config.embedding_batch_size, rng, tasks)
         loss = (read_out(encoder(context)[0]) - torch.as_tensor(goals, dtype=torch.float32)).square().sum(-1).mean()
         optimizer.zero_grad()
         loss.backward()
@@ -115,9 +129,25 @@ def train_probe(agent, config, data: dict[str, np.ndarray], steps: int, seed: in
 def probe(run_dir: Path, args: argparse.Namespace) -> dict:
     check_ant_goal(run_dir)
     agent, config, iteration = load_agent(run_dir, "cpu")
+    if 2 * args.fixed_tasks > args.trajectories:
+        raise SystemExit(f"--fixed-tasks {args.fixed_tasks} needs two trajectories each, "
+                         f"{2 * args.fixed_tasks} in all; --trajectories is {args.trajectories}")
     data = policy_trajectories(agent, config, args.trajectories, args.seed)
+    check_data = policy_trajectories(agent, config, 150, args.seed + 1)
+    tasks = None
+    if args.fixed_tasks:
+        rng = np.random.default_rng(args.seed + 2)
+        tasks = (np.arange(2 * args.fixed_tasks).reshape(-1, 2), goals_on_disc(args.fixed_tasks, rng))
     with torch.enable_grad():
-        encoder, curve = train_probe(agent, config, data, args.steps, args.seed)
+        encoder, curve = train_probe(agent, config, data, check_data, args.steps, args.seed, tasks)
+    own_tasks_r2 = None
+    if tasks is not None:  # its own tasks' contexts, a few draws of each
+        draws = 4
+        context = torch.cat([relabelled_contexts(data, len(tasks[0]), config.embedding_batch_size,
+                                                 np.random.default_rng(args.seed + 3 + d),
+                                                 (tasks[0], tasks[1]))[0] for d in range(draws)])
+        own_tasks_r2 = round(held_out_r2(encoder(context)[0].numpy(), np.tile(tasks[1], (draws, 1)),
+                                         np.tile(np.arange(len(tasks[0])), draws)), 2)
     meta = held_out_meta_test(run_dir, args.seed, device="cpu")
     result = meta.result
     goal_of_run = np.repeat([task["goal"] for task in meta.tasks], result.runs_per_task, axis=0)
@@ -133,14 +163,17 @@ def probe(run_dir: Path, args: argparse.Namespace) -> dict:
             "run_belief_r2": diagnosis["by_trajectory"][k]["belief_r2"],
             "ideal_r2": diagnosis["by_trajectory"][k]["ideal_r2"]})
     return {"iteration": iteration, "trajectories": args.trajectories, "steps": args.steps,
-            "probe_curve": curve,
+            "fixed_tasks": args.fixed_tasks or None, "probe_curve": curve, "own_tasks_r2": own_tasks_r2,
             "by_trajectory": by_trajectory}
 
 
 def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
     print(f"{run_dir} (iteration {result['iteration']}; probe trained {result['steps']} steps on "
           f"{result['trajectories']} trajectories)")
-    print("  the probe's R² on its own kind of context, by its steps: "
+    if result["fixed_tasks"]:
+        print(f"  trained on {result['fixed_tasks']} fixed tasks (a goal and a pair of trajectories each); "
+              f"R² on their own contexts {result['own_tasks_r2']:.2f}")
+    print("  the probe's R² on fresh contexts (new trajectories, new goals), by its steps: "
           + ", ".join(f"{r2:.2f} ({step})" for step, r2 in result["probe_curve"]))
     print("  meta-test trajectory   goal R² from: the probe   the run's belief   the ideal reader")
     for t in result["by_trajectory"]:
@@ -150,4 +183,7 @@ def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     per_run_main(__doc__, [Path("results/ant-goal-2d")], probe, show, lambda parser: (
         parser.add_argument("--trajectories", type=int, default=300, help="the policy's trajectories (default 300)"),
-        parser.add_argument("--steps", type=int, default=3000, help="the probe's gradient steps (default 3000)")))
+        parser.add_argument("--steps", type=int, default=3000, help="the probe's gradient steps (default 3000)"),
+        parser.add_argument("--fixed-tasks", type=int, default=0, metavar="N",
+                            help="train on N fixed tasks, as the run's encoder does "
+                                 "(default: a fresh goal a context)")))

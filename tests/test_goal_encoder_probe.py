@@ -20,22 +20,39 @@ def test_goals_cover_the_disc_evenly():
     assert np.abs(goals.mean(0)).max() < 0.03
 
 
-def test_each_context_pays_its_new_goal_from_two_trajectories():
-    rng = np.random.default_rng(0)
-    count, horizon, obs_dim, action_dim = 5, 7, 4, 2
+def _marked_data(rng, count=5, horizon=7, obs_dim=4, action_dim=2):
+    """Trajectories whose observation opens with (trajectory, step), and whose reward is a goal
+    term plus a fixed cost."""
     next_xy = rng.normal(size=(count, horizon, 2))
     old_goals = rng.normal(size=(count, 2))
     data = {"obs": rng.normal(size=(count, horizon, obs_dim)), "action": rng.normal(size=(count, horizon, action_dim)),
             "next_xy": next_xy, "goal": old_goals,
-            "reward": -np.abs(next_xy - old_goals[:, None, :]).sum(-1) - 0.3}  # a goal term and a fixed cost
-    # Mark each transition by its trajectory and step, to find where each context row came from.
+            "reward": -np.abs(next_xy - old_goals[:, None, :]).sum(-1) - 0.3}
     data["obs"][..., 0] = np.arange(count)[:, None]
     data["obs"][..., 1] = np.arange(horizon)[None, :]
+    return data
+
+
+def test_a_fixed_task_context_draws_from_its_own_pair_and_pays_its_goal():
+    data = _marked_data(np.random.default_rng(0), count=6)
+    pairs, goals = np.array([[0, 1], [2, 3], [4, 5]]), np.array([[1.0, 2.0], [-1.0, 0.5], [0.0, -2.5]])
+    context, drawn_goals = relabelled_contexts(data, 40, 9, np.random.default_rng(1), (pairs, goals))
+    trajectory, step = context[..., 0].long().numpy(), context[..., 1].long().numpy()
+    task = np.array([np.flatnonzero((goals == g).all(1))[0] for g in drawn_goals])
+    assert len(np.unique(task)) == 3  # all three tasks drawn
+    assert all(set(rows) <= set(pairs[t]) for rows, t in zip(trajectory, task))
+    expected = -np.abs(data["next_xy"][trajectory, step] - drawn_goals[:, None, :]).sum(-1) - 0.3
+    np.testing.assert_allclose(context[..., -1].numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_each_context_pays_its_new_goal_from_two_trajectories():
+    data = _marked_data(np.random.default_rng(0))
+    obs_dim, action_dim = data["obs"].shape[-1], data["action"].shape[-1]
     context, goals = relabelled_contexts(data, 50, 9, np.random.default_rng(1))
     assert context.shape == (50, 9, obs_dim + action_dim + 1)
     trajectory, step = context[..., 0].long().numpy(), context[..., 1].long().numpy()
     assert all(len(np.unique(rows)) <= 2 for rows in trajectory)  # two trajectories a context
-    expected = -np.abs(next_xy[trajectory, step] - goals[:, None, :]).sum(-1) - 0.3
+    expected = -np.abs(data["next_xy"][trajectory, step] - goals[:, None, :]).sum(-1) - 0.3
     np.testing.assert_allclose(context[..., -1].numpy(), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(context[..., obs_dim:obs_dim + action_dim].numpy(), data["action"][trajectory, step],
                                rtol=1e-6)
