@@ -16,10 +16,11 @@ is), how far the torso positions in the context it was inferred from spread (the
 square distance about their mean, over the trajectories before this one), and the same R² for an
 ideal reader of that context (:func:`ideal_goal_means`: the exact posterior over goals, given the
 rewards and the costs, which the observations and actions give), which tells an uninformative
-context from an encoder that reads an informative one badly. As a check, the goal
-term is recomputed from the observed positions and compared with what the return leaves once the
-costs are taken out: the ``residual`` column, the largest gap over the runs, should read about 0 (the observations are
-stored in float32, so about 0.01 over 200 steps). The last line is one JSON object.
+context from an encoder that reads an informative one badly. As a check, the goal term is
+recomputed from the observed positions and compared with what the return leaves once the costs
+are taken out: the ``residual`` column, the largest gap over the runs, should read about 0 (the
+observations are stored in float32, so about 0.01 over 200 steps). The last line is one JSON
+object.
 
 With ``--training-contexts`` (a run folder that still holds its ``checkpoint.pt``), the same
 questions asked of the *training* tasks, to tell which half of PEARL stops the agent:
@@ -119,6 +120,7 @@ def held_out_r2(features: np.ndarray, targets: np.ndarray, groups: np.ndarray) -
 
 
 def check_ant_goal(run_dir: Path) -> None:
+    """Stop with a clear message unless ``run_dir`` trained on Ant-Goal-2D."""
     env_id = PearlConfig.from_file(run_dir / "config.json").env_id
     if "AntGoal" not in env_id:
         raise SystemExit(f"{run_dir} trained on {env_id}; this diagnosis is for Ant-Goal-2D only")
