@@ -309,8 +309,14 @@ def test_ctrl_c_while_the_run_folder_is_written_stops_after_the_whole_save(tmp_p
 
     monkeypatch.setattr(training, "save_checkpoint", save_then_ctrl_c)
     run_dir = tmp_path / "run"
-    with pytest.raises(KeyboardInterrupt):
-        pearlkit.train(tiny_config(num_iterations=3), run_dir, progress=False)
+    # Ctrl-C's usual handler: a shell that starts pytest in the background (`pytest &`) makes it
+    # ignore SIGINT, and then the signal this test sends would be dropped.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            pearlkit.train(tiny_config(num_iterations=3), run_dir, progress=False)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     # Stopped after iteration 1's save, with all three files at iteration 1.
     assert pearlkit.load_agent(run_dir)[2] == 1
     assert load_checkpoint(run_dir / "checkpoint.pt")["state"]["iteration"] == 1
