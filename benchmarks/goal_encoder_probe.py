@@ -145,7 +145,7 @@ def probe(run_dir: Path, args: argparse.Namespace) -> dict:
         draws = 4
         context = torch.cat([relabelled_contexts(data, len(tasks[0]), config.embedding_batch_size,
                                                  np.random.default_rng(args.seed + 3 + d),
-                                                 (tasks[0], tasks[1]))[0] for d in range(draws)])
+                                                 tasks)[0] for d in range(draws)])
         own_tasks_r2 = round(held_out_r2(encoder(context)[0].numpy(), np.tile(tasks[1], (draws, 1)),
                                          np.tile(np.arange(len(tasks[0])), draws)), 2)
     meta = held_out_meta_test(run_dir, args.seed, device="cpu")
