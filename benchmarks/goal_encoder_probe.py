@@ -2,7 +2,7 @@
 trained on endless fresh goals, beside the run's own encoder and the ideal reader.
 
     python benchmarks/goal_encoder_probe.py RUN_DIR [--trajectories 300] [--steps 3000] [--seed 0]
-        [--fixed-tasks N]
+        [--fixed-tasks N [--trajectories-per-task M]]
 
 The run's encoder learned from each training task's context buffer, a few hundred transitions
 that stay the same until the task is picked again (``goal_approach.py --training-contexts``
@@ -19,7 +19,9 @@ With ``--fixed-tasks N`` the probe trains as the run's encoder does instead: N t
 one goal and one fixed pair of the trajectories (the two exploring trajectories a context buffer
 holds), every context drawn from its task's 400 transitions. Against the default, that tells
 whether fixed contexts alone, without the critic, make an encoder learn its contexts rather than
-how to read them; it then also prints the R² on its own tasks' contexts.
+how to read them; it then also prints the R² on its own tasks' contexts. ``--trajectories-per-task
+M`` gives each fixed task M trajectories instead of two, as a context buffer that kept every
+pick's prior data (two trajectories a pick) would hold after M / 2 picks.
 
 Printed, on the run's meta-test of its held-out goals (as ``goal_approach.py`` runs it), per
 trajectory from the second on: the held-out R² of the goal from the probe's belief, from the run's
@@ -80,16 +82,17 @@ def policy_trajectories(agent, config, count: int, seed: int) -> dict[str, np.nd
 def relabelled_contexts(data: dict[str, np.ndarray], n: int, size: int, rng: np.random.Generator,
                         tasks: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[torch.Tensor, np.ndarray]:
     """``n`` contexts of ``size`` transitions, each from two trajectories and relabelled to a new
-    goal on the disc; and those goals. With ``tasks`` (their trajectory pairs ``(N, 2)`` and goals
-    ``(N, 2)``), each context is one of those tasks, drawn at random: its pair and its goal."""
+    goal on the disc; and those goals. With ``tasks`` (their trajectories ``(N, M)`` and goals
+    ``(N, 2)``), each context is one of those tasks, drawn at random: from its M trajectories,
+    paying its goal."""
     count, horizon = data["reward"].shape
     if tasks is None:
-        pairs, goals = rng.integers(count, size=(n, 2)), goals_on_disc(n, rng)
+        rows, goals = rng.integers(count, size=(n, 2)), goals_on_disc(n, rng)
     else:
         drawn = rng.integers(len(tasks[0]), size=n)
-        pairs, goals = tasks[0][drawn], tasks[1][drawn]
-    steps = rng.integers(2 * horizon, size=(n, size))
-    trajectory, step = pairs[np.arange(n)[:, None], steps // horizon], steps % horizon
+        rows, goals = tasks[0][drawn], tasks[1][drawn]
+    steps = rng.integers(rows.shape[1] * horizon, size=(n, size))
+    trajectory, step = rows[np.arange(n)[:, None], steps // horizon], steps % horizon
     reward = relabel_goal_term(data["reward"][trajectory, step], data["next_xy"][trajectory, step],
                                data["goal"][trajectory], goals[:, None, :])
     context = np.concatenate([data["obs"][trajectory, step], data["action"][trajectory, step],
@@ -126,28 +129,36 @@ def train_probe(agent, config, data: dict[str, np.ndarray], check_data: dict[str
 
 
 @torch.no_grad()
+def own_tasks_r2(encoder, data: dict[str, np.ndarray], tasks: tuple[np.ndarray, np.ndarray], size: int,
+                 seed: int, contexts_per_task: int = 4) -> float:
+    """Held-out R² of the goal from ``encoder``'s belief on contexts of its own fixed ``tasks``
+    (about ``contexts_per_task`` of each), each task's contexts predicted by a fit to the other
+    tasks'."""
+    context, goals = relabelled_contexts(data, contexts_per_task * len(tasks[0]), size, np.random.default_rng(seed + 3),
+                                         tasks)
+    task_of_context = np.unique(goals, axis=0, return_inverse=True)[1].ravel()
+    return round(held_out_r2(encoder(context)[0].numpy(), goals, task_of_context), 2)
+
+
+@torch.no_grad()
 def probe(run_dir: Path, args: argparse.Namespace) -> dict:
     check_ant_goal(run_dir)
     agent, config, iteration = load_agent(run_dir, "cpu")
-    if 2 * args.fixed_tasks > args.trajectories:
-        raise SystemExit(f"--fixed-tasks {args.fixed_tasks} needs two trajectories each, "
-                         f"{2 * args.fixed_tasks} in all; --trajectories is {args.trajectories}")
+    per_task = args.trajectories_per_task
+    if per_task < 1:
+        raise SystemExit(f"--trajectories-per-task is {per_task}; it must be at least 1")
+    if per_task * args.fixed_tasks > args.trajectories:
+        raise SystemExit(f"--fixed-tasks {args.fixed_tasks} needs {per_task} trajectories each, "
+                         f"{per_task * args.fixed_tasks} in all; --trajectories is {args.trajectories}")
     data = policy_trajectories(agent, config, args.trajectories, args.seed)
     check_data = policy_trajectories(agent, config, 150, args.seed + 1)
     tasks = None
     if args.fixed_tasks:
         rng = np.random.default_rng(args.seed + 2)
-        tasks = (np.arange(2 * args.fixed_tasks).reshape(-1, 2), goals_on_disc(args.fixed_tasks, rng))
+        tasks = (np.arange(per_task * args.fixed_tasks).reshape(-1, per_task), goals_on_disc(args.fixed_tasks, rng))
     with torch.enable_grad():
         encoder, curve = train_probe(agent, config, data, check_data, args.steps, args.seed, tasks)
-    own_tasks_r2 = None
-    if tasks is not None:  # its own tasks' contexts, a few draws of each
-        draws = 4
-        context = torch.cat([relabelled_contexts(data, len(tasks[0]), config.embedding_batch_size,
-                                                 np.random.default_rng(args.seed + 3 + d),
-                                                 tasks)[0] for d in range(draws)])
-        own_tasks_r2 = round(held_out_r2(encoder(context)[0].numpy(), np.tile(tasks[1], (draws, 1)),
-                                         np.tile(np.arange(len(tasks[0])), draws)), 2)
+    own_r2 = None if tasks is None else own_tasks_r2(encoder, data, tasks, config.embedding_batch_size, args.seed)
     meta = held_out_meta_test(run_dir, args.seed, device="cpu")
     result = meta.result
     goal_of_run = np.repeat([task["goal"] for task in meta.tasks], result.runs_per_task, axis=0)
@@ -163,7 +174,9 @@ def probe(run_dir: Path, args: argparse.Namespace) -> dict:
             "run_belief_r2": diagnosis["by_trajectory"][k]["belief_r2"],
             "ideal_r2": diagnosis["by_trajectory"][k]["ideal_r2"]})
     return {"iteration": iteration, "trajectories": args.trajectories, "steps": args.steps,
-            "fixed_tasks": args.fixed_tasks or None, "probe_curve": curve, "own_tasks_r2": own_tasks_r2,
+            "fixed_tasks": args.fixed_tasks or None,
+            "trajectories_per_task": per_task if args.fixed_tasks else None,
+            "probe_curve": curve, "own_tasks_r2": own_r2,
             "by_trajectory": by_trajectory}
 
 
@@ -171,7 +184,8 @@ def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
     print(f"{run_dir} (iteration {result['iteration']}; probe trained {result['steps']} steps on "
           f"{result['trajectories']} trajectories)")
     if result["fixed_tasks"]:
-        print(f"  trained on {result['fixed_tasks']} fixed tasks (a goal and a pair of trajectories each); "
+        print(f"  trained on {result['fixed_tasks']} fixed tasks (a goal and {result['trajectories_per_task']} "
+              f"trajectories each); "
               f"R² on their own contexts {result['own_tasks_r2']:.2f}")
     print("  the probe's R² on fresh contexts (new trajectories, new goals), by its steps: "
           + ", ".join(f"{r2:.2f} ({step})" for step, r2 in result["probe_curve"]))
@@ -186,4 +200,6 @@ if __name__ == "__main__":
         parser.add_argument("--steps", type=int, default=3000, help="the probe's gradient steps (default 3000)"),
         parser.add_argument("--fixed-tasks", type=int, default=0, metavar="N",
                             help="train on N fixed tasks, as the run's encoder does "
-                                 "(default: a fresh goal a context)")))
+                                 "(default: a fresh goal a context)"),
+        parser.add_argument("--trajectories-per-task", type=int, default=2, metavar="M",
+                            help="each fixed task's trajectories (default 2, one pick's prior data)")))

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-from goal_encoder_probe import goals_on_disc, relabelled_contexts  # noqa: E402
+from goal_encoder_probe import goals_on_disc, own_tasks_r2, relabelled_contexts  # noqa: E402
 
 from pearlkit.envs.ant import GOAL_DISC_RADIUS  # noqa: E402
 
@@ -33,14 +34,17 @@ def _marked_data(rng, count=5, horizon=7, obs_dim=4, action_dim=2):
     return data
 
 
-def test_a_fixed_task_context_draws_from_its_own_pair_and_pays_its_goal():
-    data = _marked_data(np.random.default_rng(0), count=6)
-    pairs, goals = np.array([[0, 1], [2, 3], [4, 5]]), np.array([[1.0, 2.0], [-1.0, 0.5], [0.0, -2.5]])
-    context, drawn_goals = relabelled_contexts(data, 40, 9, np.random.default_rng(1), (pairs, goals))
+@pytest.mark.parametrize("rows", [np.array([[0, 1], [2, 3], [4, 5]]), np.array([[0, 1, 2], [3, 4, 5], [6, 7, 8]])],
+                         ids=["a pair each", "three trajectories each"])
+def test_a_fixed_task_context_draws_from_its_own_trajectories_and_pays_its_goal(rows):
+    data = _marked_data(np.random.default_rng(0), count=rows.size)
+    goals = np.array([[1.0, 2.0], [-1.0, 0.5], [0.0, -2.5]])
+    context, drawn_goals = relabelled_contexts(data, 40, 9, np.random.default_rng(1), (rows, goals))
     trajectory, step = context[..., 0].long().numpy(), context[..., 1].long().numpy()
     task = np.array([np.flatnonzero((goals == g).all(1))[0] for g in drawn_goals])
     assert len(np.unique(task)) == 3  # all three tasks drawn
-    assert all(set(rows) <= set(pairs[t]) for rows, t in zip(trajectory, task))
+    assert all(set(drawn) <= set(rows[t]) for drawn, t in zip(trajectory, task))
+    assert set(trajectory.ravel()) == set(rows.ravel())  # every trajectory of every task is drawn from
     expected = -np.abs(data["next_xy"][trajectory, step] - drawn_goals[:, None, :]).sum(-1) - 0.3
     np.testing.assert_allclose(context[..., -1].numpy(), expected, rtol=1e-5, atol=1e-5)
 
@@ -56,3 +60,16 @@ def test_each_context_pays_its_new_goal_from_two_trajectories():
     np.testing.assert_allclose(context[..., -1].numpy(), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(context[..., obs_dim:obs_dim + action_dim].numpy(), data["action"][trajectory, step],
                                rtol=1e-6)
+
+
+def test_an_encoder_that_names_each_fixed_task_s_goal_scores_1_on_its_own_tasks():
+    data = _marked_data(np.random.default_rng(0), count=12)
+    rows = np.arange(12).reshape(6, 2)
+    goals = np.random.default_rng(2).uniform(-3, 3, size=(6, 2))
+    task_of_trajectory = np.repeat(np.arange(6), 2)
+
+    def memoriser(context):  # the goal of the task whose trajectory the context opens with
+        mean = torch.as_tensor(goals[task_of_trajectory[context[:, 0, 0].long().numpy()]], dtype=torch.float32)
+        return mean, torch.ones_like(mean)
+
+    assert own_tasks_r2(memoriser, data, (rows, goals), 9, seed=0) == pytest.approx(1.0)
