@@ -37,6 +37,8 @@ EXPLORATION_PRIORS = ("unit", "training-beliefs")
 LR_SCHEDULES = ("constant", "linear")
 #: How an iteration picks the training tasks it collects in (``task_picks``).
 TASK_PICKS = ("distinct", "with-replacement")
+#: Which picks' data a task's context buffer keeps (``context_buffer_keeps``).
+CONTEXT_BUFFER_KEEPS = ("latest-pick", "every-pick")
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,16 @@ class PearlConfig:
     ``"with-replacement"``, as the reference draws them: a task picked twice collects twice, and
     its second pick empties the context buffer its first filled. With 2 tasks and 5 picks the
     reference collects 5 picks' steps an iteration, where distinct picks collect 2."""
+    # paper-vs-code: the reference empties a task's context buffer at every pick ("latest-pick").
+    context_buffer_keeps: str = "latest-pick"
+    """Which data of a task its encoder context is drawn from: ``"latest-pick"``, as the
+    reference, the prior and posterior data of the task's latest pick (the buffer is emptied
+    when the task is picked again; until its first pick, the initial data), or ``"every-pick"``,
+    that of every pick and the initial data, never emptied. With few tasks and many gradient
+    steps an iteration, each latest-pick buffer feeds thousands of gradient steps unchanged, and
+    the encoder can learn to recognise those transitions instead of reading the task from them
+    (Ant-Goal-2D: ``benchmarks/RESULTS.md``); a buffer that grows with every pick varies the
+    contexts of each task, at the price of older policies' data in them."""
     num_steps_prior: int = 100
     """Steps per pick with z from the prior (these go in both buffers)."""
     num_steps_posterior: int = 900
@@ -317,6 +329,7 @@ class PearlConfig:
         _check_in(self.context_sampling, list(CONTEXT_SAMPLINGS), "context_sampling")
         _check_in(self.lr_schedule, list(LR_SCHEDULES), "lr_schedule")
         _check_in(self.task_picks, list(TASK_PICKS), "task_picks")
+        _check_in(self.context_buffer_keeps, list(CONTEXT_BUFFER_KEEPS), "context_buffer_keeps")
         _check_in(self.exploration_prior, list(EXPLORATION_PRIORS), "exploration_prior")
         if self.rule_out_searched and (self.exploration_prior != "training-beliefs" or not _sparse_family(self.env_id)):
             raise ValueError(f"rule_out_searched=True needs exploration_prior='training-beliefs' and a sparse "
@@ -370,10 +383,11 @@ class PearlConfig:
             if not isinstance(sizes, tuple) or not sizes or any(not isinstance(h, int) or h < 1 for h in sizes):
                 raise ValueError(f"{name} must be a non-empty tuple of positive ints, got {sizes!r}")
         if self.num_steps_prior + self.num_steps_posterior == 0:
-            # Each picked task's context buffer is cleared before its collection; with nothing
-            # collected into it, the first gradient step would find it empty.
-            raise ValueError("num_steps_prior and num_steps_posterior are both 0: the context buffer of every task "
-                             "picked for collection would be cleared and stay empty; give one of them >= 1 step")
+            # Picks would add nothing to the context buffers (and, at the latest pick, empty them
+            # for good before the first gradient step).
+            raise ValueError("num_steps_prior and num_steps_posterior are both 0: no pick would add context data, "
+                             "and the context buffer of every task picked for collection would be cleared and stay "
+                             "empty; give one of them >= 1 step")
         if self.num_exp_traj_eval * self.max_path_length >= self.num_steps_per_eval:
             raise ValueError(f"num_steps_per_eval ({self.num_steps_per_eval}) must leave room for at least one "
                              f"trajectory after the {self.num_exp_traj_eval} exploration trajectories of "

@@ -348,7 +348,7 @@ class MetaTrainer:
     agent: PearlAgent
     optimizers: Optimizers
     replay: MultiTaskReplayBuffer  #: every transition of each training task (for SAC batches)
-    context_buffer: MultiTaskReplayBuffer  #: each task's latest prior/posterior data (for context)
+    context_buffer: MultiTaskReplayBuffer  #: each task's prior/posterior data (for context; ``context_buffer_keeps``)
     tasks: list[Task]  #: the training tasks
     pool: EnvPool  #: their environments
     rng: np.random.Generator  #: picks the tasks to collect in and to train on
@@ -422,8 +422,9 @@ def meta_train_iteration(trainer: MetaTrainer, iteration: int, refill: bool = Fa
         env_steps += collect(list(range(config.num_train_tasks)), config.num_initial_steps, update_posterior=False)
 
     for picked in collection_rounds(config, rng):
-        for task_id in picked:  # the context buffer holds this pick's prior and posterior data only
-            trainer.context_buffer.clear(task_id)
+        if config.context_buffer_keeps == "latest-pick":  # the context: this pick's prior and posterior data
+            for task_id in picked:
+                trainer.context_buffer.clear(task_id)
         env_steps += collect(picked, config.num_steps_prior, update_posterior=False)
         env_steps += collect(picked, config.num_steps_posterior, update_posterior=True)
         env_steps += collect(picked, config.num_extra_rl_steps_posterior, update_posterior=True, add_to_context=False)

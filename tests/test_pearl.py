@@ -240,6 +240,28 @@ def test_context_buffer_is_cleared_when_its_task_is_collected_again(setup):
     torch.testing.assert_close(context_buffer.data["obs"][task, :fresh], newest)
 
 
+def test_a_context_buffer_that_keeps_every_pick_grows_by_the_pick_and_keeps_what_it_held(setup):
+    config, agent, train_tasks, _, (replay, context_buffer), pool = setup
+    before = {key: value.clone() for key, value in context_buffer.data.items()}
+    size_before = context_buffer.size.clone()
+    config = config.replace(context_buffer_keeps="every-pick", num_extra_rl_steps_posterior=20,
+                            num_train_steps_per_itr=0, num_tasks_sample=2)
+    trainer = MetaTrainer(config, agent, make_optimizers(agent, config), replay, context_buffer, train_tasks, pool,
+                          np.random.default_rng(0))
+    picked = sorted(np.random.default_rng(0).choice(config.num_train_tasks, size=2, replace=False).tolist())
+    replay_before = replay.size.clone()
+    meta_train_iteration(trainer, iteration=1)
+    fresh = config.num_steps_prior + config.num_steps_posterior
+    assert (context_buffer.size[picked] == size_before[picked] + fresh).all()
+    task, held = picked[0], int(size_before[picked[0]])
+    assert held > 0  # the initial data, still there
+    torch.testing.assert_close(context_buffer.data["obs"][task, :held], before["obs"][task, :held])
+    torch.testing.assert_close(context_buffer.data["obs"][task, held:held + fresh],
+                               replay.data["obs"][task, int(replay_before[task]):int(replay_before[task]) + fresh])
+    with pytest.raises(ValueError, match="context_buffer_keeps must be one of .*'every-pick'.* got 'all'"):
+        config.replace(context_buffer_keeps="all")
+
+
 def test_distinct_picks_are_one_round_of_tasks_drawn_without_replacement():
     config = tiny_config(num_tasks_sample=4)
     expected = sorted(np.random.default_rng(3).choice(6, size=4, replace=False).tolist())

@@ -377,7 +377,7 @@ def test_nan_loss_stops_training_names_it_and_keeps_the_last_good_checkpoint(tmp
     (lambda: tiny_config(env_step_budget=500),
      r"env_step_budget=500 is less than the first iteration can collect \(550: the initial collection"),
     (lambda: PearlConfig(num_steps_prior=0, num_steps_posterior=0, num_initial_steps=200),
-     r"num_steps_prior and num_steps_posterior are both 0: the context buffer .* cleared and stay empty"),
+     r"num_steps_prior and num_steps_posterior are both 0: no pick would add context data"),
 ])
 def test_bad_input_gets_an_error_that_names_it(make, message):
     with pytest.raises(ValueError, match=message):
