@@ -1,7 +1,8 @@
 """Does an Ant-Goal-2D agent walk to its goal, or stay where it starts? Measured on its own
 meta-test.
 
-    python benchmarks/goal_approach.py [RUN_DIR ...] [--seed 0]   (default: results/ant-goal-2d)
+    python benchmarks/goal_approach.py [RUN_DIR ...] [--seed 0] [--training-contexts]
+        [--exploration-actions mean|sampled]   (default: results/ant-goal-2d)
 
 For each run folder: meta-test the agent on its held-out goals (the protocol of ``evaluate``, its
 runs) and follow the torso, whose x, y open each observation (Ant-Goal-2D keeps them). Per
@@ -38,6 +39,10 @@ questions asked of the *training* tasks, to tell which half of PEARL stops the a
   prior's mean and on another task's buffer belief (actions as meta-test takes them, the
   policy's mean): its return and how far the torso went toward the goal. A policy that walks to
   a goal its belief knows gains only on the first.
+
+``--exploration-actions sampled`` meta-tests (and explores the training tasks afresh) with the
+exploring trajectories' actions drawn from the policy, as training collects its contexts, in
+place of the run's config (``PearlConfig.exploration_actions``).
 """
 from __future__ import annotations
 
@@ -47,7 +52,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pearlkit.config import PearlConfig
+from pearlkit.config import EXPLORATION_ACTIONS, PearlConfig
 from pearlkit.envs.ant import GOAL_CONTROL_COST, GOAL_DISC_RADIUS
 from pearlkit.envs.tasks import make_env
 from pearlkit.evaluate import HeldOutMetaTest, held_out_meta_test, meta_test
@@ -126,12 +131,14 @@ def check_ant_goal(run_dir: Path) -> None:
         raise SystemExit(f"{run_dir} trained on {env_id}; this diagnosis is for Ant-Goal-2D only")
 
 
-def goal_terms(run_dir: Path, seed: int, meta: HeldOutMetaTest | None = None) -> dict:
+def goal_terms(run_dir: Path, seed: int, meta: HeldOutMetaTest | None = None,
+               exploration_actions: str | None = None) -> dict:
     """Per trajectory index, the mean over runs of the distances, the displacement, the share
     upside down at the end, and each term of the return (of ``meta``, the run's meta-test,
-    where one is given)."""
+    where one is given; else meta-tested here, with ``exploration_actions`` where given)."""
     check_ant_goal(run_dir)
-    result, config, tasks, iteration = meta or held_out_meta_test(run_dir, seed, device="cpu")
+    result, config, tasks, iteration = meta or held_out_meta_test(run_dir, seed, device="cpu",
+                                                                  exploration_actions=exploration_actions)
     out = {"iteration": iteration, "runs": int(result.returns.shape[0]), "by_trajectory": []}
     to_control = make_env(config.env_id).to_control  # the agent acts in [-1, 1]; the cost is on the motors' range
     goals = np.repeat([np.asarray(task["goal"], dtype=float) for task in tasks], config.num_evals, axis=0)
@@ -180,9 +187,10 @@ def goal_terms(run_dir: Path, seed: int, meta: HeldOutMetaTest | None = None) ->
 
 
 @torch.no_grad()
-def training_tasks_diagnosis(run_dir: Path, seed: int) -> dict:
-    """The belief from the context buffers and from a fresh exploration, the belief with
-    relabelled rewards, and the policy acting on each kind of belief, in the training tasks."""
+def training_tasks_diagnosis(run_dir: Path, seed: int, exploration_actions: str | None = None) -> dict:
+    """The belief from the context buffers and from a fresh exploration (exploring with
+    ``exploration_actions`` where given), the belief with relabelled rewards, and the policy
+    acting on each kind of belief, in the training tasks."""
     if not (run_dir / "checkpoint.pt").is_file():
         raise SystemExit(f"--training-contexts reads the context buffers, and {run_dir} has no checkpoint.pt "
                          "(a copy of agent.pt alone cannot give them)")
@@ -204,7 +212,8 @@ def training_tasks_diagnosis(run_dir: Path, seed: int) -> dict:
         context[..., reward].double().numpy(), next_xy, goals[:, None, :], goals[other][:, None, :]))
     belief = agent.encoder(context)[0]
     relabelled_mean = agent.encoder(relabelled)[0].float().numpy()
-    fresh = meta_test(agent, tasks, config, seed=seed)
+    exploring = config if exploration_actions is None else config.replace(exploration_actions=exploration_actions)
+    fresh = meta_test(agent, tasks, exploring, seed=seed)
     first_inferred = config.num_exp_traj_eval
     direction = goals / np.linalg.norm(goals, axis=1, keepdims=True)
     acting = {}
@@ -228,9 +237,9 @@ def training_tasks_diagnosis(run_dir: Path, seed: int) -> dict:
 
 
 def measure(run_dir: Path, args: argparse.Namespace) -> dict:
-    result = goal_terms(run_dir, args.seed)
+    result = goal_terms(run_dir, args.seed, exploration_actions=args.exploration_actions)
     if args.training_contexts:
-        result["training_tasks"] = training_tasks_diagnosis(run_dir, args.seed)
+        result["training_tasks"] = training_tasks_diagnosis(run_dir, args.seed, args.exploration_actions)
     return result
 
 
@@ -258,6 +267,9 @@ def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    per_run_main(__doc__, [Path("results/ant-goal-2d")], measure, show, lambda parser: parser.add_argument(
-        "--training-contexts", action="store_true",
-        help="also diagnose the training tasks from the context buffers (needs the run's checkpoint.pt)"))
+    per_run_main(__doc__, [Path("results/ant-goal-2d")], measure, show, lambda parser: (
+        parser.add_argument("--training-contexts", action="store_true",
+                            help="also diagnose the training tasks from the context buffers (needs the run's "
+                                 "checkpoint.pt)"),
+        parser.add_argument("--exploration-actions", choices=EXPLORATION_ACTIONS, default=None,
+                            help="how the exploring trajectories act, in place of the run's config")))

@@ -20,6 +20,7 @@ from typing import Any
 
 from pearlkit.checkpoint import load_agent
 from pearlkit.config import (
+    EXPLORATION_ACTIONS,
     EXPLORATION_PRIORS,
     PRESETS,
     RESUMABLE_FIELDS,
@@ -172,6 +173,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--exploration-prior", choices=EXPLORATION_PRIORS, default=None,
                           help="what exploration z is drawn from, in place of the run's config: the unit prior or "
                                "the mixture of the agent's beliefs in its training tasks")
+    evaluate.add_argument("--exploration-actions", choices=EXPLORATION_ACTIONS, default=None,
+                          help="how the exploration trajectories act, in place of the run's config: the policy's "
+                               "mean (the reference) or samples from it, as training collects its context data")
     evaluate.add_argument("--runs-per-task", type=int, default=None,
                           help="independent runs of each held-out task (default: the run's num_evals, as its "
                                "training evaluations); more runs give a steadier figure")
@@ -273,7 +277,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         return _evaluate_seeds(args)
     metrics = run_meta_test(args.run_dir, seed=args.seed, online_posterior=args.online_posterior, device=args.device,
                             ignore_misses=args.ignore_misses, exploration_prior=args.exploration_prior,
-                            runs_per_task=args.runs_per_task)
+                            runs_per_task=args.runs_per_task, exploration_actions=args.exploration_actions)
     if args.json:
         print(json.dumps(dataclasses.asdict(metrics)))
         return 0
@@ -294,7 +298,8 @@ def _evaluate_seeds(args: argparse.Namespace) -> int:
     if args.online_posterior:
         raise ValueError("--seeds evaluates the reference's protocol; use --seed with --online-posterior")
     result = evaluate_seeds(args.run_dir, parse_seeds(args.seeds), device=args.device, ignore_misses=args.ignore_misses,
-                            exploration_prior=args.exploration_prior, runs_per_task=args.runs_per_task)
+                            exploration_prior=args.exploration_prior, runs_per_task=args.runs_per_task,
+                            exploration_actions=args.exploration_actions)
     if args.json:
         print(json.dumps(result))
         return 0

@@ -33,6 +33,8 @@ from pearlkit.runtime import PRECISIONS
 IGNORE_MISSES = ("never", "meta-test", "always")
 #: What meta-test draws exploration z from (``exploration_prior``).
 EXPLORATION_PRIORS = ("unit", "training-beliefs")
+#: How meta-test's exploration trajectories choose their actions (``exploration_actions``).
+EXPLORATION_ACTIONS = ("mean", "sampled")
 #: How the learning rates change over a run (``lr_schedule``).
 LR_SCHEDULES = ("constant", "linear")
 #: How an iteration picks the training tasks it collects in (``task_picks``).
@@ -137,6 +139,15 @@ class PearlConfig:
     stand for no task the policy has learned (in sparse navigation, a path that stops short of
     the arc); a z from the mixture stands for a training task. Meta-test only: training
     collects with the unit prior either way."""
+    # paper-vs-code: the reference acts on the policy's mean in every meta-test trajectory.
+    exploration_actions: str = "mean"
+    r"""How meta-test's exploration trajectories (the first ``num_exp_traj_eval``) act:
+    ``"mean"``, :math:`a = \tanh\mu_\pi(s, z)` as in every later trajectory (the reference),
+    or ``"sampled"``, drawn from the policy as training draws them when it collects the
+    encoder's context data. The encoder only ever trains on contexts of sampled actions; where
+    the policy's mean moves less than its samples (Ant-Goal-2D: a torso spread of about 0.25 m
+    against 0.45 m), mean actions give it narrower contexts than any it learned from. The
+    trajectories after exploration act on the mean either way. Meta-test only."""
     # paper-vs-code: the reference's belief is the only memory of what was searched.
     rule_out_searched: bool = False
     r"""With ``exploration_prior="training-beliefs"`` in sparse navigation: each run's mixture
@@ -331,6 +342,7 @@ class PearlConfig:
         _check_in(self.task_picks, list(TASK_PICKS), "task_picks")
         _check_in(self.context_buffer_keeps, list(CONTEXT_BUFFER_KEEPS), "context_buffer_keeps")
         _check_in(self.exploration_prior, list(EXPLORATION_PRIORS), "exploration_prior")
+        _check_in(self.exploration_actions, list(EXPLORATION_ACTIONS), "exploration_actions")
         if self.rule_out_searched and (self.exploration_prior != "training-beliefs" or not _sparse_family(self.env_id)):
             raise ValueError(f"rule_out_searched=True needs exploration_prior='training-beliefs' and a sparse "
                              f"navigation family, whose reward marks the goal discs a trajectory crossed (got "
@@ -459,8 +471,8 @@ _RENAMED_FIELDS = {"latent_size": "latent_dim"}
 #: learned one goes on), and how the encoder's contexts are drawn from the resume on (their sizes,
 #: ``vary_context_size``, and where from, ``context_sampling``: only the contexts change).
 RESUMABLE_FIELDS = ("num_iterations", "env_step_budget", "num_train_steps_per_itr", "eval_every", "precision",
-                    "exploration_prior", "rule_out_searched", "exploit_with_mean", "temperature", "vary_context_size",
-                    "context_sampling")
+                    "exploration_prior", "exploration_actions", "rule_out_searched", "exploit_with_mean", "temperature",
+                    "vary_context_size", "context_sampling")
 
 
 def config_fields() -> dict[str, str]:

@@ -120,7 +120,9 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
         agent: the trained agent (encoder + policy).
         tasks: held-out tasks.
         config: the protocol's settings: ``max_path_length``, ``num_exp_traj_eval``,
-            ``num_steps_per_eval``, ``use_next_obs_in_context``, ``ignore_misses``.
+            ``num_steps_per_eval``, ``use_next_obs_in_context``, ``ignore_misses``,
+            ``exploration_actions`` (the exploration trajectories act on samples of the policy
+            instead of :math:`\tanh\mu` where it is ``"sampled"``).
         seed: seeds the environments (of a new pool) and every z drawn.
         runs_per_task: independent runs of each task, side by side (``num_evals`` in training).
         online_posterior: infer the belief after *every* trajectory, exploration included
@@ -148,6 +150,7 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
     z_mean, z_var = agent.encoder.belief_without_context(n, device)
     contexts = [torch.zeros(0, agent.context_dim, device=device) for _ in range(n)]
     act = lambda obs, z: agent.policy(obs, z, deterministic=True).action
+    explore = (lambda obs, z: agent.policy(obs, z).action) if config.exploration_actions == "sampled" else act
     misses_left_out = config.ignore_misses != "never"
     rewarded = torch.zeros(n, dtype=torch.bool)  # the run's context holds a nonzero reward
     mean_missed = torch.zeros(n, dtype=torch.bool)  # a trajectory on the mean has missed since the last reward
@@ -186,7 +189,8 @@ def meta_test(agent: PearlAgent, tasks: list[Task], config: PearlConfig, *, seed
                     z_mean[rows], z_var[rows] = pick_from_mixture(
                         mixture_means, mixture_variances, int(at_prior.sum()), allowed)
                     z[rows] = sample_z(z_mean[rows], z_var[rows])
-            traj, valid, success = rollout(pool, envs, act, z, config.max_path_length, on_step)
+            actions = explore if k < config.num_exp_traj_eval else act
+            traj, valid, success = rollout(pool, envs, actions, z, config.max_path_length, on_step)
             met = met_reward(traj, valid)
             rewarded |= met
             mean_missed = ~met & (mean_missed | on_mean)  # a reward resets it; a miss on the mean sets it
@@ -346,11 +350,13 @@ class HeldOutMetaTest(NamedTuple):
 
 def held_out_meta_test(run_dir, seed: int = 0, runs_per_task: int | None = None, online_posterior: bool = False,
                        device: str | None = None, ignore_misses: bool = False,
-                       exploration_prior: str | None = None) -> HeldOutMetaTest:
+                       exploration_prior: str | None = None, exploration_actions: str | None = None
+                       ) -> HeldOutMetaTest:
     """Load a run folder's agent and meta-test it on the held-out tasks of its config,
     ``runs_per_task`` runs of each (``num_evals`` by default). ``ignore_misses`` meta-tests as
     ``ignore_misses="meta-test"`` whatever the run's config says (a run trained with
-    ``"always"`` ignores them anyway); ``exploration_prior``, when given, replaces the config's.
+    ``"always"`` ignores them anyway); ``exploration_prior`` and ``exploration_actions``, when
+    given, replace the config's.
 
     Raises:
         ValueError: ``runs_per_task`` below 1.
@@ -362,6 +368,8 @@ def held_out_meta_test(run_dir, seed: int = 0, runs_per_task: int | None = None,
         config = config.replace(ignore_misses="meta-test")
     if exploration_prior is not None:
         config = config.exploring_with(exploration_prior)
+    if exploration_actions is not None:
+        config = config.replace(exploration_actions=exploration_actions)
     _, test_tasks = config.split_tasks()
     runs_per_task = config.num_evals if runs_per_task is None else runs_per_task
     result = meta_test(agent, test_tasks, config, seed=seed, runs_per_task=runs_per_task,
@@ -371,10 +379,11 @@ def held_out_meta_test(run_dir, seed: int = 0, runs_per_task: int | None = None,
 
 def run_meta_test(run_dir, seed: int = 0, online_posterior: bool = False, device: str | None = None,
                   ignore_misses: bool = False, exploration_prior: str | None = None,
-                  runs_per_task: int | None = None) -> MetaTestSummary:
+                  runs_per_task: int | None = None, exploration_actions: str | None = None) -> MetaTestSummary:
     """:func:`held_out_meta_test`, summarized, with the iteration of the loaded weights."""
     tested = held_out_meta_test(run_dir, seed, runs_per_task, online_posterior=online_posterior, device=device,
-                                ignore_misses=ignore_misses, exploration_prior=exploration_prior)
+                                ignore_misses=ignore_misses, exploration_prior=exploration_prior,
+                                exploration_actions=exploration_actions)
     return dataclasses.replace(summarize(tested.result), iteration=tested.iteration)
 
 
@@ -429,12 +438,14 @@ def seed_statistics(summaries: list[dict]) -> tuple[dict[str, float], dict[str, 
 
 
 def evaluate_seeds(run_dir, seeds=EVALUATION_SEEDS, device: str | None = None, ignore_misses: bool = False,
-                   exploration_prior: str | None = None, runs_per_task: int | None = None) -> dict:
+                   exploration_prior: str | None = None, runs_per_task: int | None = None,
+                   exploration_actions: str | None = None) -> dict:
     """:func:`run_meta_test` at each of ``seeds``: ``{"seeds", "by_seed": [summary dicts],
     "mean": {metric: mean over seeds}, "standard_error": {metric: ...}}`` (``python -m pearlkit
     evaluate RUN --seeds 0-4 --json`` prints it)."""
     by_seed = [dataclasses.asdict(run_meta_test(run_dir, seed=seed, device=device, ignore_misses=ignore_misses,
-                                                exploration_prior=exploration_prior, runs_per_task=runs_per_task))
+                                                exploration_prior=exploration_prior, runs_per_task=runs_per_task,
+                                                exploration_actions=exploration_actions))
                for seed in seeds]
     mean, error = seed_statistics(by_seed)
     return {"seeds": list(seeds), "by_seed": by_seed, "mean": mean, "standard_error": error}

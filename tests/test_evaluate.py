@@ -1,12 +1,15 @@
 """The meta-test's reported number: the reference keeps collecting trajectories until
 ``num_steps_per_eval`` steps are in and reports the last one, checked by hand on a family whose
 episodes end early; and the check that a shipped result's recorded figures still come out."""
+import json
 import math
 
 import pytest
 import torch
 
 import pearlkit
+from pearlkit.checkpoint import load_agent
+from pearlkit.cli import main as cli_main
 from pearlkit.evaluate import (
     changed_figures,
     figure_tolerance,
@@ -18,12 +21,14 @@ from pearlkit.evaluate import (
 from pearlkit.pearl import build_agent
 
 
-def _meta_test(family):
-    config = pearlkit.get_preset(family).replace(hidden_sizes=(16, 16), encoder_hidden_sizes=(16,), num_test_tasks=3)
+def _meta_test(family, with_agent=False, **changes):
+    config = pearlkit.get_preset(family).replace(hidden_sizes=(16, 16), encoder_hidden_sizes=(16,), num_test_tasks=3,
+                                                 **changes)
     torch.manual_seed(0)
     agent = build_agent(config, torch.device("cpu"))
     _, tasks = config.split_tasks()
-    return meta_test(agent, tasks[:3], config, seed=0)  # 600 steps: 3 trajectories, more if they end early
+    result = meta_test(agent, tasks[:3], config, seed=0)  # 600 steps: 3 trajectories, more if they end early
+    return (result, agent) if with_agent else result
 
 
 def test_reported_return_is_the_last_trajectory_of_600_steps_counted_by_hand():
@@ -83,3 +88,37 @@ def test_a_recorded_figure_may_move_by_its_tolerance_and_no_more():
         "success_rate: recorded 0.500 (mean of seeds [0, 1]), measured None; allowed ±0.015"]
     with pytest.raises(ValueError, match=r"seeds \[0\], but the record is of seeds \[0, 1\]"):
         changed_figures(recorded, {"seeds": [0], "mean": {}})
+
+
+@pytest.mark.parametrize("exploration_actions", ["mean", "sampled"])
+def test_exploration_trajectories_act_on_samples_only_where_asked_and_the_rest_on_the_mean(exploration_actions):
+    result, agent = _meta_test("cheetah-vel", with_agent=True, exploration_actions=exploration_actions)
+    assert result.num_exp_traj_eval == 2 and len(result.trajectories) == 3
+    for k, traj in enumerate(result.trajectories):
+        z = result.z[:, k].unsqueeze(1).expand(-1, traj.obs.shape[1], -1)
+        mean_action = agent.policy(traj.obs.flatten(0, 1), z.flatten(0, 1), deterministic=True).action
+        on_mean = torch.allclose(traj.action.flatten(0, 1), mean_action, atol=1e-6)
+        assert on_mean == (exploration_actions == "mean" or k >= result.num_exp_traj_eval), k
+
+
+def test_a_meta_test_option_outside_its_choices_is_refused_by_name():
+    with pytest.raises(ValueError, match="exploration_actions must be one of .*'sampled'.* got 'noisy'"):
+        pearlkit.get_preset("cheetah-vel").replace(exploration_actions="noisy")
+
+
+def test_cli_evaluate_explores_with_sampled_actions_when_asked(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    pearlkit.train(pearlkit.get_preset("cheetah-vel").replace(
+        hidden_sizes=(16, 16), encoder_hidden_sizes=(16,), num_train_tasks=3, num_test_tasks=2, num_iterations=1,
+        num_initial_steps=200, num_tasks_sample=1, num_steps_prior=200, num_extra_rl_steps_posterior=0,
+        num_train_steps_per_itr=2, meta_batch=2, batch_size=8, embedding_batch_size=8, num_evals=1), run_dir,
+        progress=False)
+    curves = {}
+    for how in ("mean", "sampled"):
+        assert cli_main(["evaluate", str(run_dir), "--json", "--exploration-actions", how, "--device", "cpu"]) == 0
+        curves[how] = json.loads(capsys.readouterr().out)["adaptation_curve"]
+    agent, config, _ = load_agent(run_dir, "cpu")
+    config = config.replace(exploration_actions="sampled")
+    expected = summarize(meta_test(agent, config.split_tasks()[1], config, seed=0, runs_per_task=config.num_evals))
+    assert curves["sampled"] == pytest.approx(expected.adaptation_curve)
+    assert curves["sampled"][0] != pytest.approx(curves["mean"][0])
