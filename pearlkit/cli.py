@@ -34,7 +34,7 @@ from pearlkit.render import adaptation_video
 from pearlkit.report import report
 from pearlkit.run_status import format_status, run_status
 from pearlkit.sweep import parse_seeds, summary_table, sweep
-from pearlkit.training import TrainingDiverged, train
+from pearlkit.training import RunFolderBusy, TrainingDiverged, train
 
 # ----- from the command line into a PearlConfig, and back -----
 
@@ -360,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                 "status": _status}
     try:
         return commands[args.command](args)
-    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError, ImportError, RunFolderBusy) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:

@@ -14,10 +14,13 @@ import dataclasses
 import io
 import json
 import random
+import os
+import socket
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -271,6 +274,60 @@ def evaluate_run(run: Run) -> MetaTestSummary:
     return summarize(result)
 
 
+#: The file a training process holds locked in its run folder (:func:`training_lock`).
+LOCK_NAME = ".train.lock"
+
+
+class RunFolderBusy(RuntimeError):
+    """Another process is training the run folder; the message names it."""
+
+
+@contextmanager
+def training_lock(run_dir: Path) -> Iterator[None]:
+    """Hold ``run_dir`` for this process while it trains there. A second process that would
+    train the same folder (a resume started twice, or ``--out`` naming a live run) is refused
+    before it writes anything, where both would otherwise overwrite one checkpoint in turn.
+
+    An advisory lock (``flock``) on :data:`LOCK_NAME`, a file that names its holder and is removed
+    when the holder is done. The system releases the lock when its holder exits, however it
+    exits, so the file a killed run leaves behind locks nothing; the next trainer takes it over.
+    Where ``fcntl`` is missing (Windows), nothing is locked.
+
+    Raises:
+        RunFolderBusy: another process holds the lock.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock
+        yield
+        return
+    path = run_dir / LOCK_NAME
+    while True:
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "a process"
+            handle.close()
+            raise RunFolderBusy(f"{run_dir} is being trained by another process ({holder}, which holds "
+                                f"{path}); stop it first, or train into another folder") from None
+        # The holder before us may have removed the file between our open and our lock: then
+        # the lock is on a file no one else will open, and we try again on the path's own.
+        if path.exists() and os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+            break
+        handle.close()
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # while still locked, so no one locks the old file after us
+        handle.close()
+
+
 def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool = False,
           device: str | None = None, progress: bool = True,
           on_iteration: Callable[[dict], None] | None = None, from_weights: bool = False) -> dict[str, Any]:
@@ -291,78 +348,84 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
         :class:`~pearlkit.evaluate.MetaTestSummary`, or None) and ``agent``.
     Raises:
         TrainingDiverged: a loss became NaN/inf; the last good checkpoint is kept.
+        RunFolderBusy: another process is training ``run_dir`` (:func:`training_lock`).
     """
     run_dir = Path(run_dir) if run_dir is not None else None
-    run = new_run(config, pick_device(device))
-    if resume:
-        if run_dir is None:
-            raise ValueError("resume=True needs the run_dir to resume")
-        # Left by a process killed mid-write. Here, where this process takes the folder over to
-        # write it, not in restore_run, which reads folders other processes may be writing.
-        for stale in run_dir.glob(".*.tmp"):
-            stale.unlink()
-        changed = restore_run(run, run_dir, from_weights)
-        precision = format_on_resume(read_versions(run_dir), config, run.trainer.agent, changed)
-        if changed or runs_on(config, run.state.iteration, run.state.env_steps):  # not a finished run looked at again
-            record_resume(run_dir, run.state.iteration, changed, run.trainer.agent.device, from_weights, precision)
-    elif from_weights:
-        raise ValueError("from_weights=True continues a run: it needs resume=True")
-    elif run_dir is not None:
-        if (run_dir / CHECKPOINT_NAME).exists():
-            raise FileExistsError(f"{run_dir} already holds a run; resume it or choose another --out")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        # The CPU too, so a shipped result can say what machine its wall clock was measured on.
-        (run_dir / "versions.json").write_text(json.dumps({**versions(), "cpu": cpu_name(),
-                                                           **_gpu(run.trainer.agent.device),
-                                                           "precision": dtype_name(run.trainer.agent.precision)},
-                                                          indent=2) + "\n")
-    if run_dir is not None:  # a resumed run records its (possibly extended) config
-        atomic_write_bytes(run_dir / "config.json", lambda f: f.write((config.to_json() + "\n").encode()))
-        # In the agent file too, which meta-test reads, even where no iteration is left; not yet
-        # in a checkpoint where the buffers are still to be refilled.
-        if resume and not run.refill:
-            _save_run(run_dir, run)
+    with ExitStack() as held:  # the run folder's lock, once this process writes it (training_lock)
+        run = new_run(config, pick_device(device))
+        if resume:
+            if run_dir is None:
+                raise ValueError("resume=True needs the run_dir to resume")
+            if not run_dir.is_dir():
+                raise FileNotFoundError(f"{run_dir} does not exist: there is no run to resume")
+            held.enter_context(training_lock(run_dir))
+            # Left by a process killed mid-write. Here, where this process takes the folder over to
+            # write it, not in restore_run, which reads folders other processes may be writing.
+            for stale in run_dir.glob(".*.tmp"):
+                stale.unlink()
+            changed = restore_run(run, run_dir, from_weights)
+            precision = format_on_resume(read_versions(run_dir), config, run.trainer.agent, changed)
+            if changed or runs_on(config, run.state.iteration, run.state.env_steps):  # not a finished run looked at again
+                record_resume(run_dir, run.state.iteration, changed, run.trainer.agent.device, from_weights, precision)
+        elif from_weights:
+            raise ValueError("from_weights=True continues a run: it needs resume=True")
+        elif run_dir is not None:
+            if (run_dir / CHECKPOINT_NAME).exists():
+                raise FileExistsError(f"{run_dir} already holds a run; resume it or choose another --out")
+            run_dir.mkdir(parents=True, exist_ok=True)
+            held.enter_context(training_lock(run_dir))
+            # The CPU too, so a shipped result can say what machine its wall clock was measured on.
+            (run_dir / "versions.json").write_text(json.dumps({**versions(), "cpu": cpu_name(),
+                                                               **_gpu(run.trainer.agent.device),
+                                                               "precision": dtype_name(run.trainer.agent.precision)},
+                                                              indent=2) + "\n")
+        if run_dir is not None:  # a resumed run records its (possibly extended) config
+            atomic_write_bytes(run_dir / "config.json", lambda f: f.write((config.to_json() + "\n").encode()))
+            # In the agent file too, which meta-test reads, even where no iteration is left; not yet
+            # in a checkpoint where the buffers are still to be refilled.
+            if resume and not run.refill:
+                _save_run(run_dir, run)
 
-    state, last_eval = run.state, None
-    bar = tqdm(total=config.num_iterations, initial=state.iteration, disable=not progress,
-               desc="meta-training", unit="it", dynamic_ncols=True)
-    while runs_on(config, state.iteration, state.env_steps):
-        start, cpu_start = time.perf_counter(), time.process_time()
-        try:
-            collected, losses = meta_train_iteration(run.trainer, state.iteration, refill=run.refill)
-            run.refill = False
-        except TrainingDiverged as error:
-            kept = (f"the last good checkpoint (iteration {state.iteration}) is kept in {run_dir}"
-                    if run_dir and state.iteration else "no checkpoint had been written yet")
-            raise TrainingDiverged(f"{error}; {kept}") from None
-        row = {"iteration": state.iteration + 1, **losses}
-        last = not runs_on(config, row["iteration"], state.env_steps + collected)
-        if row["iteration"] % config.eval_every == 0 or last:
-            last_eval = evaluate_run(run)
-            row.update(_eval_columns(last_eval))
-        state.iteration += 1
-        state.env_steps += collected
-        state.grad_steps += config.num_train_steps_per_itr
-        state.seconds += time.perf_counter() - start
-        if state.cpu_seconds is not None:
-            state.cpu_seconds += time.process_time() - cpu_start
-        row.update(env_steps=state.env_steps, grad_steps=state.grad_steps, seconds=round(state.seconds, 2),
-                   cpu_seconds=None if state.cpu_seconds is None else round(state.cpu_seconds, 2))
-        state.rows.append(row)
-        if run_dir is not None:
-            _save_run(run_dir, run)
-        if on_iteration is not None:
-            on_iteration(row)
-        bar.update(1)
-        bar.set_postfix(steps=state.env_steps, ret=row.get("eval/return_after_exploration", "-"),
-                        success=row.get("eval/success_rate", "-"), refresh=False)
-    if state.iteration < config.num_iterations:  # the environment-step budget ended the run
-        bar.total = state.iteration
-        bar.set_description(f"meta-training (env_step_budget={config.env_step_budget:,} reached)")
-        bar.refresh()
-    bar.close()
-    return {**(state.rows[-1] if state.rows else {}), "run_dir": str(run_dir) if run_dir else None,
-            "last_eval": last_eval, "agent": run.trainer.agent}
+        state, last_eval = run.state, None
+        bar = tqdm(total=config.num_iterations, initial=state.iteration, disable=not progress,
+                   desc="meta-training", unit="it", dynamic_ncols=True)
+        while runs_on(config, state.iteration, state.env_steps):
+            start, cpu_start = time.perf_counter(), time.process_time()
+            try:
+                collected, losses = meta_train_iteration(run.trainer, state.iteration, refill=run.refill)
+                run.refill = False
+            except TrainingDiverged as error:
+                kept = (f"the last good checkpoint (iteration {state.iteration}) is kept in {run_dir}"
+                        if run_dir and state.iteration else "no checkpoint had been written yet")
+                raise TrainingDiverged(f"{error}; {kept}") from None
+            row = {"iteration": state.iteration + 1, **losses}
+            last = not runs_on(config, row["iteration"], state.env_steps + collected)
+            if row["iteration"] % config.eval_every == 0 or last:
+                last_eval = evaluate_run(run)
+                row.update(_eval_columns(last_eval))
+            state.iteration += 1
+            state.env_steps += collected
+            state.grad_steps += config.num_train_steps_per_itr
+            state.seconds += time.perf_counter() - start
+            if state.cpu_seconds is not None:
+                state.cpu_seconds += time.process_time() - cpu_start
+            row.update(env_steps=state.env_steps, grad_steps=state.grad_steps, seconds=round(state.seconds, 2),
+                       cpu_seconds=None if state.cpu_seconds is None else round(state.cpu_seconds, 2))
+            state.rows.append(row)
+            if run_dir is not None:
+                _save_run(run_dir, run)
+            if on_iteration is not None:
+                on_iteration(row)
+            bar.update(1)
+            bar.set_postfix(steps=state.env_steps, ret=row.get("eval/return_after_exploration", "-"),
+                            success=row.get("eval/success_rate", "-"), refresh=False)
+        if state.iteration < config.num_iterations:  # the environment-step budget ended the run
+            bar.total = state.iteration
+            bar.set_description(f"meta-training (env_step_budget={config.env_step_budget:,} reached)")
+            bar.refresh()
+        bar.close()
+        return {**(state.rows[-1] if state.rows else {}), "run_dir": str(run_dir) if run_dir else None,
+                "last_eval": last_eval, "agent": run.trainer.agent}
 
 
 def _eval_columns(metrics: MetaTestSummary) -> dict[str, float]:

@@ -287,6 +287,37 @@ def test_sigkill_mid_training_resumes_losing_at_most_one_iteration(tmp_path):
     assert not list(run_dir.glob(".*.tmp"))
 
 
+def test_a_second_trainer_of_a_run_folder_is_refused_by_name_and_writes_nothing(tmp_path, capsys):
+    config = tiny_config(num_iterations=1)
+    run_dir = tmp_path / "run"
+    pearlkit.train(config, run_dir, progress=False)
+    assert not (run_dir / training.LOCK_NAME).exists()  # the finished run let go of its folder
+    written = {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir()}
+    with training.training_lock(run_dir):  # as a live trainer holds it (flock: one holder per open file)
+        with pytest.raises(training.RunFolderBusy, match=rf"{re.escape(str(run_dir))} is being trained by another "
+                                                         rf"process \(process {os.getpid()} on "):
+            pearlkit.train(config.replace(num_iterations=2), run_dir, resume=True, progress=False)
+        assert cli_main(["train", "--resume", str(run_dir), "--set", "num_iterations=2", "--no-progress"]) == 2
+        assert "is being trained by another process" in capsys.readouterr().err
+        assert {p.name: p.stat().st_mtime_ns for p in run_dir.iterdir() if p.name != training.LOCK_NAME} == written
+        new_dir = tmp_path / "new"  # a new run into a folder another process is starting
+        new_dir.mkdir()
+        with training.training_lock(new_dir):
+            with pytest.raises(training.RunFolderBusy):
+                pearlkit.train(config, new_dir, progress=False)
+            assert [p.name for p in new_dir.iterdir()] == [training.LOCK_NAME]
+
+
+def test_a_lock_file_left_by_a_killed_trainer_locks_nothing(tmp_path):
+    config = tiny_config(num_iterations=1)
+    run_dir = tmp_path / "run"
+    pearlkit.train(config, run_dir, progress=False)
+    (run_dir / training.LOCK_NAME).write_text("process 1 on a machine since gone\n")  # no one holds it
+    pearlkit.train(config.replace(num_iterations=2), run_dir, resume=True, progress=False)
+    assert len(rows(run_dir)) == 2
+    assert not (run_dir / training.LOCK_NAME).exists()
+
+
 def test_restoring_a_run_to_read_it_leaves_a_writers_temporary_file_alone(tmp_path):
     # A diagnosis that restores a run folder must not delete the temporary file the run's own
     # training process is writing its next checkpoint to (it would kill that process).
@@ -492,7 +523,7 @@ def test_cli_resume_errors(tmp_path, capsys):
     (tmp_path / "config.json").write_text(tiny_config().to_json())
     assert cli_main(["train", "--resume", str(tmp_path), "--set", "kl_lambda=2"]) == 2
     assert ("can only change ['context_sampling', 'env_step_budget', 'eval_every', 'exploit_with_mean', "
-            "'exploration_prior', 'num_iterations', 'num_train_steps_per_itr', 'precision', 'rule_out_searched', "
+            "'exploration_actions', 'exploration_prior', 'num_iterations', 'num_train_steps_per_itr', 'precision', 'rule_out_searched', "
             "'temperature', 'vary_context_size'], not ['kl_lambda']" in capsys.readouterr().err)
 
 
