@@ -13,8 +13,8 @@ import csv
 import dataclasses
 import io
 import json
-import random
 import os
+import random
 import socket
 import time
 from contextlib import ExitStack, contextmanager
@@ -365,7 +365,8 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
                 stale.unlink()
             changed = restore_run(run, run_dir, from_weights)
             precision = format_on_resume(read_versions(run_dir), config, run.trainer.agent, changed)
-            if changed or runs_on(config, run.state.iteration, run.state.env_steps):  # not a finished run looked at again
+            # Not where a finished run is only looked at again.
+            if changed or runs_on(config, run.state.iteration, run.state.env_steps):
                 record_resume(run_dir, run.state.iteration, changed, run.trainer.agent.device, from_weights, precision)
         elif from_weights:
             raise ValueError("from_weights=True continues a run: it needs resume=True")
@@ -386,46 +387,53 @@ def train(config: PearlConfig, run_dir: str | Path | None = None, resume: bool =
             if resume and not run.refill:
                 _save_run(run_dir, run)
 
-        state, last_eval = run.state, None
-        bar = tqdm(total=config.num_iterations, initial=state.iteration, disable=not progress,
-                   desc="meta-training", unit="it", dynamic_ncols=True)
-        while runs_on(config, state.iteration, state.env_steps):
-            start, cpu_start = time.perf_counter(), time.process_time()
-            try:
-                collected, losses = meta_train_iteration(run.trainer, state.iteration, refill=run.refill)
-                run.refill = False
-            except TrainingDiverged as error:
-                kept = (f"the last good checkpoint (iteration {state.iteration}) is kept in {run_dir}"
-                        if run_dir and state.iteration else "no checkpoint had been written yet")
-                raise TrainingDiverged(f"{error}; {kept}") from None
-            row = {"iteration": state.iteration + 1, **losses}
-            last = not runs_on(config, row["iteration"], state.env_steps + collected)
-            if row["iteration"] % config.eval_every == 0 or last:
-                last_eval = evaluate_run(run)
-                row.update(_eval_columns(last_eval))
-            state.iteration += 1
-            state.env_steps += collected
-            state.grad_steps += config.num_train_steps_per_itr
-            state.seconds += time.perf_counter() - start
-            if state.cpu_seconds is not None:
-                state.cpu_seconds += time.process_time() - cpu_start
-            row.update(env_steps=state.env_steps, grad_steps=state.grad_steps, seconds=round(state.seconds, 2),
-                       cpu_seconds=None if state.cpu_seconds is None else round(state.cpu_seconds, 2))
-            state.rows.append(row)
-            if run_dir is not None:
-                _save_run(run_dir, run)
-            if on_iteration is not None:
-                on_iteration(row)
-            bar.update(1)
-            bar.set_postfix(steps=state.env_steps, ret=row.get("eval/return_after_exploration", "-"),
-                            success=row.get("eval/success_rate", "-"), refresh=False)
-        if state.iteration < config.num_iterations:  # the environment-step budget ended the run
-            bar.total = state.iteration
-            bar.set_description(f"meta-training (env_step_budget={config.env_step_budget:,} reached)")
-            bar.refresh()
-        bar.close()
-        return {**(state.rows[-1] if state.rows else {}), "run_dir": str(run_dir) if run_dir else None,
-                "last_eval": last_eval, "agent": run.trainer.agent}
+        return _iterate(run, config, run_dir, progress, on_iteration)
+
+
+def _iterate(run: Run, config: PearlConfig, run_dir: Path | None, progress: bool,
+             on_iteration: Callable[[dict], None] | None) -> dict[str, Any]:
+    """:func:`train`'s loop: iterations until the config's length or budget, each evaluated on
+    schedule and saved; returns what :func:`train` returns."""
+    state, last_eval = run.state, None
+    bar = tqdm(total=config.num_iterations, initial=state.iteration, disable=not progress,
+               desc="meta-training", unit="it", dynamic_ncols=True)
+    while runs_on(config, state.iteration, state.env_steps):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        try:
+            collected, losses = meta_train_iteration(run.trainer, state.iteration, refill=run.refill)
+            run.refill = False
+        except TrainingDiverged as error:
+            kept = (f"the last good checkpoint (iteration {state.iteration}) is kept in {run_dir}"
+                    if run_dir and state.iteration else "no checkpoint had been written yet")
+            raise TrainingDiverged(f"{error}; {kept}") from None
+        row = {"iteration": state.iteration + 1, **losses}
+        last = not runs_on(config, row["iteration"], state.env_steps + collected)
+        if row["iteration"] % config.eval_every == 0 or last:
+            last_eval = evaluate_run(run)
+            row.update(_eval_columns(last_eval))
+        state.iteration += 1
+        state.env_steps += collected
+        state.grad_steps += config.num_train_steps_per_itr
+        state.seconds += time.perf_counter() - start
+        if state.cpu_seconds is not None:
+            state.cpu_seconds += time.process_time() - cpu_start
+        row.update(env_steps=state.env_steps, grad_steps=state.grad_steps, seconds=round(state.seconds, 2),
+                   cpu_seconds=None if state.cpu_seconds is None else round(state.cpu_seconds, 2))
+        state.rows.append(row)
+        if run_dir is not None:
+            _save_run(run_dir, run)
+        if on_iteration is not None:
+            on_iteration(row)
+        bar.update(1)
+        bar.set_postfix(steps=state.env_steps, ret=row.get("eval/return_after_exploration", "-"),
+                        success=row.get("eval/success_rate", "-"), refresh=False)
+    if state.iteration < config.num_iterations:  # the environment-step budget ended the run
+        bar.total = state.iteration
+        bar.set_description(f"meta-training (env_step_budget={config.env_step_budget:,} reached)")
+        bar.refresh()
+    bar.close()
+    return {**(state.rows[-1] if state.rows else {}), "run_dir": str(run_dir) if run_dir else None,
+            "last_eval": last_eval, "agent": run.trainer.agent}
 
 
 def _eval_columns(metrics: MetaTestSummary) -> dict[str, float]:
