@@ -82,8 +82,8 @@ def measure(run_dir: Path, args: argparse.Namespace) -> dict:
 
 def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
     first, last = result["tasks"]
-    print(f"{run_dir} (iteration {result['iteration']}; tasks {first}-{last}, {result['runs']} runs, seed {args.seed}): "
-          f"after exploration {result['return_after_exploration']:.1f}, zero actions "
+    print(f"{run_dir} (iteration {result['iteration']}; tasks {first}-{last}, {result['runs']} runs, "
+          f"seed {args.seed}): after exploration {result['return_after_exploration']:.1f}, zero actions "
           f"{result['zero_action_return']:.1f}, above the floor {result['above_floor']:+.1f}")
 
 
