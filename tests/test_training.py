@@ -308,6 +308,16 @@ def test_a_second_trainer_of_a_run_folder_is_refused_by_name_and_writes_nothing(
             assert [p.name for p in new_dir.iterdir()] == [training.LOCK_NAME]
 
 
+def test_a_refused_resume_leaves_no_lock_file_behind(tmp_path):
+    config = tiny_config(num_iterations=1)
+    run_dir = tmp_path / "run"
+    pearlkit.train(config, run_dir, progress=False)
+    (run_dir / "evaluation.json").write_text("{}")  # as a shipped result holds it
+    with pytest.raises(ValueError, match="is a shipped result"):
+        pearlkit.train(config.replace(num_iterations=2), run_dir, resume=True, from_weights=True, progress=False)
+    assert not (run_dir / training.LOCK_NAME).exists()
+
+
 def test_a_lock_file_left_by_a_killed_trainer_locks_nothing(tmp_path):
     config = tiny_config(num_iterations=1)
     run_dir = tmp_path / "run"
