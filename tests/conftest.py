@@ -38,3 +38,11 @@ def agent_with_data(config):
     collect_data(agent, pool, train_tasks, list(range(config.num_train_tasks)), *buffers,
                  config.num_initial_steps, config, update_posterior=False)
     return config, agent, train_tasks, test_tasks, buffers, pool
+
+
+def tiny_cheetah_config() -> PearlConfig:
+    """A Half-Cheetah-Vel config that trains one iteration in seconds (a MuJoCo run to meta-test)."""
+    return pearlkit.get_preset("cheetah-vel").replace(
+        hidden_sizes=(16, 16), encoder_hidden_sizes=(16,), num_train_tasks=3, num_test_tasks=2, num_iterations=1,
+        num_initial_steps=200, num_tasks_sample=1, num_steps_prior=200, num_extra_rl_steps_posterior=0,
+        num_train_steps_per_itr=2, meta_batch=2, batch_size=8, embedding_batch_size=8, num_evals=1)

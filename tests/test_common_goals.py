@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 from common_goals import on_goals, same_tasks, task_range  # noqa: E402
 
 import pearlkit  # noqa: E402
+from tests.conftest import tiny_cheetah_config  # noqa: E402
 from pearlkit.evaluate import zero_action_return  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
@@ -42,10 +43,7 @@ def test_a_bad_range_is_refused_by_name(text):
 
 
 def test_a_run_is_measured_against_the_floor_of_the_same_goals(tmp_path):
-    config = pearlkit.get_preset("cheetah-vel").replace(
-        hidden_sizes=(16, 16), encoder_hidden_sizes=(16,), num_train_tasks=3, num_test_tasks=2, num_iterations=1,
-        num_initial_steps=200, num_tasks_sample=1, num_steps_prior=200, num_extra_rl_steps_posterior=0,
-        num_train_steps_per_itr=2, meta_batch=2, batch_size=8, embedding_batch_size=8, num_evals=1)
+    config = tiny_cheetah_config()
     pearlkit.train(config, tmp_path / "run", progress=False)
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "common_goals.py"), str(tmp_path / "run"),
                           "--tasks", "10-13"], capture_output=True, text=True, check=True, cwd=ROOT).stdout

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import pearlkit
+from tests.conftest import tiny_cheetah_config
 from pearlkit.checkpoint import load_agent
 from pearlkit.cli import main as cli_main
 from pearlkit.evaluate import (
@@ -108,11 +109,7 @@ def test_a_meta_test_option_outside_its_choices_is_refused_by_name():
 
 def test_cli_evaluate_explores_with_sampled_actions_when_asked(tmp_path, capsys):
     run_dir = tmp_path / "run"
-    pearlkit.train(pearlkit.get_preset("cheetah-vel").replace(
-        hidden_sizes=(16, 16), encoder_hidden_sizes=(16,), num_train_tasks=3, num_test_tasks=2, num_iterations=1,
-        num_initial_steps=200, num_tasks_sample=1, num_steps_prior=200, num_extra_rl_steps_posterior=0,
-        num_train_steps_per_itr=2, meta_batch=2, batch_size=8, embedding_batch_size=8, num_evals=1), run_dir,
-        progress=False)
+    pearlkit.train(tiny_cheetah_config(), run_dir, progress=False)
     curves = {}
     for how in ("mean", "sampled"):
         assert cli_main(["evaluate", str(run_dir), "--json", "--exploration-actions", how, "--device", "cpu"]) == 0
