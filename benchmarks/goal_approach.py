@@ -2,7 +2,8 @@
 meta-test.
 
     python benchmarks/goal_approach.py [RUN_DIR ...] [--seed 0] [--training-contexts]
-        [--exploration-actions mean|sampled]   (default: results/ant-goal-2d)
+        [--exploration-actions mean|sampled] [--training-goals [--runs-per-task N]]
+        (default: results/ant-goal-2d)
 
 For each run folder: meta-test the agent on its held-out goals (the protocol of ``evaluate``, its
 runs) and follow the torso, whose x, y open each observation (Ant-Goal-2D keeps them). Per
@@ -40,6 +41,11 @@ questions asked of the *training* tasks, to tell which half of PEARL stops the a
   policy's mean): its return and how far the torso went toward the goal. A policy that walks to
   a goal its belief knows gains only on the first.
 
+``--training-goals`` meta-tests on the run's training goals instead of its held-out ones
+(``--runs-per-task`` runs of each): how far the policy gets toward goals it trained on, which is
+the whole question for a run on one goal (the belief's R² needs two goals or more, and reads
+``nan`` with one).
+
 ``--exploration-actions sampled`` meta-tests (and explores the training tasks afresh) with the
 exploring trajectories' actions drawn from the policy, as training collects its contexts, in
 place of the run's config (``PearlConfig.exploration_actions``).
@@ -52,10 +58,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pearlkit.checkpoint import load_agent
 from pearlkit.config import EXPLORATION_ACTIONS, PearlConfig
 from pearlkit.envs.ant import GOAL_CONTROL_COST, GOAL_DISC_RADIUS
 from pearlkit.envs.tasks import make_env
-from pearlkit.evaluate import HeldOutMetaTest, held_out_meta_test, meta_test
+from pearlkit.evaluate import HeldOutMetaTest, exploration_beliefs, held_out_meta_test, meta_test
 from pearlkit.sampler import EnvPool, rollout
 from pearlkit.training import new_run, restore_run
 from per_run import per_run_main
@@ -114,7 +121,9 @@ def ideal_goal_means(next_xy: np.ndarray, goal_term: np.ndarray, valid: np.ndarr
 def held_out_r2(features: np.ndarray, targets: np.ndarray, groups: np.ndarray) -> float:
     """R² of an affine least-squares map from ``features`` to ``targets``, each group's rows
     predicted by a fit to the other groups' rows (so a map that only memorised the tasks scores
-    at or below 0)."""
+    at or below 0); ``nan`` for a single group, which leaves nothing to fit on."""
+    if len(np.unique(groups)) < 2:
+        return float("nan")
     design = np.concatenate([features, np.ones((len(features), 1))], axis=1)
     predicted = np.empty_like(targets)
     for group in np.unique(groups):
@@ -122,6 +131,12 @@ def held_out_r2(features: np.ndarray, targets: np.ndarray, groups: np.ndarray) -
         weights, *_ = np.linalg.lstsq(design[~held], targets[~held], rcond=None)
         predicted[held] = design[held] @ weights
     return 1.0 - float(np.square(targets - predicted).sum() / np.square(targets - targets.mean(0)).sum())
+
+
+def rounded_r2(features: np.ndarray, targets: np.ndarray, groups: np.ndarray) -> float | None:
+    """:func:`held_out_r2` to two decimals, ``None`` (JSON's null) where it is undefined."""
+    r2 = held_out_r2(features, targets, groups)
+    return None if np.isnan(r2) else round(r2, 2)
 
 
 def check_ant_goal(run_dir: Path) -> None:
@@ -141,8 +156,9 @@ def goal_terms(run_dir: Path, seed: int, meta: HeldOutMetaTest | None = None,
                                                                   exploration_actions=exploration_actions)
     out = {"iteration": iteration, "runs": int(result.returns.shape[0]), "by_trajectory": []}
     to_control = make_env(config.env_id).to_control  # the agent acts in [-1, 1]; the cost is on the motors' range
-    goals = np.repeat([np.asarray(task["goal"], dtype=float) for task in tasks], config.num_evals, axis=0)
-    task_of_run = np.repeat(np.arange(len(tasks)), config.num_evals)
+    runs_per_task = result.returns.shape[0] // len(tasks)
+    goals = np.repeat([np.asarray(task["goal"], dtype=float) for task in tasks], runs_per_task, axis=0)
+    task_of_run = np.repeat(np.arange(len(tasks)), runs_per_task)
     positions = np.concatenate([traj.obs[..., XY].numpy() for traj in result.trajectories], axis=1)
     horizon = result.valid.shape[2]
     reached, read_goal_terms = [], []  # per trajectory: the torso after each step, the goal term its reward holds
@@ -165,7 +181,7 @@ def goal_terms(run_dir: Path, seed: int, meta: HeldOutMetaTest | None = None,
         ideal_r2 = None
         if k:  # what the context this belief was inferred from says, read ideally
             ideal = ideal_goal_means(np.concatenate(reached, 1), np.concatenate(read_goal_terms, 1), before)
-            ideal_r2 = round(held_out_r2(ideal, goals, task_of_run), 2)
+            ideal_r2 = rounded_r2(ideal, goals, task_of_run)
         reached.append(next_obs[..., XY])
         read_goal_terms.append(traj.reward.numpy() + step_control + step_contact)
         mean = lambda x: round(float(np.mean(x)), 2)
@@ -180,10 +196,30 @@ def goal_terms(run_dir: Path, seed: int, meta: HeldOutMetaTest | None = None,
             "closest": mean(distance.min(1)),
             "moved": mean(np.linalg.norm(next_obs[runs, last, XY] - obs[:, 0, XY], axis=-1)),
             "upside_down": mean(torso_points_down(next_obs[runs, last, QUATERNION])),
-            "belief_r2": round(held_out_r2(result.z_means[:, k].numpy(), goals, task_of_run), 2),
+            "belief_r2": rounded_r2(result.z_means[:, k].numpy(), goals, task_of_run),
             "context_spread": mean(position_spread(positions[:, :k * horizon], before)) if k else None,
             "ideal_r2": ideal_r2})
     return out
+
+
+def training_goals_meta_test(run_dir: Path, seed: int, runs_per_task: int,
+                             exploration_actions: str | None = None) -> HeldOutMetaTest:
+    """The run's agent meta-tested, as ``evaluate`` meta-tests it, on its *training* goals
+    (``runs_per_task`` runs of each), in the shape :func:`goal_terms` reads.
+
+    Raises:
+        ValueError: ``runs_per_task`` below 1.
+    """
+    if runs_per_task < 1:
+        raise ValueError(f"--runs-per-task must be >= 1, got {runs_per_task}")
+    check_ant_goal(run_dir)
+    agent, config, iteration = load_agent(run_dir, "cpu")
+    if exploration_actions is not None:
+        config = config.replace(exploration_actions=exploration_actions)
+    tasks = config.split_tasks()[0]
+    result = meta_test(agent, tasks, config, seed=seed, runs_per_task=runs_per_task,
+                       exploration_beliefs=exploration_beliefs(agent, config, seed))
+    return HeldOutMetaTest(result, config, tasks, iteration)
 
 
 @torch.no_grad()
@@ -227,7 +263,7 @@ def training_tasks_diagnosis(run_dir: Path, seed: int, exploration_actions: str 
         moved = traj.next_obs[torch.as_tensor(own), last][:, XY].numpy() - traj.obs[:, 0, XY].numpy()
         acting[name] = {"return": round(float((traj.reward * valid).sum(1).mean()), 1),
                         "toward_goal": round(float((moved * direction).sum(1).mean()), 2)}
-    r2 = lambda means, targets: round(held_out_r2(means, targets, own), 2)
+    r2 = lambda means, targets: rounded_r2(means, targets, own)
     return {"iteration": run.state.iteration, "tasks": len(tasks),
             "buffer_belief_r2": r2(belief.float().numpy(), goals),
             "fresh_belief_r2": r2(fresh.z_means[:, first_inferred].numpy(), goals),
@@ -237,30 +273,34 @@ def training_tasks_diagnosis(run_dir: Path, seed: int, exploration_actions: str 
 
 
 def measure(run_dir: Path, args: argparse.Namespace) -> dict:
-    result = goal_terms(run_dir, args.seed, exploration_actions=args.exploration_actions)
+    meta = (training_goals_meta_test(run_dir, args.seed, args.runs_per_task, args.exploration_actions)
+            if args.training_goals else None)
+    result = goal_terms(run_dir, args.seed, meta, exploration_actions=args.exploration_actions)
+    result["goals"] = "training" if args.training_goals else "held-out"
     if args.training_contexts:
         result["training_tasks"] = training_tasks_diagnosis(run_dir, args.seed, args.exploration_actions)
     return result
 
 
 def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
-    print(f"{run_dir} (iteration {result['iteration']}, {result['runs']} runs, seed {args.seed})")
+    print(f"{run_dir} (iteration {result['iteration']}, {result['runs']} runs on its {result['goals']} goals, "
+          f"seed {args.seed})")
     print("  trajectory  return = goal term - control - contact (residual)"
           "   distance to goal (m): start, end, closest   moved (m)   upside down   belief R²   context spread (m)"
           "   ideal reader's R²")
+    r2 = lambda value: "–" if value is None else f"{value:.2f}"  # one goal: no R²
     for k, t in enumerate(result["by_trajectory"], start=1):
-        spread, ideal = ("", "") if t["context_spread"] is None else (f"{t['context_spread']:.2f}",
-                                                                       f"{t['ideal_r2']:.2f}")
+        spread, ideal = ("", "") if t["context_spread"] is None else (f"{t['context_spread']:.2f}", r2(t["ideal_r2"]))
         print(f"  {k:10d}  {t['return']:6.0f} = {t['goal_term']:9.0f} - {t['control_cost']:7.1f} - "
               f"{t['contact_cost']:7.1f} ({t['residual']:.3f})   {t['start_distance']:5.2f}, "
               f"{t['end_distance']:5.2f}, {t['closest']:5.2f}   {t['moved']:9.2f}   {t['upside_down']:11.2f}   "
-              f"{t['belief_r2']:9.2f}   {spread:>18s}   {ideal:>17s}")
+              f"{r2(t['belief_r2']):>9s}   {spread:>18s}   {ideal:>17s}")
     if "training_tasks" in result:
         t = result["training_tasks"]
         print(f"  training tasks (checkpoint at iteration {t['iteration']}, {t['tasks']} tasks): belief R² "
-              f"{t['buffer_belief_r2']:.2f} from the context buffers, {t['fresh_belief_r2']:.2f} after a fresh "
-              f"exploration; buffer rewards relabelled to another task's goal: R² {t['relabelled_r2_own_goal']:.2f} "
-              f"(own goal), {t['relabelled_r2_new_goal']:.2f} (new goal)")
+              f"{r2(t['buffer_belief_r2'])} from the context buffers, {r2(t['fresh_belief_r2'])} after a fresh "
+              f"exploration; buffer rewards relabelled to another task's goal: R² {r2(t['relabelled_r2_own_goal'])} "
+              f"(own goal), {r2(t['relabelled_r2_new_goal'])} (new goal)")
         for name, a in t["acting_on"].items():
             print(f"    acting on the {name.replace('_', ' ')}: return {a['return']:.0f}, "
                   f"{a['toward_goal']:+.2f} m toward the goal")
@@ -272,4 +312,8 @@ if __name__ == "__main__":
                             help="also diagnose the training tasks from the context buffers (needs the run's "
                                  "checkpoint.pt)"),
         parser.add_argument("--exploration-actions", choices=EXPLORATION_ACTIONS, default=None,
-                            help="how the exploring trajectories act, in place of the run's config")))
+                            help="how the exploring trajectories act, in place of the run's config"),
+        parser.add_argument("--training-goals", action="store_true",
+                            help="meta-test on the run's training goals instead of its held-out ones"),
+        parser.add_argument("--runs-per-task", type=int, default=2,
+                            help="with --training-goals: runs of each goal (default 2, as meta-test runs)")))

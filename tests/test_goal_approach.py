@@ -1,16 +1,22 @@
 """benchmarks/goal_approach.py: its measures of an Ant-Goal-2D agent, on cases worked by hand or
 against the simulator."""
+import json
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+import pearlkit
+
+ROOT = Path(__file__).parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
 from goal_approach import (held_out_r2, ideal_goal_means, position_spread, relabel_goal_term,  # noqa: E402
                            torso_points_down)
 
 from pearlkit.envs.tasks import make_env  # noqa: E402
+from tests.conftest import tiny_cheetah_config  # noqa: E402
 
 
 @pytest.fixture
@@ -115,3 +121,25 @@ def test_the_ideal_reader_ignores_padding():
     terms[0, 20:] = 99.0  # what padding holds must not matter
     np.testing.assert_allclose(ideal_goal_means(path, terms, valid), ideal_goal_means(path[:, :20], terms[:, :20],
                                                                                     valid[:, :20]))
+
+
+def test_one_goal_has_no_held_out_r2(goals):
+    assert np.isnan(held_out_r2(goals[:4], goals[:4], np.zeros(4)))
+
+
+def test_training_goals_meta_tests_the_goal_the_run_trained_on(tmp_path):
+    # A one-goal Ant-Goal-2D run, trained for one iteration: meta-tested on its training goal, the
+    # torso starts where the reset puts it (within 0.1 m of the origin), the goal's distance away.
+    config = tiny_cheetah_config().replace(env_id="pearlkit/AntGoal2D-v0", num_train_tasks=1, num_test_tasks=1,
+                                           meta_batch=1)
+    pearlkit.train(config, tmp_path / "run", progress=False)
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "goal_approach.py"), str(tmp_path / "run"),
+                          "--training-goals", "--runs-per-task", "3"],
+                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    result = json.loads(out.splitlines()[-1])[str(tmp_path / "run")]
+    train_goal, test_goal = (np.linalg.norm(tasks[0]["goal"]) for tasks in config.split_tasks())
+    assert result["goals"] == "training" and result["runs"] == 3
+    first = result["by_trajectory"][0]
+    assert first["start_distance"] == pytest.approx(train_goal, abs=0.1)
+    assert abs(train_goal - test_goal) > 0.2  # so the check above tells the two goals apart
+    assert first["belief_r2"] is None and first["residual"] < 0.05
