@@ -2,7 +2,7 @@
 meta-test.
 
     python benchmarks/goal_approach.py [RUN_DIR ...] [--seed 0] [--training-contexts]
-        [--exploration-actions mean|sampled] [--training-goals [--runs-per-task N]]
+        [--exploration-actions mean|sampled] [--training-goals] [--runs-per-task N]
         (default: results/ant-goal-2d)
 
 For each run folder: meta-test the agent on its held-out goals (the protocol of ``evaluate``, its
@@ -41,10 +41,10 @@ questions asked of the *training* tasks, to tell which half of PEARL stops the a
   policy's mean): its return and how far the torso went toward the goal. A policy that walks to
   a goal its belief knows gains only on the first.
 
-``--training-goals`` meta-tests on the run's training goals instead of its held-out ones
-(``--runs-per-task`` runs of each): how far the policy gets toward goals it trained on, which is
-the whole question for a run on one goal (the belief's R² needs two goals or more, and reads
-``nan`` with one).
+``--training-goals`` meta-tests on the run's training goals instead of its held-out ones: how far
+the policy gets toward goals it trained on, which is the whole question for a run on one goal (the
+belief's R² needs two goals or more, and reads null with one). ``--runs-per-task N`` meta-tests
+each goal N times (default: the run's ``num_evals``, as ``evaluate``).
 
 ``--exploration-actions sampled`` meta-tests (and explores the training tasks afresh) with the
 exploring trajectories' actions drawn from the policy, as training collects its contexts, in
@@ -147,18 +147,19 @@ def check_ant_goal(run_dir: Path) -> None:
 
 
 def goal_terms(run_dir: Path, seed: int, meta: HeldOutMetaTest | None = None,
-               exploration_actions: str | None = None) -> dict:
+               exploration_actions: str | None = None, runs_per_task: int | None = None) -> dict:
     """Per trajectory index, the mean over runs of the distances, the displacement, the share
     upside down at the end, and each term of the return (of ``meta``, the run's meta-test,
-    where one is given; else meta-tested here, with ``exploration_actions`` where given)."""
+    where one is given; else meta-tested here on the held-out goals, with ``exploration_actions``
+    and ``runs_per_task`` where given)."""
     check_ant_goal(run_dir)
-    result, config, tasks, iteration = meta or held_out_meta_test(run_dir, seed, device="cpu",
+    result, config, tasks, iteration = meta or held_out_meta_test(run_dir, seed, runs_per_task, device="cpu",
                                                                   exploration_actions=exploration_actions)
     out = {"iteration": iteration, "runs": int(result.returns.shape[0]), "by_trajectory": []}
     to_control = make_env(config.env_id).to_control  # the agent acts in [-1, 1]; the cost is on the motors' range
-    runs_per_task = result.returns.shape[0] // len(tasks)
-    goals = np.repeat([np.asarray(task["goal"], dtype=float) for task in tasks], runs_per_task, axis=0)
-    task_of_run = np.repeat(np.arange(len(tasks)), runs_per_task)
+    runs_each = result.returns.shape[0] // len(tasks)  # task-major, as meta_test runs them
+    goals = np.repeat([np.asarray(task["goal"], dtype=float) for task in tasks], runs_each, axis=0)
+    task_of_run = np.repeat(np.arange(len(tasks)), runs_each)
     positions = np.concatenate([traj.obs[..., XY].numpy() for traj in result.trajectories], axis=1)
     horizon = result.valid.shape[2]
     reached, read_goal_terms = [], []  # per trajectory: the torso after each step, the goal term its reward holds
@@ -202,22 +203,23 @@ def goal_terms(run_dir: Path, seed: int, meta: HeldOutMetaTest | None = None,
     return out
 
 
-def training_goals_meta_test(run_dir: Path, seed: int, runs_per_task: int,
+def training_goals_meta_test(run_dir: Path, seed: int, runs_per_task: int | None = None,
                              exploration_actions: str | None = None) -> HeldOutMetaTest:
     """The run's agent meta-tested, as ``evaluate`` meta-tests it, on its *training* goals
-    (``runs_per_task`` runs of each), in the shape :func:`goal_terms` reads.
+    (``runs_per_task`` runs of each; the config's ``num_evals`` by default), in the shape
+    :func:`goal_terms` reads.
 
     Raises:
         ValueError: ``runs_per_task`` below 1.
     """
-    if runs_per_task < 1:
-        raise ValueError(f"--runs-per-task must be >= 1, got {runs_per_task}")
+    if runs_per_task is not None and runs_per_task < 1:
+        raise ValueError(f"runs_per_task (--runs-per-task) must be >= 1, got {runs_per_task}")
     check_ant_goal(run_dir)
     agent, config, iteration = load_agent(run_dir, "cpu")
     if exploration_actions is not None:
         config = config.replace(exploration_actions=exploration_actions)
     tasks = config.split_tasks()[0]
-    result = meta_test(agent, tasks, config, seed=seed, runs_per_task=runs_per_task,
+    result = meta_test(agent, tasks, config, seed=seed, runs_per_task=runs_per_task or config.num_evals,
                        exploration_beliefs=exploration_beliefs(agent, config, seed))
     return HeldOutMetaTest(result, config, tasks, iteration)
 
@@ -275,7 +277,7 @@ def training_tasks_diagnosis(run_dir: Path, seed: int, exploration_actions: str 
 def measure(run_dir: Path, args: argparse.Namespace) -> dict:
     meta = (training_goals_meta_test(run_dir, args.seed, args.runs_per_task, args.exploration_actions)
             if args.training_goals else None)
-    result = goal_terms(run_dir, args.seed, meta, exploration_actions=args.exploration_actions)
+    result = goal_terms(run_dir, args.seed, meta, args.exploration_actions, args.runs_per_task)
     result["goals"] = "training" if args.training_goals else "held-out"
     if args.training_contexts:
         result["training_tasks"] = training_tasks_diagnosis(run_dir, args.seed, args.exploration_actions)
@@ -315,5 +317,5 @@ if __name__ == "__main__":
                             help="how the exploring trajectories act, in place of the run's config"),
         parser.add_argument("--training-goals", action="store_true",
                             help="meta-test on the run's training goals instead of its held-out ones"),
-        parser.add_argument("--runs-per-task", type=int, default=2,
-                            help="with --training-goals: runs of each goal (default 2, as meta-test runs)")))
+        parser.add_argument("--runs-per-task", type=int, default=None,
+                            help="meta-test runs of each goal (default: the run's num_evals, as evaluate)")))
