@@ -87,6 +87,21 @@ def test_ant_goal_reward_by_hand_and_position_in_the_observation():
     np.testing.assert_allclose(obs[:2], after["qpos"][:2])  # x, y: the goal is a position
 
 
+def test_ant_goal_oracle_is_ant_goal_with_the_goal_observed():
+    oracle, plain = gym.make("pearlkit/AntGoal2DOracle-v0"), make_env("pearlkit/AntGoal2D-v0")
+    check_env(oracle.unwrapped, skip_render_check=True)
+    rng = np.random.default_rng(0)
+    for task in type(plain).sample_tasks(2):  # a second task: the observed goal follows set_task
+        obs, _ = oracle.reset(seed=3, options={"task": task})
+        plain_obs, _ = plain.reset(seed=3, options={"task": task})
+        for _ in range(5):
+            np.testing.assert_array_equal(obs, np.concatenate([plain_obs, task["goal"]]))
+            action = rng.uniform(-1, 1, size=8)
+            obs, reward, *_ = oracle.step(action)
+            plain_obs, plain_reward, *_ = plain.step(action)
+            assert reward == plain_reward
+
+
 def test_humanoid_dir_reward_by_hand_with_rescaled_actions():
     angle = 2.0
     for env, a, reward, before, after in _random_steps("pearlkit/HumanoidDir2D-v0", {"angle": angle}, num_steps=5):

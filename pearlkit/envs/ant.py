@@ -6,6 +6,7 @@ Gymnasium's Ant computes the same way. :math:`\Delta t = 0.05` s.
 """
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 from gymnasium.envs.mujoco.ant_v5 import AntEnv
 
@@ -113,3 +114,20 @@ class AntGoal2DEnv(MujocoTaskMixin, AntEnv):
     def task_reward(self, info: dict, control: np.ndarray) -> float:
         xy = self.data.body("torso").xpos[:2]
         return ant_goal_reward(xy, self._task["goal"], control, -info["reward_contact"])
+
+
+# paper-vs-code: not a family of the paper; the "oracle" of meta-RL papers, for diagnosis.
+class AntGoal2DOracleEnv(AntGoal2DEnv):
+    r"""Ant-Goal-2D told its goal: the observation ends with the goal's x, y. A PEARL run here
+    has nothing to infer (its policy and critic read the goal directly), so its return is what
+    the goal-conditioned policy and critic learn at that budget: the ceiling an encoder that
+    knew the goal from its context would reach."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        size = self.observation_space.shape[0] + 2
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np.float64)
+
+    def _get_obs(self) -> np.ndarray:
+        return np.concatenate([super()._get_obs(), self._task["goal"]])
+

@@ -45,6 +45,8 @@ ENV_IDS: dict[str, Registration] = {
     # The x35f/meta_rl reproduction's two Ant directions (not forward and backward), to check against it.
     "pearlkit/AntTwoDirections-v1": Registration("pearlkit.envs.ant:AntTwoDirectionsEnv", LOCOMOTION_HORIZON, 27, 8),
     "pearlkit/AntGoal2D-v0": Registration("pearlkit.envs.ant:AntGoal2DEnv", LOCOMOTION_HORIZON, 107, 8),
+    # Ant-Goal-2D with the goal observed: a diagnosis (what the policy learns with nothing to infer).
+    "pearlkit/AntGoal2DOracle-v0": Registration("pearlkit.envs.ant:AntGoal2DOracleEnv", LOCOMOTION_HORIZON, 109, 8),
     "pearlkit/HumanoidDir2D-v0": Registration("pearlkit.envs.humanoid:HumanoidDir2DEnv", LOCOMOTION_HORIZON, 348, 17),
     # v1: the reference's 0.016 s step; v0 stepped Gymnasium's 0.008 s.
     "pearlkit/Walker2DParams-v1": Registration("pearlkit.envs.walker_params:Walker2DParamsEnv", LOCOMOTION_HORIZON, 17, 6),
