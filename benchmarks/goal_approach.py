@@ -68,7 +68,9 @@ from pearlkit.training import new_run, restore_run
 from per_run import per_run_main
 
 XY, QUATERNION = slice(0, 2), slice(3, 7)  # the observation opens with qpos: torso x, y, z, then w, x, y, z
-CONTACT_FORCES = 78  # Ant-v5 ends its observation with the clipped cfrc_ext of its 13 bodies (6 each)
+# After qpos (15) and qvel (14), Ant-v5 observes the clipped cfrc_ext of its 13 bodies (6 each);
+# the oracle environment appends its goal after them.
+CONTACT_FORCES = slice(29, 29 + 78)
 CONTACT_COST = 5e-4  # Ant-v5's contact_cost_weight, on those clipped forces
 
 
@@ -176,7 +178,7 @@ def goal_terms(run_dir: Path, seed: int, meta: HeldOutMetaTest | None = None,
         distance[~valid] = np.inf
         goal_term = -total(np.abs(to_goal).sum(-1))
         step_control = GOAL_CONTROL_COST * np.square(to_control(traj.action.numpy())).sum(-1)
-        step_contact = CONTACT_COST * np.square(next_obs[..., -CONTACT_FORCES:]).sum(-1)
+        step_contact = CONTACT_COST * np.square(next_obs[..., CONTACT_FORCES]).sum(-1)
         control, contact = total(step_control), total(step_contact)
         returns = result.returns[:, k].numpy()
         ideal_r2 = None

@@ -127,11 +127,12 @@ def test_one_goal_has_no_held_out_r2(goals):
     assert np.isnan(held_out_r2(goals[:4], goals[:4], np.zeros(4)))
 
 
-def test_training_goals_meta_tests_the_goal_the_run_trained_on(tmp_path):
+@pytest.mark.parametrize("env_id", ["pearlkit/AntGoal2D-v0", "pearlkit/AntGoal2DOracle-v0"])
+def test_training_goals_meta_tests_the_goal_the_run_trained_on(tmp_path, env_id):
     # A one-goal Ant-Goal-2D run, trained for one iteration: meta-tested on a goal, the torso
     # starts where the reset puts it (within 0.1 m of the origin), that goal's distance away.
-    config = tiny_cheetah_config().replace(env_id="pearlkit/AntGoal2D-v0", num_train_tasks=1, num_test_tasks=1,
-                                           meta_batch=1)
+    # The residual holds on the oracle too, whose observation ends with the goal, not the forces.
+    config = tiny_cheetah_config().replace(env_id=env_id, num_train_tasks=1, num_test_tasks=1, meta_batch=1)
     pearlkit.train(config, tmp_path / "run", progress=False)
     train_goal, test_goal = (np.linalg.norm(tasks[0]["goal"]) for tasks in config.split_tasks())
     assert abs(train_goal - test_goal) > 0.2  # so the start distance tells the two goals apart
