@@ -119,9 +119,9 @@ class AntGoal2DEnv(MujocoTaskMixin, AntEnv):
 # paper-vs-code: not a family of the paper; the "oracle" of meta-RL papers, for diagnosis.
 class AntGoal2DOracleEnv(AntGoal2DEnv):
     r"""Ant-Goal-2D told its goal: the observation ends with the goal's x, y. A PEARL run here
-    has nothing to infer (its policy and critic read the goal directly), so its return is what
-    the goal-conditioned policy and critic learn at that budget: the ceiling an encoder that
-    knew the goal from its context would reach."""
+    has nothing to infer (its policy, critic and encoder read the goal in every observation, from
+    the first step), so its return is what the goal-conditioned policy and critic learn at that
+    budget: the ceiling an encoder that knew the goal from its context would reach."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
