@@ -148,4 +148,6 @@ def test_training_goals_meta_tests_the_goal_the_run_trained_on(tmp_path, env_id)
         assert result["goals"] == goals and result["runs"] == runs
         first = result["by_trajectory"][0]
         assert first["start_distance"] == pytest.approx(goal, abs=0.1)
+        assert 0 <= first["ended_closer"] <= 1  # a share of the runs: a whole number of them
+        assert first["ended_closer"] * runs == pytest.approx(round(first["ended_closer"] * runs), abs=0.03)
         assert first["belief_r2"] is None and first["residual"] < 0.05
