@@ -8,10 +8,10 @@ meta-test.
 For each run folder: meta-test the agent on its held-out goals (the protocol of ``evaluate``, its
 runs) and follow the torso, whose x, y open each observation (Ant-Goal-2D keeps them). Per
 trajectory index, averaged over the runs: the straight-line distance to the goal at the start, at
-the end and at its closest; the share of runs that end nearer the goal than they started; how far the torso ended from where it started; the share of runs
-whose torso ended upside down; and the return split into its terms
-(:func:`pearlkit.envs.ant.ant_goal_reward`): the goal term (the L1 distance summed over the
-steps), the control cost and the contact cost. Whether the belief knows the goal: how much of
+the end and at its closest; the share of runs that end nearer the goal than they started; how far
+the torso ended from where it started; the share of runs whose torso ended upside down; and the
+return split into its terms (:func:`pearlkit.envs.ant.ant_goal_reward`): the goal term (the L1
+distance summed over the steps), the control cost and the contact cost. Whether the belief knows the goal: how much of
 the goals' spread a linear map from the belief's mean explains (R², each task's runs predicted by
 a fit to the other tasks'; at or below 0 the belief says nothing linear about where the goal
 is), how far the torso positions in the context it was inferred from spread (the root mean
@@ -292,14 +292,15 @@ def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
     print(f"{run_dir} (iteration {result['iteration']}, {result['runs']} runs on its {result['goals']} goals, "
           f"seed {args.seed})")
     print("  trajectory  return = goal term - control - contact (residual)"
-          "   distance to goal (m): start, end, closest   ended closer   moved (m)   upside down   belief R²   context spread (m)"
-          "   ideal reader's R²")
+          "   distance to goal (m): start, end, closest   ended closer   moved (m)   upside down   belief R²"
+          "   context spread (m)   ideal reader's R²")
     r2 = lambda value: "–" if value is None else f"{value:.2f}"  # one goal: no R²
     for k, t in enumerate(result["by_trajectory"], start=1):
         spread, ideal = ("", "") if t["context_spread"] is None else (f"{t['context_spread']:.2f}", r2(t["ideal_r2"]))
         print(f"  {k:10d}  {t['return']:6.0f} = {t['goal_term']:9.0f} - {t['control_cost']:7.1f} - "
               f"{t['contact_cost']:7.1f} ({t['residual']:.3f})   {t['start_distance']:5.2f}, "
-              f"{t['end_distance']:5.2f}, {t['closest']:5.2f}   {t['ended_closer']:12.2f}   {t['moved']:9.2f}   {t['upside_down']:11.2f}   "
+              f"{t['end_distance']:5.2f}, {t['closest']:5.2f}   {t['ended_closer']:12.2f}   {t['moved']:9.2f}   "
+              f"{t['upside_down']:11.2f}   "
               f"{r2(t['belief_r2']):>9s}   {spread:>18s}   {ideal:>17s}")
     if "training_tasks" in result:
         t = result["training_tasks"]

@@ -130,4 +130,3 @@ class AntGoal2DOracleEnv(AntGoal2DEnv):
 
     def _get_obs(self) -> np.ndarray:
         return np.concatenate([super()._get_obs(), self._task["goal"]])
-
