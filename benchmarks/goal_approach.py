@@ -11,10 +11,10 @@ trajectory index, averaged over the runs: the straight-line distance to the goal
 the end and at its closest; the share of runs that end nearer the goal than they started; how far
 the torso ended from where it started; the share of runs whose torso ended upside down; and the
 return split into its terms (:func:`pearlkit.envs.ant.ant_goal_reward`): the goal term (the L1
-distance summed over the steps), the control cost and the contact cost. Whether the belief knows the goal: how much of
-the goals' spread a linear map from the belief's mean explains (R², each task's runs predicted by
-a fit to the other tasks'; at or below 0 the belief says nothing linear about where the goal
-is), how far the torso positions in the context it was inferred from spread (the root mean
+distance summed over the steps), the control cost and the contact cost. Whether the belief knows
+the goal: how much of the goals' spread a linear map from the belief's mean explains (R², each
+task's runs predicted by a fit to the other tasks'; at or below 0 the belief says nothing linear
+about where the goal is), how far the torso positions in the context it was inferred from spread (the root mean
 square distance about their mean, over the trajectories before this one), and the same R² for an
 ideal reader of that context (:func:`ideal_goal_means`: the exact posterior over goals, given the
 rewards and the costs, which the observations and actions give), which tells an uninformative
@@ -188,7 +188,7 @@ def goal_terms(run_dir: Path, seed: int, meta: HeldOutMetaTest | None = None,
         reached.append(next_obs[..., XY])
         read_goal_terms.append(traj.reward.numpy() + step_control + step_contact)
         mean = lambda x: round(float(np.mean(x)), 2)
-        start_distance = np.linalg.norm(obs[:, 0, XY] - goals, axis=-1)
+        start_distance, end_distance = np.linalg.norm(obs[:, 0, XY] - goals, axis=-1), distance[runs, last]
         out["by_trajectory"].append({
             "return": round(float(returns.mean()), 1),
             "goal_term": round(float(goal_term.mean()), 1),
@@ -196,8 +196,8 @@ def goal_terms(run_dir: Path, seed: int, meta: HeldOutMetaTest | None = None,
             "contact_cost": round(float(contact.mean()), 1),
             "residual": round(float(np.abs(returns - goal_term + control + contact).max()), 3),
             "start_distance": mean(start_distance),
-            "end_distance": mean(distance[runs, last]),
-            "ended_closer": mean(distance[runs, last] < start_distance),
+            "end_distance": mean(end_distance),
+            "ended_closer": mean(end_distance < start_distance),
             "closest": mean(distance.min(1)),
             "moved": mean(np.linalg.norm(next_obs[runs, last, XY] - obs[:, 0, XY], axis=-1)),
             "upside_down": mean(torso_points_down(next_obs[runs, last, QUATERNION])),
