@@ -68,10 +68,7 @@ from pearlkit.training import new_run, restore_run
 from per_run import per_run_main
 
 XY, QUATERNION = slice(0, 2), slice(3, 7)  # the observation opens with qpos: torso x, y, z, then w, x, y, z
-# After qpos (15) and qvel (14), Ant-v5 observes the clipped cfrc_ext of its 13 bodies (6 each);
-# the oracle environment appends its goal after them.
-CONTACT_FORCES = slice(29, 29 + 78)
-CONTACT_COST = 5e-4  # Ant-v5's contact_cost_weight, on those clipped forces
+CONTACT_COST = 5e-4  # Ant-v5's contact_cost_weight, on the clipped contact forces it observes (cfrc_ext)
 
 
 def torso_points_down(quaternion: np.ndarray) -> np.ndarray:
@@ -158,7 +155,9 @@ def goal_terms(run_dir: Path, seed: int, meta: HeldOutMetaTest | None = None,
     result, config, tasks, iteration = meta or held_out_meta_test(run_dir, seed, runs_per_task, device="cpu",
                                                                   exploration_actions=exploration_actions)
     out = {"iteration": iteration, "runs": int(result.returns.shape[0]), "by_trajectory": []}
-    to_control = make_env(config.env_id).to_control  # the agent acts in [-1, 1]; the cost is on the motors' range
+    env = make_env(config.env_id)
+    contact_forces = env.observation_slice("cfrc_ext")  # the oracle's goal follows them
+    # The agent acts in [-1, 1]; the control cost is on the motors' range (env.to_control).
     runs_each = result.returns.shape[0] // len(tasks)  # task-major, as meta_test runs them
     goals = np.repeat([np.asarray(task["goal"], dtype=float) for task in tasks], runs_each, axis=0)
     task_of_run = np.repeat(np.arange(len(tasks)), runs_each)
@@ -177,8 +176,8 @@ def goal_terms(run_dir: Path, seed: int, meta: HeldOutMetaTest | None = None,
         distance = np.linalg.norm(to_goal, axis=-1)
         distance[~valid] = np.inf
         goal_term = -total(np.abs(to_goal).sum(-1))
-        step_control = GOAL_CONTROL_COST * np.square(to_control(traj.action.numpy())).sum(-1)
-        step_contact = CONTACT_COST * np.square(next_obs[..., CONTACT_FORCES]).sum(-1)
+        step_control = GOAL_CONTROL_COST * np.square(env.to_control(traj.action.numpy())).sum(-1)
+        step_contact = CONTACT_COST * np.square(next_obs[..., contact_forces]).sum(-1)
         control, contact = total(step_control), total(step_contact)
         returns = result.returns[:, k].numpy()
         ideal_r2 = None

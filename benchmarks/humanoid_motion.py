@@ -6,8 +6,8 @@ Measured on its own meta-test.
 For each run folder: meta-test the agent on its held-out tasks (the protocol of ``evaluate``, its runs) and
 split each trajectory's return (:func:`pearlkit.envs.humanoid.humanoid_direction_reward`) into its
 terms: the bonus for every step alive, the control cost (on the actions rescaled to the motors'
-range, as the environment pays it), the contact cost (from the external contact forces that end
-each next observation, as Gymnasium's ``Humanoid-v5`` computes it) and what is left, the velocity
+range, as the environment pays it), the contact cost (from the external contact forces in each
+next observation, as Gymnasium's ``Humanoid-v5`` computes it) and what is left, the velocity
 term, from which the mean velocity of the centre of mass along the task's direction follows. As
 a check from another source, the root body's velocity (in the observation) along the same
 direction. Printed per trajectory index, averaged over the runs; the last line is one JSON
@@ -26,8 +26,6 @@ from pearlkit.envs.tasks import make_env
 from pearlkit.evaluate import held_out_meta_test
 from per_run import per_run_main
 
-ROOT_VELOCITY = slice(22, 24)  # Humanoid-v5's observation: qpos[2:] (22), then qvel, root x, y first
-CONTACT_FORCES = 78  # Humanoid-v5 ends its observation with cfrc_ext of its 13 bodies (6 each)
 CONTACT_COST, CONTACT_COST_CAP = 5e-7, 10.0  # Humanoid-v5's contact_cost_weight and range
 
 
@@ -40,7 +38,11 @@ def reward_terms(run_dir: Path, seed: int) -> dict:
         raise SystemExit(f"{run_dir} trained on {env_id}; this split holds for the humanoid only")
     result, config, tasks, iteration = held_out_meta_test(run_dir, seed, device="cpu")
     out = {"iteration": iteration, "runs": int(result.returns.shape[0]), "by_trajectory": []}
-    to_control = make_env(config.env_id).to_control  # the agent acts in [-1, 1]; the cost is on the motors' range
+    env = make_env(config.env_id)
+    qvel = env.observation_slice("qvel")
+    root_velocity = slice(qvel.start, qvel.start + 2)  # qvel opens with the root's x, y
+    contact_forces = env.observation_slice("cfrc_ext")
+    # The agent acts in [-1, 1]; the control cost is on the motors' range (env.to_control).
     angles = np.repeat([float(task["angle"]) for task in tasks], config.num_evals)  # run i is task i // num_evals
     direction = np.stack([np.cos(angles), np.sin(angles)], axis=-1)[:, None, :]
     for k, traj in enumerate(result.trajectories):
@@ -48,10 +50,10 @@ def reward_terms(run_dir: Path, seed: int) -> dict:
         steps = valid.sum(1)
         next_obs = traj.next_obs.numpy()
         total = lambda x: (x * valid).sum(1)  # per run, over its real steps
-        control = total(CONTROL_COST * np.square(to_control(traj.action.numpy())).sum(-1))
-        contact = total(np.minimum(CONTACT_COST * np.square(next_obs[..., -CONTACT_FORCES:]).sum(-1), CONTACT_COST_CAP))
+        control = total(CONTROL_COST * np.square(env.to_control(traj.action.numpy())).sum(-1))
+        contact = total(np.minimum(CONTACT_COST * np.square(next_obs[..., contact_forces]).sum(-1), CONTACT_COST_CAP))
         bonus = ALIVE_BONUS * steps
-        root_along = (next_obs[..., ROOT_VELOCITY] * direction).sum(-1)
+        root_along = (next_obs[..., root_velocity] * direction).sum(-1)
         velocity_term = result.returns[:, k].numpy() - bonus + control + contact
         out["by_trajectory"].append({
             "steps": round(float(steps.mean()), 1),

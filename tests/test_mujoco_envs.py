@@ -247,3 +247,26 @@ def test_walker_params_steps_the_references_0_016_seconds():
     env.step(np.zeros(6))
     assert env.data.time - before == pytest.approx(0.016)
     assert make_env("pearlkit/Walker2DParams-v0").dt == pytest.approx(0.008)
+
+
+@pytest.mark.parametrize("env_id, contact_forces", [
+    ("pearlkit/AntGoal2D-v0", lambda env: env.contact_forces[1:].ravel()),  # clipped, the world body left out
+    ("pearlkit/AntGoal2DOracle-v0", lambda env: env.contact_forces[1:].ravel()),
+    ("pearlkit/HumanoidDir2D-v0", lambda env: env.data.cfrc_ext[1:].ravel()),
+])
+def test_observation_slice_finds_each_part_in_the_simulator(env_id, contact_forces):
+    env = make_env(env_id)
+    obs, _ = env.reset(seed=0)
+    skipped = env.observation_structure["skipped_qpos"]
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        obs, *_ = env.step(rng.uniform(-1, 1, size=env.action_space.shape))
+        np.testing.assert_allclose(obs[env.observation_slice("qpos")], env.data.qpos[skipped:])
+        np.testing.assert_allclose(obs[env.observation_slice("qvel")], env.data.qvel)
+        np.testing.assert_allclose(obs[env.observation_slice("cfrc_ext")], contact_forces(env))
+    if "Oracle" in env_id:
+        assert env.observation_slice("goal") == slice(obs.size - 2, obs.size)
+        np.testing.assert_array_equal(obs[env.observation_slice("goal")], env._task["goal"])
+    else:
+        with pytest.raises(ValueError, match="observes no 'goal'.*'qpos'"):
+            env.observation_slice("goal")

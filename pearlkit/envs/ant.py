@@ -127,6 +127,7 @@ class AntGoal2DOracleEnv(AntGoal2DEnv):
         super().__init__(**kwargs)
         size = self.observation_space.shape[0] + 2
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np.float64)
+        self.observation_structure = {**self.observation_structure, "goal": 2}
 
     def _get_obs(self) -> np.ndarray:
         return np.concatenate([super()._get_obs(), self._task["goal"]])

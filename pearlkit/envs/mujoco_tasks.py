@@ -78,6 +78,24 @@ class MujocoTaskMixin:
         """The family's reward, from Gymnasium's ``info`` and the simulator state."""
         raise NotImplementedError
 
+    def observation_slice(self, part: str) -> slice:
+        """Where ``part`` of the observation lies: a name from Gymnasium v5's
+        ``observation_structure`` (``"qpos"``, ``"qvel"``, ``"cfrc_ext"``, ...), in its order.
+        Its ``skipped_qpos`` counts positions left out of the observation, so it takes no room.
+
+        Raises:
+            ValueError: ``part`` is not one this environment observes.
+        """
+        start = 0
+        for name, size in self.observation_structure.items():
+            if name == "skipped_qpos":
+                continue
+            if name == part:
+                return slice(start, start + size)
+            start += size
+        observed = [name for name in self.observation_structure if name != "skipped_qpos"]
+        raise ValueError(f"{type(self).__name__} observes no {part!r}; its parts are {observed}")
+
     def step(self, action: np.ndarray):
         """Gymnasium's step on the rescaled control, with the family's reward instead of its own."""
         control = self.to_control(action)
