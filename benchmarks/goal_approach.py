@@ -33,7 +33,7 @@ questions asked of the *training* tasks, to tell which half of PEARL stops the a
   trajectories, the same goals). A gap between the two is an encoder that learned its
   buffers' contexts rather than how rewards place a goal;
 - **relabelled**: the buffer contexts with each reward's goal term moved to another training
-  task's goal (:func:`relabel_goal_term`, to within a few mm of the torso's travel), the R² against
+  task's goal (``AntGoal2DEnv.relabelled_reward_change``, to within a few mm of the torso's travel), the R² against
   each task's own goal and against the goal its rewards now point to. An encoder that reads
   rewards follows the new goal;
 - **acting on it**: one trajectory in each training task on the buffer belief's mean, on the
@@ -60,7 +60,7 @@ import torch
 
 from pearlkit.checkpoint import load_agent
 from pearlkit.config import EXPLORATION_ACTIONS, PearlConfig
-from pearlkit.envs.ant import GOAL_CONTROL_COST, GOAL_DISC_RADIUS
+from pearlkit.envs.ant import GOAL_CONTROL_COST, GOAL_DISC_RADIUS, AntGoal2DEnv
 from pearlkit.envs.tasks import make_env
 from pearlkit.evaluate import HeldOutMetaTest, exploration_beliefs, held_out_meta_test, meta_test
 from pearlkit.sampler import EnvPool, rollout
@@ -84,15 +84,6 @@ def position_spread(positions: np.ndarray, valid: np.ndarray) -> np.ndarray:
     centre = (positions * valid[..., None]).sum(1) / count[:, None]
     squared = np.square(positions - centre[:, None, :]).sum(-1)
     return np.sqrt((squared * valid).sum(1) / count)
-
-
-def relabel_goal_term(reward: np.ndarray, next_xy: np.ndarray, goal: np.ndarray, new_goal: np.ndarray) -> np.ndarray:
-    """Ant-Goal-2D rewards earned under ``goal``, as they would have been under ``new_goal``: the
-    goal term :math:`-\\lVert p_{xy} - g\\rVert_1` is the only one that depends on the goal, and the
-    goal does not change the dynamics, so only that term moves. ``next_xy`` is the torso after each
-    step: exact from the torso body's position, which the reward reads; from the observation's x, y
-    (what a buffer keeps), off by the torso's travel in the step's last physics substep, a few mm."""
-    return reward + np.abs(next_xy - goal).sum(-1) - np.abs(next_xy - new_goal).sum(-1)
 
 
 def ideal_goal_means(next_xy: np.ndarray, goal_term: np.ndarray, valid: np.ndarray, spacing: float = 0.05,
@@ -247,10 +238,10 @@ def training_tasks_diagnosis(run_dir: Path, seed: int, exploration_actions: str 
     drawn = run.trainer.context_buffer.sample_context(torch.as_tensor(own), config.embedding_batch_size, True,
                                                       config.context_sampling)
     context = drawn if config.use_next_obs_in_context else drawn[..., :-agent.obs_dim]
-    next_xy = drawn[..., -agent.obs_dim:][..., XY].double().numpy()
+    next_obs = drawn[..., -agent.obs_dim:].double().numpy()
     relabelled, reward = context.clone(), agent.obs_dim + agent.action_dim
-    relabelled[..., reward] = torch.as_tensor(relabel_goal_term(
-        context[..., reward].double().numpy(), next_xy, goals[:, None, :], goals[other][:, None, :]))
+    change = AntGoal2DEnv.relabelled_reward_change(next_obs, goals[:, None, :], goals[other][:, None, :])
+    relabelled[..., reward] = torch.as_tensor(context[..., reward].double().numpy() + change)
     belief = agent.encoder(context)[0]
     relabelled_mean = agent.encoder(relabelled)[0].float().numpy()
     exploring = config if exploration_actions is None else config.replace(exploration_actions=exploration_actions)

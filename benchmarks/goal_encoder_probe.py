@@ -12,7 +12,7 @@ multiplied together) with a linear map from its belief's mean to the goal, train
 the squared error of that map. Its contexts are the run's own policy's trajectories, on z from the
 prior with sampled actions (as training collects its context data), ``embedding_batch_size``
 transitions of two of them at a time, relabelled to a goal drawn anew from the disc for every
-context (:func:`goal_approach.relabel_goal_term`): it never sees one context twice, so it can only
+context (``pearlkit.envs.ant.AntGoal2DEnv.relabelled_reward_change``): it never sees one context twice, so it can only
 learn to read the rewards.
 
 With ``--fixed-tasks N`` the probe trains as the run's encoder does instead: N tasks, each with
@@ -40,11 +40,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from goal_approach import XY, check_ant_goal, goal_terms, held_out_r2, relabel_goal_term
+from goal_approach import XY, check_ant_goal, goal_terms, held_out_r2
 from per_run import per_run_main
 from pearlkit.buffers import context_from_transitions
 from pearlkit.checkpoint import load_agent
-from pearlkit.envs.ant import GOAL_DISC_RADIUS
+from pearlkit.envs.ant import GOAL_DISC_RADIUS, AntGoal2DEnv
 from pearlkit.evaluate import held_out_meta_test
 from pearlkit.inference import ContextEncoder, prior, sample_z
 from pearlkit.sampler import EnvPool, rollout
@@ -93,8 +93,8 @@ def relabelled_contexts(data: dict[str, np.ndarray], n: int, size: int, rng: np.
         rows, goals = tasks[0][drawn], tasks[1][drawn]
     steps = rng.integers(rows.shape[1] * horizon, size=(n, size))
     trajectory, step = rows[np.arange(n)[:, None], steps // horizon], steps % horizon
-    reward = relabel_goal_term(data["reward"][trajectory, step], data["next_xy"][trajectory, step],
-                               data["goal"][trajectory], goals[:, None, :])
+    reward = data["reward"][trajectory, step] + AntGoal2DEnv.relabelled_reward_change(
+        data["next_xy"][trajectory, step], data["goal"][trajectory], goals[:, None, :])
     context = np.concatenate([data["obs"][trajectory, step], data["action"][trajectory, step],
                               reward[..., None]], -1)
     return torch.as_tensor(context, dtype=torch.float32), goals

@@ -10,7 +10,7 @@ tasks is one gather, not a loop over tasks.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import torch
 from torch import Tensor
@@ -22,6 +22,10 @@ CRITIC_REWARDS = ("dense", "sparse", "dense+sparse")
 #: Where a task's encoder context comes from (``PearlConfig.context_sampling``): transitions drawn
 #: from all of its context buffer, or from one of the trajectories stored there.
 CONTEXT_SAMPLINGS = ("transitions", "trajectory")
+
+#: Maps the next observations of sampled transitions, ``(num_tasks, n, obs_dim)``, to what is
+#: added to their rewards, ``(num_tasks, n)`` (goal relabelling: ``pearlkit.pearl.relabelled_goals``).
+RewardChange = Callable[[Tensor], Tensor]
 
 # Storage grows by doubling up to `capacity`, so a large capacity costs nothing until used.
 INITIAL_ALLOCATION = 1024
@@ -115,19 +119,22 @@ class MultiTaskReplayBuffer:
         # Uniform with replacement within each task's filled slots, all tasks at once.
         return self._rows_and_slots(task_ids, (torch.rand(len(task_ids), n) * sizes[:, None]).long())
 
-    def sample_batch(self, task_ids: Tensor, batch_size: int, critic_reward: str = "dense") -> TransitionBatch:
+    def sample_batch(self, task_ids: Tensor, batch_size: int, critic_reward: str = "dense",
+                     reward_change: RewardChange | None = None) -> TransitionBatch:
         """SAC batch: ``batch_size`` transitions from each of the tasks ``task_ids``, flattened to
         ``(len(task_ids) * batch_size, ·)`` in task-major order. The reward is the one
         ``critic_reward`` names (:attr:`pearlkit.config.PearlConfig.critic_reward`): the dense
-        one, the task's own (sparse) one, or their sum."""
+        one, the task's own (sparse) one, or their sum, plus ``reward_change`` where given."""
         rows, slots = self._sample_slots(task_ids, batch_size)
-        get = lambda key: self.data[key][rows, slots].reshape(len(task_ids) * batch_size, -1)
         if critic_reward not in CRITIC_REWARDS:
             raise ValueError(f"critic_reward must be one of {list(CRITIC_REWARDS)}, got {critic_reward!r}")
-        reward = get("reward") if critic_reward == "sparse" else get("dense_reward")
+        reward = self.data["reward" if critic_reward == "sparse" else "dense_reward"][rows, slots].squeeze(-1)
         if critic_reward == "dense+sparse":
-            reward = reward + get("reward")
-        return TransitionBatch(get("obs"), get("action"), reward.squeeze(-1),
+            reward = reward + self.data["reward"][rows, slots].squeeze(-1)
+        if reward_change is not None:
+            reward = reward + reward_change(self.data["next_obs"][rows, slots])
+        get = lambda key: self.data[key][rows, slots].reshape(len(task_ids) * batch_size, -1)
+        return TransitionBatch(get("obs"), get("action"), reward.reshape(-1),
                                get("next_obs"), get("terminal").squeeze(-1))
 
     def _sample_trajectory_slots(self, task_ids: Tensor, n: int) -> tuple[Tensor, Tensor]:
@@ -142,16 +149,20 @@ class MultiTaskReplayBuffer:
         slots = (starts[:, None] + (torch.rand(len(task_ids), n) * lengths[:, None]).long()) % self.capacity
         return self._rows_and_slots(task_ids, slots)
 
-    def sample_context(self, task_ids: Tensor, n: int, use_next_obs: bool, sampling: str = "transitions") -> Tensor:
+    def sample_context(self, task_ids: Tensor, n: int, use_next_obs: bool, sampling: str = "transitions",
+                       reward_change: RewardChange | None = None) -> Tensor:
         """Context: ``n`` transitions per task as ``(len(task_ids), n, context_dim)``, each row
-        :math:`(s, a, r)` or :math:`(s, a, r, s')` with the task's own (sparse) reward, drawn
-        uniformly from all the task's transitions, or from one of its trajectories
-        (``sampling``, one of :data:`CONTEXT_SAMPLINGS`)."""
+        :math:`(s, a, r)` or :math:`(s, a, r, s')` with the task's own (sparse) reward (plus
+        ``reward_change`` where given), drawn uniformly from all the task's transitions, or from
+        one of its trajectories (``sampling``, one of :data:`CONTEXT_SAMPLINGS`)."""
         if sampling not in CONTEXT_SAMPLINGS:
             raise ValueError(f"sampling must be one of {list(CONTEXT_SAMPLINGS)}, got {sampling!r}")
         draw = self._sample_slots if sampling == "transitions" else self._sample_trajectory_slots
         rows, slots = draw(task_ids, n)
-        return torch.cat([self.data[k][rows, slots] for k in context_fields(use_next_obs)], dim=-1)
+        fields = {k: self.data[k][rows, slots] for k in context_fields(use_next_obs)}
+        if reward_change is not None:
+            fields["reward"] = fields["reward"] + reward_change(self.data["next_obs"][rows, slots])[..., None]
+        return torch.cat(list(fields.values()), dim=-1)
 
     def state_dict(self) -> dict:
         used = int(self.size.max()) if self.num_tasks else 0

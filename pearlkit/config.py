@@ -197,6 +197,13 @@ class PearlConfig:
     the encoder can learn to recognise those transitions instead of reading the task from them
     (Ant-Goal-2D: ``benchmarks/RESULTS.md``); a buffer that grows with every pick varies the
     contexts of each task, at the price of older policies' data in them."""
+    # paper-vs-code: not in the paper or the reference; hindsight task relabelling (Packer et al., 2021).
+    relabel_goals: float = 0.0
+    """The share of a gradient step's tasks given a goal drawn afresh from the family: their SAC
+    batch's and context's rewards are recomputed for it (families with a goal term,
+    ``relabelled_reward_change``: Ant-Goal-2D). Their states and actions are the task's own, so an
+    encoder that recognises a task's stored transitions instead of reading its rewards gets them
+    wrong; it must read the goal from the rewards (``benchmarks/RESULTS.md``)."""
     num_steps_prior: int = 100
     """Steps per pick with z from the prior (these go in both buffers)."""
     num_steps_posterior: int = 900
@@ -342,6 +349,10 @@ class PearlConfig:
         _check_in(self.task_picks, list(TASK_PICKS), "task_picks")
         _check_in(self.context_buffer_keeps, list(CONTEXT_BUFFER_KEEPS), "context_buffer_keeps")
         _check_in(self.exploration_prior, list(EXPLORATION_PRIORS), "exploration_prior")
+        _check_range("relabel_goals", self.relabel_goals, low=0, high=1)
+        if self.relabel_goals and getattr(env_class(self.env_id), "relabelled_reward_change", None) is None:
+            raise ValueError(f"relabel_goals={self.relabel_goals} needs a family whose stored transitions' rewards "
+                             f"can be recomputed for another goal (pearlkit/AntGoal2D-v0); {self.env_id}'s cannot")
         _check_in(self.exploration_actions, list(EXPLORATION_ACTIONS), "exploration_actions")
         if self.rule_out_searched and (self.exploration_prior != "training-beliefs" or not _sparse_family(self.env_id)):
             raise ValueError(f"rule_out_searched=True needs exploration_prior='training-beliefs' and a sparse "

@@ -19,9 +19,9 @@ import torch
 from torch import Tensor, nn
 
 from pearlkit import sac
-from pearlkit.buffers import MultiTaskReplayBuffer, context_dim
+from pearlkit.buffers import MultiTaskReplayBuffer, RewardChange, context_dim
 from pearlkit.config import LR_SCHEDULES, PearlConfig, picks_per_iteration
-from pearlkit.envs.tasks import ENV_IDS, Task
+from pearlkit.envs.tasks import ENV_IDS, Task, env_class
 from pearlkit.inference import ContextEncoder, kl_to_prior, log_var_excess, sample_z
 from pearlkit.networks import MLP, QNetwork, TanhGaussianPolicy, VNetwork, initialise
 from pearlkit.runtime import resolve_precision, seed_everything
@@ -321,11 +321,31 @@ def collect_data(agent: PearlAgent, pool: EnvPool, tasks: list[Task], task_ids: 
     return int(collected.sum())
 
 
-def encoder_context(context_buffer: MultiTaskReplayBuffer, task_ids: Tensor, config: PearlConfig) -> Tensor:
+def encoder_context(context_buffer: MultiTaskReplayBuffer, task_ids: Tensor, config: PearlConfig,
+                    reward_change: RewardChange | None = None) -> Tensor:
     """The encoder's context in each of ``task_ids`` while training: ``embedding_batch_size``
-    transitions of its context buffer, drawn as ``context_sampling`` says."""
+    transitions of its context buffer, drawn as ``context_sampling`` says (rewards relabelled by
+    ``reward_change`` where given)."""
     return context_buffer.sample_context(task_ids, config.embedding_batch_size, config.use_next_obs_in_context,
-                                         config.context_sampling)
+                                         config.context_sampling, reward_change=reward_change)
+
+
+def relabelled_goals(trainer: MetaTrainer, task_ids: Tensor) -> RewardChange | None:
+    """Hindsight task relabelling for one gradient step: each of ``task_ids``, with probability
+    ``relabel_goals``, is given a goal drawn afresh from its family, and the returned function
+    recomputes its rewards for that goal (``relabelled_reward_change``; zero change for the
+    others). None when no task was drawn."""
+    config = trainer.config
+    relabelled = trainer.rng.random(len(task_ids)) < config.relabel_goals
+    if not relabelled.any():
+        return None
+    family = env_class(config.env_id)
+    goals = np.stack([trainer.tasks[i]["goal"] for i in task_ids.tolist()])
+    new_goals = goals.copy()
+    new_goals[relabelled] = [task["goal"] for task in family.draw_tasks(int(relabelled.sum()), trainer.rng)]
+    device, dtype = trainer.replay.device, trainer.replay.data["next_obs"].dtype
+    goal, new_goal = (torch.as_tensor(g, dtype=dtype, device=device)[:, None, :] for g in (goals, new_goals))
+    return lambda next_obs: family.relabelled_reward_change(next_obs, goal, new_goal)
 
 
 class TrainingDiverged(RuntimeError):
@@ -436,8 +456,9 @@ def meta_train_iteration(trainer: MetaTrainer, iteration: int, refill: bool = Fa
     sums: dict[str, float] = {}
     for step in range(1, config.num_train_steps_per_itr + 1):
         task_ids = torch.as_tensor(rng.integers(config.num_train_tasks, size=config.meta_batch))
-        batch = trainer.replay.sample_batch(task_ids, config.batch_size, config.critic_reward)
-        context = encoder_context(trainer.context_buffer, task_ids, config)
+        relabel = relabelled_goals(trainer, task_ids) if config.relabel_goals else None
+        batch = trainer.replay.sample_batch(task_ids, config.batch_size, config.critic_reward, reward_change=relabel)
+        context = encoder_context(trainer.context_buffer, task_ids, config, relabel)
         sizes = None
         if config.vary_context_size:  # contexts of every size, as meta-test's grows from empty
             sizes = torch.as_tensor(rng.integers(1, config.embedding_batch_size + 1, size=config.meta_batch))

@@ -144,3 +144,27 @@ def test_training_draws_the_encoders_contexts_as_the_config_says():
     assert any(len(set(c[:, 0].tolist())) > 1 for c in encoder_context(buffer, ids, config))
     one = encoder_context(buffer, ids, config.replace(context_sampling="trajectory"))
     assert all(len(set(c[:, 0].tolist())) == 1 for c in one)
+
+
+@pytest.mark.parametrize("sampling", ["transitions", "trajectory"])
+def test_a_reward_change_moves_the_rewards_of_the_same_transitions_and_nothing_else(sampling):
+    buffer = MultiTaskReplayBuffer(num_tasks=2, obs_dim=2, action_dim=2, capacity=100)
+    for task in range(2):
+        buffer.add(task, transitions(10, task, start=1))
+    tasks = torch.tensor([1, 0, 1])
+    # a change that reads each transition's s' (task value + 1) and its task's row
+    change = lambda next_obs: next_obs[..., 0] * torch.tensor([10.0, 100.0, 1000.0])[:, None]
+    torch.manual_seed(0)
+    batch = buffer.sample_batch(tasks, batch_size=4)
+    torch.manual_seed(0)
+    moved = buffer.sample_batch(tasks, batch_size=4, reward_change=change)
+    torch.testing.assert_close(moved.reward - batch.reward, torch.tensor([20.0, 100.0, 2000.0]).repeat_interleave(4))
+    for field in ("obs", "action", "next_obs", "terminal"):
+        torch.testing.assert_close(getattr(moved, field), getattr(batch, field))
+    torch.manual_seed(0)
+    context = buffer.sample_context(tasks, 4, use_next_obs=False, sampling=sampling)
+    torch.manual_seed(0)
+    moved = buffer.sample_context(tasks, 4, use_next_obs=False, sampling=sampling, reward_change=change)
+    per_task = torch.tensor([20.0, 100.0, 2000.0])[:, None].expand(3, 4)
+    torch.testing.assert_close(moved[..., 4] - context[..., 4], per_task)
+    torch.testing.assert_close(moved[..., :4], context[..., :4])

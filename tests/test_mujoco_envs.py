@@ -8,6 +8,7 @@ from gymnasium.utils.env_checker import check_env
 import pearlkit  # noqa: F401  (registers the environments)
 from pearlkit.config import PearlConfig
 from pearlkit.envs import make_env
+from pearlkit.envs.ant import AntGoal2DEnv
 
 FAMILIES = ["pearlkit/HalfCheetahVel-v0", "pearlkit/HalfCheetahFwdBack-v0", "pearlkit/AntFwdBack-v1",
             "pearlkit/AntGoal2D-v0", "pearlkit/HumanoidDir2D-v0", "pearlkit/Walker2DParams-v1"]
@@ -270,3 +271,35 @@ def test_observation_slice_finds_each_part_in_the_simulator(env_id, contact_forc
     else:
         with pytest.raises(ValueError, match="observes no 'goal'.*'qpos'"):
             env.observation_slice("goal")
+
+
+def _rewards_and_positions(goal, actions):
+    """Per step: the reward, the torso where the reward measures it (the body's position, which
+    MuJoCo computes before the last physics substep), and the x, y the observation reports."""
+    env = make_env("pearlkit/AntGoal2D-v0")
+    env.reset(seed=0, options={"task": {"goal": goal}})
+    rewards, torso, observed = [], [], []
+    for action in actions:
+        obs, reward, *_ = env.step(action)
+        rewards.append(reward)
+        torso.append(env.unwrapped.data.body("torso").xpos[:2].copy())
+        observed.append(obs[:2])
+    return np.array(rewards), np.array(torso), np.array(observed)
+
+
+def test_relabelled_rewards_are_what_the_other_goal_pays():
+    # The goal does not change the dynamics: one seed and one action sequence under two goals
+    # give the same trajectory, and the rewards differ by the goal term alone.
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(20, 8))
+    goal, new_goal = np.array([1.5, -2.0]), np.array([-0.5, 2.5])
+    reward, torso, observed = _rewards_and_positions(goal, actions)
+    new_reward, new_torso, _ = _rewards_and_positions(new_goal, actions)
+    np.testing.assert_array_equal(torso, new_torso)
+    assert not np.allclose(reward, new_reward, atol=0.1)
+    change = AntGoal2DEnv.relabelled_reward_change
+    np.testing.assert_allclose(reward + change(torso, goal, new_goal), new_reward, atol=1e-9)
+    # From the observed x, y (what a buffer keeps), off by the torso's travel in one substep
+    # (0.01 s) in each of the two distances.
+    lag = np.abs(observed - torso).sum(-1)
+    assert 0 < lag.max() < 0.01
+    np.testing.assert_allclose(reward + change(observed, goal, new_goal), new_reward, atol=2 * lag.max())

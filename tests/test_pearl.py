@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 import torch
 
+import pearlkit
 import pearlkit.config
 import pearlkit.pearl as pearl
+from pearlkit.buffers import MultiTaskReplayBuffer
 from pearlkit.envs.point_nav import dense_reward, sparse_reward
 from pearlkit.evaluate import meta_test
 from pearlkit.inference import kl_to_prior, sample_z
@@ -203,7 +205,8 @@ def test_the_critic_learns_from_the_reward_the_config_names(setup, monkeypatch):
     trainer = MetaTrainer(config, agent, make_optimizers(agent, config), replay, context_buffer, train_tasks, pool,
                           np.random.default_rng(0))
     seen, real_sample = [], replay.sample_batch
-    monkeypatch.setattr(replay, "sample_batch", lambda *args: seen.append(args[-1]) or real_sample(*args))
+    monkeypatch.setattr(replay, "sample_batch",
+                        lambda *args, **kwargs: seen.append(args[-1]) or real_sample(*args, **kwargs))
     meta_train_iteration(trainer, iteration=1)
     assert seen == ["dense+sparse"] * 3
     with pytest.raises(ValueError, match="critic_reward must be one of .*'dense\\+sparse'.* got 'shaped'"):
@@ -445,3 +448,70 @@ def test_the_spread_weight_applies_after_its_plain_iterations(setup, monkeypatch
         tiny_config(critic_spread_after=5)
     with pytest.raises(ValueError, match="critic_spread_after must be .*got -1"):
         config.replace(critic_spread_after=-1)
+
+
+def tiny_ant_goal_config(**changes):
+    """An Ant-Goal-2D config whose trainer fills its buffers in about a second."""
+    return pearlkit.get_preset("ant-goal-2d").replace(
+        num_train_tasks=4, num_test_tasks=2, hidden_sizes=(16, 16), encoder_hidden_sizes=(16,),
+        num_initial_steps=50, num_tasks_sample=1, num_steps_prior=50, num_steps_posterior=0,
+        num_extra_rl_steps_posterior=0, num_train_steps_per_itr=3, meta_batch=4, batch_size=8,
+        embedding_batch_size=8).replace(**changes)
+
+
+def test_relabelled_goals_give_the_drawn_share_of_tasks_a_goal_from_the_family_and_change_only_theirs():
+    from types import SimpleNamespace
+    from pearlkit.envs.ant import AntGoal2DEnv
+    config = tiny_ant_goal_config(relabel_goals=0.3)
+    tasks = AntGoal2DEnv.sample_tasks(4)
+    replay = MultiTaskReplayBuffer(4, 107, 8, 10)
+    trainer = SimpleNamespace(config=config, rng=np.random.default_rng(5), tasks=tasks, replay=replay)
+    task_ids = torch.as_tensor(np.arange(2000) % 4)
+    change = pearl.relabelled_goals(trainer, task_ids)
+    next_obs = torch.as_tensor(np.random.default_rng(1).uniform(-3, 3, size=(2000, 6, 107)), dtype=torch.float32)
+    gained = change(next_obs)
+    assert gained.shape == (2000, 6)
+    relabelled = (gained != 0).any(1).numpy()
+    assert relabelled.mean() == pytest.approx(0.3, abs=0.03)
+    # the same draws, replayed: which tasks, then their goals from the family's distribution
+    rng = np.random.default_rng(5)
+    assert (rng.random(2000) < 0.3).tolist() == relabelled.tolist()
+    goals = np.stack([tasks[i]["goal"] for i in task_ids.tolist()])
+    new_goals = goals.copy()
+    new_goals[relabelled] = [task["goal"] for task in AntGoal2DEnv.draw_tasks(int(relabelled.sum()), rng)]
+    expected = AntGoal2DEnv.relabelled_reward_change(next_obs.double().numpy(), goals[:, None], new_goals[:, None])
+    np.testing.assert_allclose(gained.numpy(), expected, atol=1e-4)
+    # where no task is drawn, nothing changes
+    trainer.config = config.replace(relabel_goals=1e-9)
+    assert pearl.relabelled_goals(trainer, torch.arange(4)) is None
+
+
+def test_an_iteration_with_relabelled_goals_trains_on_the_relabelled_rewards(monkeypatch):
+    trainer = pearl.new_trainer(tiny_ant_goal_config(relabel_goals=1.0), torch.device("cpu"))
+    moved = {"sample_batch": [], "sample_context": []}  # per draw: how far the rewards moved
+
+    def spy(buffer, name, reward_of):
+        sample = getattr(buffer, name)
+
+        def spying(*args, reward_change=None):
+            state = torch.get_rng_state()
+            plain = sample(*args)
+            torch.set_rng_state(state)  # the same transitions again, relabelled
+            drawn = sample(*args, reward_change=reward_change)
+            moved[name].append(float((reward_of(drawn) - reward_of(plain)).abs().min()))
+            return drawn
+        monkeypatch.setattr(buffer, name, spying)
+
+    spy(trainer.replay, "sample_batch", lambda batch: batch.reward)
+    spy(trainer.context_buffer, "sample_context", lambda context: context[..., 107 + 8])
+    result = pearl.meta_train_iteration(trainer, iteration=0)
+    # every task has a new goal at every step, so every reward moved, in the batch and the context
+    assert len(moved["sample_batch"]) == len(moved["sample_context"]) == 3
+    assert min(moved["sample_batch"] + moved["sample_context"]) > 0
+    assert all(np.isfinite(value) for value in result.losses.values())
+    with pytest.raises(ValueError, match="relabel_goals=0.5 needs a family .*HalfCheetahVel-v0's cannot"):
+        tiny_ant_goal_config(env_id="pearlkit/HalfCheetahVel-v0", relabel_goals=0.5)
+    with pytest.raises(ValueError, match="relabel_goals=0.5 needs .*AntGoal2DOracle-v0's cannot"):
+        tiny_ant_goal_config(env_id="pearlkit/AntGoal2DOracle-v0", relabel_goals=0.5)
+    with pytest.raises(ValueError, match=r"relabel_goals must be in \[0, 1\], got 1.5"):
+        tiny_ant_goal_config(relabel_goals=1.5)

@@ -115,6 +115,21 @@ class AntGoal2DEnv(MujocoTaskMixin, AntEnv):
         xy = self.data.body("torso").xpos[:2]
         return ant_goal_reward(xy, self._task["goal"], control, -info["reward_contact"])
 
+    @staticmethod
+    def relabelled_reward_change(next_obs, goal, new_goal):
+        r"""What the reward of a step that ended at ``next_obs`` gains when its goal :math:`g`
+        becomes :math:`g'` (hindsight relabelling, ``relabel_goals``). The goal does not change
+        the dynamics, and only the goal term of the reward depends on it, so the gain is
+        :math:`\lVert p_{xy} - g\rVert_1 - \lVert p_{xy} - g'\rVert_1`, where :math:`p_{xy}`, the
+        torso's x, y, opens the observation (its first two numbers are all that is read). Arrays
+        or tensors; ``goal`` and ``new_goal`` broadcast against ``next_obs[..., :2]``.
+
+        Exact from the torso body's position, which the reward reads; from the observed x, y
+        (what a buffer keeps), off by the torso's travel in the step's last physics substep, a
+        few mm, since MuJoCo computed the body's position before that substep."""
+        xy = next_obs[..., :2]
+        return abs(xy - goal).sum(-1) - abs(xy - new_goal).sum(-1)
+
 
 # paper-vs-code: not a family of the paper; the "oracle" of meta-RL papers, for diagnosis.
 class AntGoal2DOracleEnv(AntGoal2DEnv):
@@ -122,6 +137,8 @@ class AntGoal2DOracleEnv(AntGoal2DEnv):
     has nothing to infer (its policy, critic and encoder read the goal in every observation, from
     the first step), so its return is what the goal-conditioned policy and critic learn at that
     budget: the ceiling an encoder that knew the goal from its context would reach."""
+
+    relabelled_reward_change = None  # a relabelled goal would have to be rewritten in every observation too
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
