@@ -197,7 +197,8 @@ class PearlConfig:
     the encoder can learn to recognise those transitions instead of reading the task from them
     (Ant-Goal-2D: ``benchmarks/RESULTS.md``); a buffer that grows with every pick varies the
     contexts of each task, at the price of older policies' data in them."""
-    # paper-vs-code: not in the paper or the reference; hindsight task relabelling (Packer et al., 2021).
+    # paper-vs-code: not in the paper or the reference; relabelling as in Packer et al.'s hindsight task
+    # relabelling (2021), with goals from the family's distribution rather than from the states reached.
     relabel_goals: float = 0.0
     """The share of a gradient step's tasks given a goal drawn afresh from the family: their SAC
     batch's and context's rewards are recomputed for it (families with a goal term,

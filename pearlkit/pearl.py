@@ -331,7 +331,7 @@ def encoder_context(context_buffer: MultiTaskReplayBuffer, task_ids: Tensor, con
 
 
 def relabelled_goals(trainer: MetaTrainer, task_ids: Tensor) -> RewardChange | None:
-    """Hindsight task relabelling for one gradient step: each of ``task_ids``, with probability
+    """Goal relabelling for one gradient step: each of ``task_ids``, with probability
     ``relabel_goals``, is given a goal drawn afresh from its family, and the returned function
     recomputes its rewards for that goal (``relabelled_reward_change``; zero change for the
     others). None when no task was drawn."""
