@@ -350,11 +350,11 @@ class PearlConfig:
         _check_in(self.task_picks, list(TASK_PICKS), "task_picks")
         _check_in(self.context_buffer_keeps, list(CONTEXT_BUFFER_KEEPS), "context_buffer_keeps")
         _check_in(self.exploration_prior, list(EXPLORATION_PRIORS), "exploration_prior")
+        _check_in(self.exploration_actions, list(EXPLORATION_ACTIONS), "exploration_actions")
         _check_range("relabel_goals", self.relabel_goals, low=0, high=1)
         if self.relabel_goals and getattr(env_class(self.env_id), "relabelled_reward_change", None) is None:
             raise ValueError(f"relabel_goals={self.relabel_goals} needs a family whose stored transitions' rewards "
                              f"can be recomputed for another goal (pearlkit/AntGoal2D-v0); {self.env_id}'s cannot")
-        _check_in(self.exploration_actions, list(EXPLORATION_ACTIONS), "exploration_actions")
         if self.rule_out_searched and (self.exploration_prior != "training-beliefs" or not _sparse_family(self.env_id)):
             raise ValueError(f"rule_out_searched=True needs exploration_prior='training-beliefs' and a sparse "
                              f"navigation family, whose reward marks the goal discs a trajectory crossed (got "

@@ -118,7 +118,7 @@ class AntGoal2DEnv(MujocoTaskMixin, AntEnv):
     @staticmethod
     def relabelled_reward_change(next_obs, goal, new_goal):
         r"""What the reward of a step that ended at ``next_obs`` gains when its goal :math:`g`
-        becomes :math:`g'` (hindsight relabelling, ``relabel_goals``). The goal does not change
+        becomes :math:`g'` (goal relabelling, ``relabel_goals``). The goal does not change
         the dynamics, and only the goal term of the reward depends on it, so the gain is
         :math:`\lVert p_{xy} - g\rVert_1 - \lVert p_{xy} - g'\rVert_1`, where :math:`p_{xy}`, the
         torso's x, y, opens the observation (its first two numbers are all that is read). Arrays
