@@ -14,11 +14,11 @@ return split into its terms (:func:`pearlkit.envs.ant.ant_goal_reward`): the goa
 distance summed over the steps), the control cost and the contact cost. Whether the belief knows
 the goal: how much of the goals' spread a linear map from the belief's mean explains (R², each
 task's runs predicted by a fit to the other tasks'; at or below 0 the belief says nothing linear
-about where the goal is), how far the torso positions in the context it was inferred from spread (the root mean
-square distance about their mean, over the trajectories before this one), and the same R² for an
-ideal reader of that context (:func:`ideal_goal_means`: the exact posterior over goals, given the
-rewards and the costs, which the observations and actions give), which tells an uninformative
-context from an encoder that reads an informative one badly. As a check, the goal term is
+about where the goal is), how far the torso positions in the context it was inferred from
+spread (the root mean square distance about their mean, over the trajectories before this one),
+and the same R² for an ideal reader of that context (:func:`ideal_goal_means`: the exact
+posterior over goals, given the rewards and the costs, which the observations and actions give),
+which tells an uninformative context from an encoder that reads an informative one badly. As a check, the goal term is
 recomputed from the observed positions and compared with what the return leaves once the costs
 are taken out: the ``residual`` column, the largest gap over the runs, should read about 0 (the
 observations are stored in float32, so about 0.01 over 200 steps). The last line is one JSON
@@ -33,9 +33,9 @@ questions asked of the *training* tasks, to tell which half of PEARL stops the a
   trajectories, the same goals). A gap between the two is an encoder that learned its
   buffers' contexts rather than how rewards place a goal;
 - **relabelled**: the buffer contexts with each reward's goal term moved to another training
-  task's goal (``AntGoal2DEnv.relabelled_reward_change``, to within a few mm of the torso's travel), the R² against
-  each task's own goal and against the goal its rewards now point to. An encoder that reads
-  rewards follows the new goal;
+  task's goal (``AntGoal2DEnv.relabelled_reward_change``, to within a few mm of the torso's
+  travel), the R² against each task's own goal and against the goal its rewards now point to. An
+  encoder that reads rewards follows the new goal;
 - **acting on it**: one trajectory in each training task on the buffer belief's mean, on the
   prior's mean and on another task's buffer belief (actions as meta-test takes them, the
   policy's mean): its return and how far the torso went toward the goal. A policy that walks to

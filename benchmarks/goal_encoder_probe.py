@@ -12,8 +12,8 @@ multiplied together) with a linear map from its belief's mean to the goal, train
 the squared error of that map. Its contexts are the run's own policy's trajectories, on z from the
 prior with sampled actions (as training collects its context data), ``embedding_batch_size``
 transitions of two of them at a time, relabelled to a goal drawn anew from the disc for every
-context (``pearlkit.envs.ant.AntGoal2DEnv.relabelled_reward_change``): it never sees one context twice, so it can only
-learn to read the rewards.
+context (``pearlkit.envs.ant.AntGoal2DEnv.relabelled_reward_change``): it never sees one context
+twice, so it can only learn to read the rewards.
 
 With ``--fixed-tasks N`` the probe trains as the run's encoder does instead: N tasks, each with
 one goal and one fixed pair of the trajectories (the two exploring trajectories a context buffer

@@ -131,11 +131,12 @@ class MultiTaskReplayBuffer:
         reward = self.data["reward" if critic_reward == "sparse" else "dense_reward"][rows, slots].squeeze(-1)
         if critic_reward == "dense+sparse":
             reward = reward + self.data["reward"][rows, slots].squeeze(-1)
+        next_obs = self.data["next_obs"][rows, slots]
         if reward_change is not None:
-            reward = reward + reward_change(self.data["next_obs"][rows, slots])
+            reward = reward + reward_change(next_obs)
         get = lambda key: self.data[key][rows, slots].reshape(len(task_ids) * batch_size, -1)
         return TransitionBatch(get("obs"), get("action"), reward.reshape(-1),
-                               get("next_obs"), get("terminal").squeeze(-1))
+                               next_obs.reshape(len(task_ids) * batch_size, -1), get("terminal").squeeze(-1))
 
     def _sample_trajectory_slots(self, task_ids: Tensor, n: int) -> tuple[Tensor, Tensor]:
         # One stored trajectory per task, uniformly, then slots uniformly with replacement within it.
@@ -161,7 +162,8 @@ class MultiTaskReplayBuffer:
         rows, slots = draw(task_ids, n)
         fields = {k: self.data[k][rows, slots] for k in context_fields(use_next_obs)}
         if reward_change is not None:
-            fields["reward"] = fields["reward"] + reward_change(self.data["next_obs"][rows, slots])[..., None]
+            next_obs = fields["next_obs"] if use_next_obs else self.data["next_obs"][rows, slots]
+            fields["reward"] = fields["reward"] + reward_change(next_obs)[..., None]
         return torch.cat(list(fields.values()), dim=-1)
 
     def state_dict(self) -> dict:

@@ -334,8 +334,11 @@ def relabelled_goals(trainer: MetaTrainer, task_ids: Tensor) -> RewardChange | N
     """Goal relabelling for one gradient step: each of ``task_ids``, with probability
     ``relabel_goals``, is given a goal drawn afresh from its family, and the returned function
     recomputes its rewards for that goal (``relabelled_reward_change``; zero change for the
-    others). None when no task was drawn."""
+    others). None when no task was drawn; at ``relabel_goals=0`` nothing is drawn, so the
+    trainer's random stream is the one a run without relabelling draws."""
     config = trainer.config
+    if not config.relabel_goals:
+        return None
     relabelled = trainer.rng.random(len(task_ids)) < config.relabel_goals
     if not relabelled.any():
         return None
@@ -456,7 +459,7 @@ def meta_train_iteration(trainer: MetaTrainer, iteration: int, refill: bool = Fa
     sums: dict[str, float] = {}
     for step in range(1, config.num_train_steps_per_itr + 1):
         task_ids = torch.as_tensor(rng.integers(config.num_train_tasks, size=config.meta_batch))
-        relabel = relabelled_goals(trainer, task_ids) if config.relabel_goals else None
+        relabel = relabelled_goals(trainer, task_ids)
         batch = trainer.replay.sample_batch(task_ids, config.batch_size, config.critic_reward, reward_change=relabel)
         context = encoder_context(trainer.context_buffer, task_ids, config, relabel)
         sizes = None

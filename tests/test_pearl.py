@@ -1,5 +1,6 @@
 """The agent's update, data collection and meta-test, checked piece by piece."""
 import copy
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import pearlkit
 import pearlkit.config
 import pearlkit.pearl as pearl
 from pearlkit.buffers import MultiTaskReplayBuffer
+from pearlkit.envs.ant import AntGoal2DEnv
 from pearlkit.envs.point_nav import dense_reward, sparse_reward
 from pearlkit.evaluate import meta_test
 from pearlkit.inference import kl_to_prior, sample_z
@@ -460,8 +462,6 @@ def tiny_ant_goal_config(**changes):
 
 
 def test_relabelled_goals_give_the_drawn_share_of_tasks_a_goal_from_the_family_and_change_only_theirs():
-    from types import SimpleNamespace
-    from pearlkit.envs.ant import AntGoal2DEnv
     config = tiny_ant_goal_config(relabel_goals=0.3)
     tasks = AntGoal2DEnv.sample_tasks(4)
     replay = MultiTaskReplayBuffer(4, 107, 8, 10)
