@@ -14,7 +14,9 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +228,15 @@ def evaluation_line(row: dict, config: PearlConfig) -> str:
     return line
 
 
+class Terminated(KeyboardInterrupt):
+    """``kill`` (SIGTERM) during ``train``: it stops as Ctrl-C does, unwinding, so the run folder
+    is let go (its lock file removed, evaluation workers closed) and the resume command printed."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
 def _train(args: argparse.Namespace) -> int:
     if args.resume is not None:
         config_path = args.resume / "config.json"
@@ -252,6 +263,11 @@ def _train(args: argparse.Namespace) -> int:
         if "eval/return_after_exploration" in row:
             print(evaluation_line(row, config), file=sys.stderr, flush=True)
 
+    # A run under nohup is stopped with kill: without this, SIGTERM ends it where it stands.
+    # (Only the main thread can set a handler, and one set outside Python cannot be put back.)
+    catch_kill = (threading.current_thread() is threading.main_thread()
+                  and signal.getsignal(signal.SIGTERM) is not None)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if catch_kill else None
     try:
         result = train(config, out, resume=args.resume is not None, device=args.device,
                        progress=not args.no_progress, on_iteration=log_evaluation if args.no_progress else None,
@@ -259,10 +275,14 @@ def _train(args: argparse.Namespace) -> int:
     except TrainingDiverged as error:
         print(f"error: training diverged: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; the last finished iteration is saved: python -m pearlkit train --resume {out}",
+    except KeyboardInterrupt as stop:
+        how = "terminated" if isinstance(stop, Terminated) else "interrupted"
+        print(f"\n{how}; the last finished iteration is saved: python -m pearlkit train --resume {out}",
               file=sys.stderr)
-        return 130
+        return 128 + (signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
+    finally:
+        if catch_kill:
+            signal.signal(signal.SIGTERM, previous)
     if result.get("iteration", config.num_iterations) < config.num_iterations:
         print(f"env_step_budget={config.env_step_budget:,} reached: {result['env_steps']:,} env steps at iteration "
               f"{result['iteration']} of {config.num_iterations}, and another could collect past it", file=sys.stderr)

@@ -287,6 +287,28 @@ def test_sigkill_mid_training_resumes_losing_at_most_one_iteration(tmp_path):
     assert not list(run_dir.glob(".*.tmp"))
 
 
+def test_kill_stops_a_cli_run_as_ctrl_c_does_letting_go_of_its_folder(tmp_path):
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "pearlkit", "train", "sparse-point-robot", "--out", str(run_dir), "--no-progress",
+           "--set", *TINY_SET, "num_iterations=40", "num_train_steps_per_itr=30"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    with subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
+        deadline = time.time() + 120
+        while time.time() < deadline and process.poll() is None:
+            if (run_dir / "progress.csv").exists() and len(rows(run_dir)) >= 2:
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, process.stderr.read().decode()
+        process.send_signal(signal.SIGTERM)  # what `kill` and `pkill` send
+        stderr = process.stderr.read().decode()
+        assert process.wait() == 128 + signal.SIGTERM, stderr
+    assert f"terminated; the last finished iteration is saved: python -m pearlkit train --resume {run_dir}" in stderr
+    assert not (run_dir / training.LOCK_NAME).exists()
+    assert not list(run_dir.glob(".*.tmp"))
+    finished = len(rows(run_dir))
+    assert load_checkpoint(run_dir / "checkpoint.pt")["state"]["iteration"] == finished == pearlkit.load_agent(run_dir)[2]
+
+
 def test_a_second_trainer_of_a_run_folder_is_refused_by_name_and_writes_nothing(tmp_path, capsys):
     config = tiny_config(num_iterations=1)
     run_dir = tmp_path / "run"
