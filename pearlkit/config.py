@@ -480,11 +480,13 @@ _RENAMED_FIELDS = {"latent_size": "latent_dim"}
 #: evaluates, the number format of its matrix products (weights and optimizer state are float32
 #: in every format), how meta-test explores and exploits (training never draws from those
 #: streams), SAC's fixed temperature from the resume on (not where ``learn_temperature``: the
-#: learned one goes on), and how the encoder's contexts are drawn from the resume on (their sizes,
-#: ``vary_context_size``, and where from, ``context_sampling``: only the contexts change).
+#: learned one goes on), how the encoder's contexts are drawn from the resume on (their sizes,
+#: ``vary_context_size``, and where from, ``context_sampling``: only the contexts change), and the
+#: share of goals relabelled from the resume on (``relabel_goals``: only the rewards a gradient
+#: step reads change).
 RESUMABLE_FIELDS = ("num_iterations", "env_step_budget", "num_train_steps_per_itr", "eval_every", "precision",
                     "exploration_prior", "exploration_actions", "rule_out_searched", "exploit_with_mean", "temperature",
-                    "vary_context_size", "context_sampling")
+                    "vary_context_size", "context_sampling", "relabel_goals")
 
 
 def config_fields() -> dict[str, str]:

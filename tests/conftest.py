@@ -24,6 +24,15 @@ def tiny_config(**changes) -> PearlConfig:
     return base.replace(**changes)
 
 
+def tiny_ant_goal_config(**changes) -> PearlConfig:
+    """An Ant-Goal-2D config whose trainer fills its buffers in about a second."""
+    return pearlkit.get_preset("ant-goal-2d").replace(
+        num_train_tasks=4, num_test_tasks=2, hidden_sizes=(16, 16), encoder_hidden_sizes=(16,),
+        num_initial_steps=50, num_tasks_sample=1, num_steps_prior=50, num_steps_posterior=0,
+        num_extra_rl_steps_posterior=0, num_train_steps_per_itr=3, meta_batch=4, batch_size=8,
+        embedding_batch_size=8).replace(**changes)
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)

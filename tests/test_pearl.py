@@ -21,7 +21,7 @@ from pearlkit.pearl import (
     update_step,
 )
 from pearlkit.sac import q_target
-from tests.conftest import agent_with_data, tiny_config
+from tests.conftest import agent_with_data, tiny_ant_goal_config, tiny_config
 
 
 @pytest.fixture
@@ -450,15 +450,6 @@ def test_the_spread_weight_applies_after_its_plain_iterations(setup, monkeypatch
         tiny_config(critic_spread_after=5)
     with pytest.raises(ValueError, match="critic_spread_after must be .*got -1"):
         config.replace(critic_spread_after=-1)
-
-
-def tiny_ant_goal_config(**changes):
-    """An Ant-Goal-2D config whose trainer fills its buffers in about a second."""
-    return pearlkit.get_preset("ant-goal-2d").replace(
-        num_train_tasks=4, num_test_tasks=2, hidden_sizes=(16, 16), encoder_hidden_sizes=(16,),
-        num_initial_steps=50, num_tasks_sample=1, num_steps_prior=50, num_steps_posterior=0,
-        num_extra_rl_steps_posterior=0, num_train_steps_per_itr=3, meta_batch=4, batch_size=8,
-        embedding_batch_size=8).replace(**changes)
 
 
 def test_relabelled_goals_give_the_drawn_share_of_tasks_a_goal_from_the_family_and_change_only_theirs():

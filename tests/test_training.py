@@ -22,7 +22,7 @@ from pearlkit.cli import train_command, training_commands, with_overrides
 from pearlkit.config import PearlConfig
 from pearlkit.evaluate import held_out_meta_test, meta_test, summarize
 from pearlkit.pearl import TrainingDiverged
-from tests.conftest import bfloat16_anywhere, tiny_config
+from tests.conftest import bfloat16_anywhere, tiny_ant_goal_config, tiny_config
 
 TINY_SET = [f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
             for k, v in tiny_config().to_dict().items() if k != "env_id"]
@@ -305,8 +305,9 @@ def test_kill_stops_a_cli_run_as_ctrl_c_does_letting_go_of_its_folder(tmp_path):
     assert f"terminated; the last finished iteration is saved: python -m pearlkit train --resume {run_dir}" in stderr
     assert not (run_dir / training.LOCK_NAME).exists()
     assert not list(run_dir.glob(".*.tmp"))
-    finished = len(rows(run_dir))
-    assert load_checkpoint(run_dir / "checkpoint.pt")["state"]["iteration"] == finished == pearlkit.load_agent(run_dir)[2]
+    finished = len(rows(run_dir))  # the files agree on the last finished iteration
+    assert load_checkpoint(run_dir / "checkpoint.pt")["state"]["iteration"] == finished
+    assert pearlkit.load_agent(run_dir)[2] == finished
 
 
 def test_a_second_trainer_of_a_run_folder_is_refused_by_name_and_writes_nothing(tmp_path, capsys):
@@ -555,8 +556,8 @@ def test_cli_resume_errors(tmp_path, capsys):
     (tmp_path / "config.json").write_text(tiny_config().to_json())
     assert cli_main(["train", "--resume", str(tmp_path), "--set", "kl_lambda=2"]) == 2
     assert ("can only change ['context_sampling', 'env_step_budget', 'eval_every', 'exploit_with_mean', "
-            "'exploration_actions', 'exploration_prior', 'num_iterations', 'num_train_steps_per_itr', 'precision', 'rule_out_searched', "
-            "'temperature', 'vary_context_size'], not ['kl_lambda']" in capsys.readouterr().err)
+            "'exploration_actions', 'exploration_prior', 'num_iterations', 'num_train_steps_per_itr', 'precision', "
+            "'relabel_goals', 'rule_out_searched', 'temperature', 'vary_context_size'], not ['kl_lambda']" in capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -661,6 +662,19 @@ def test_a_run_resumes_with_other_contexts(tmp_path, change):
     assert rows(tmp_path / "run")[2]["train/q_loss"] != rows(tmp_path / "same")[2]["train/q_loss"]
     assert json.loads((tmp_path / "run" / "versions.json").read_text())["resumed"][0]["changed"] == {
         "num_iterations": 3, **change}
+
+
+def test_a_run_resumes_relabelling_goals(tmp_path):
+    config = tiny_ant_goal_config(num_iterations=1, eval_every=1, num_evals=1, num_steps_per_eval=30,
+                                  max_path_length=10)
+    pearlkit.train(config, tmp_path / "run", progress=False)
+    pearlkit.train(config.replace(num_iterations=2), tmp_path / "same", progress=False)
+    pearlkit.train(config.replace(num_iterations=2, relabel_goals=1.0), tmp_path / "run", resume=True, progress=False)
+    assert without_time(rows(tmp_path / "run"))[:1] == without_time(rows(tmp_path / "same"))[:1]
+    # from the resume on every gradient step reads relabelled rewards, and the critic learns from them
+    assert rows(tmp_path / "run")[1]["train/q_loss"] != rows(tmp_path / "same")[1]["train/q_loss"]
+    assert json.loads((tmp_path / "run" / "versions.json").read_text())["resumed"][0]["changed"] == {
+        "num_iterations": 2, "relabel_goals": 1.0}
 
 
 def test_a_run_resumes_at_another_temperature_unless_it_learns_its_own(tmp_path):
