@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -263,18 +264,29 @@ def test_a_finished_run_resumed_with_a_new_meta_test_keeps_its_weights_and_meta_
     assert len(rows(tmp_path / "run")) == 2
 
 
-def test_sigkill_mid_training_resumes_losing_at_most_one_iteration(tmp_path):
-    run_dir = tmp_path / "run"
+@contextmanager
+def cli_training_under_way(run_dir, finished):
+    """A 40-iteration CLI training into ``run_dir``, in a process of its own, given once
+    ``finished`` iterations are in its ``progress.csv``; it is killed when the block ends."""
     cmd = [sys.executable, "-m", "pearlkit", "train", "sparse-point-robot", "--out", str(run_dir), "--no-progress",
            "--set", *TINY_SET, "num_iterations=40", "num_train_steps_per_itr=30"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     with subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
-        deadline = time.time() + 120
-        while time.time() < deadline and process.poll() is None:
-            if (run_dir / "progress.csv").exists() and len(rows(run_dir)) >= 3:
-                break
-            time.sleep(0.05)
-        assert process.poll() is None, process.stderr.read().decode()
+        try:
+            deadline = time.time() + 120
+            while time.time() < deadline and process.poll() is None:
+                if (run_dir / "progress.csv").exists() and len(rows(run_dir)) >= finished:
+                    break
+                time.sleep(0.05)
+            assert process.poll() is None, process.stderr.read().decode()
+            yield process
+        finally:
+            process.kill()
+
+
+def test_sigkill_mid_training_resumes_losing_at_most_one_iteration(tmp_path):
+    run_dir = tmp_path / "run"
+    with cli_training_under_way(run_dir, finished=3) as process:
         time.sleep(0.13)  # land somewhere inside an iteration
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -289,16 +301,7 @@ def test_sigkill_mid_training_resumes_losing_at_most_one_iteration(tmp_path):
 
 def test_kill_stops_a_cli_run_as_ctrl_c_does_letting_go_of_its_folder(tmp_path):
     run_dir = tmp_path / "run"
-    cmd = [sys.executable, "-m", "pearlkit", "train", "sparse-point-robot", "--out", str(run_dir), "--no-progress",
-           "--set", *TINY_SET, "num_iterations=40", "num_train_steps_per_itr=30"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
-    with subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
-        deadline = time.time() + 120
-        while time.time() < deadline and process.poll() is None:
-            if (run_dir / "progress.csv").exists() and len(rows(run_dir)) >= 2:
-                break
-            time.sleep(0.05)
-        assert process.poll() is None, process.stderr.read().decode()
+    with cli_training_under_way(run_dir, finished=2) as process:
         process.send_signal(signal.SIGTERM)  # what `kill` and `pkill` send
         stderr = process.stderr.read().decode()
         assert process.wait() == 128 + signal.SIGTERM, stderr
