@@ -3,6 +3,7 @@ meta-test.
 
     python benchmarks/goal_approach.py [RUN_DIR ...] [--seed 0] [--training-contexts]
         [--exploration-actions mean|sampled] [--training-goals] [--runs-per-task N]
+        [--exploration-trajectories K]
         (default: results/ant-goal-2d)
 
 For each run folder: meta-test the agent on its held-out goals (the protocol of ``evaluate``, its
@@ -48,7 +49,10 @@ each goal N times (default: the run's ``num_evals``, as ``evaluate``).
 
 ``--exploration-actions sampled`` meta-tests (and explores the training tasks afresh) with the
 exploring trajectories' actions drawn from the policy, as training collects its contexts, in
-place of the run's config (``PearlConfig.exploration_actions``).
+place of the run's config (``PearlConfig.exploration_actions``). ``--exploration-trajectories K``
+meta-tests with K exploring trajectories (the run's ``num_exp_traj_eval`` in its config, 2 in the
+reference) and then one on the belief inferred from them: whether a longer look, and so a better
+belief, brings the agent nearer its goal.
 """
 from __future__ import annotations
 
@@ -62,7 +66,7 @@ from pearlkit.checkpoint import load_agent
 from pearlkit.config import EXPLORATION_ACTIONS, PearlConfig
 from pearlkit.envs.ant import GOAL_CONTROL_COST, GOAL_DISC_RADIUS, AntGoal2DEnv
 from pearlkit.envs.tasks import make_env
-from pearlkit.evaluate import HeldOutMetaTest, exploration_beliefs, held_out_meta_test, meta_test
+from pearlkit.evaluate import HeldOutMetaTest, exploration_beliefs, meta_test
 from pearlkit.sampler import EnvPool, rollout
 from pearlkit.training import new_run, restore_run
 from per_run import per_run_main
@@ -136,15 +140,11 @@ def check_ant_goal(run_dir: Path) -> None:
         raise SystemExit(f"{run_dir} trained on {env_id}; this diagnosis is for Ant-Goal-2D only")
 
 
-def goal_terms(run_dir: Path, seed: int, meta: HeldOutMetaTest | None = None,
-               exploration_actions: str | None = None, runs_per_task: int | None = None) -> dict:
-    """Per trajectory index, the mean over runs of the distances, the displacement, the share
-    upside down at the end, and each term of the return (of ``meta``, the run's meta-test,
-    where one is given; else meta-tested here on the held-out goals, with ``exploration_actions``
-    and ``runs_per_task`` where given)."""
-    check_ant_goal(run_dir)
-    result, config, tasks, iteration = meta or held_out_meta_test(run_dir, seed, runs_per_task, device="cpu",
-                                                                  exploration_actions=exploration_actions)
+def goal_terms(meta: HeldOutMetaTest) -> dict:
+    """Per trajectory index of ``meta`` (an Ant-Goal-2D run's meta-test), the mean over runs of
+    the distances, the displacement, the share upside down at the end, and each term of the
+    return."""
+    result, config, tasks, iteration = meta
     out = {"iteration": iteration, "runs": int(result.returns.shape[0]), "by_trajectory": []}
     env = make_env(config.env_id)
     contact_forces = env.observation_slice("cfrc_ext")  # the oracle's goal follows them
@@ -197,22 +197,29 @@ def goal_terms(run_dir: Path, seed: int, meta: HeldOutMetaTest | None = None,
     return out
 
 
-def training_goals_meta_test(run_dir: Path, seed: int, runs_per_task: int | None = None,
-                             exploration_actions: str | None = None) -> HeldOutMetaTest:
-    """The run's agent meta-tested, as ``evaluate`` meta-tests it, on its *training* goals
-    (``runs_per_task`` runs of each; the config's ``num_evals`` by default), in the shape
-    :func:`goal_terms` reads.
+def meta_test_copy(run_dir: Path, seed: int, runs_per_task: int | None = None, exploration_actions: str | None = None,
+                   training_goals: bool = False, exploration_trajectories: int | None = None) -> HeldOutMetaTest:
+    """The run's agent meta-tested as ``evaluate`` meta-tests it (``runs_per_task`` runs of each
+    goal; the config's ``num_evals`` by default), on its held-out goals or its training ones, in
+    the shape :func:`goal_terms` reads. ``exploration_actions`` replaces the config's, and
+    ``exploration_trajectories`` its ``num_exp_traj_eval``, with one trajectory on the inferred
+    belief after them.
 
     Raises:
-        ValueError: ``runs_per_task`` below 1.
+        ValueError: ``runs_per_task`` or ``exploration_trajectories`` below 1.
     """
-    if runs_per_task is not None and runs_per_task < 1:
-        raise ValueError(f"runs_per_task (--runs-per-task) must be >= 1, got {runs_per_task}")
+    for name, value in (("runs_per_task (--runs-per-task)", runs_per_task),
+                        ("exploration_trajectories (--exploration-trajectories)", exploration_trajectories)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
     check_ant_goal(run_dir)
     agent, config, iteration = load_agent(run_dir, "cpu")
     if exploration_actions is not None:
         config = config.replace(exploration_actions=exploration_actions)
-    tasks = config.split_tasks()[0]
+    if exploration_trajectories is not None:
+        config = config.replace(num_exp_traj_eval=exploration_trajectories,
+                                num_steps_per_eval=(exploration_trajectories + 1) * config.max_path_length)
+    tasks = config.split_tasks()[0 if training_goals else 1]
     result = meta_test(agent, tasks, config, seed=seed, runs_per_task=runs_per_task or config.num_evals,
                        exploration_beliefs=exploration_beliefs(agent, config, seed))
     return HeldOutMetaTest(result, config, tasks, iteration)
@@ -269,9 +276,8 @@ def training_tasks_diagnosis(run_dir: Path, seed: int, exploration_actions: str 
 
 
 def measure(run_dir: Path, args: argparse.Namespace) -> dict:
-    meta = (training_goals_meta_test(run_dir, args.seed, args.runs_per_task, args.exploration_actions)
-            if args.training_goals else None)
-    result = goal_terms(run_dir, args.seed, meta, args.exploration_actions, args.runs_per_task)
+    result = goal_terms(meta_test_copy(run_dir, args.seed, args.runs_per_task, args.exploration_actions,
+                                       args.training_goals, args.exploration_trajectories))
     result["goals"] = "training" if args.training_goals else "held-out"
     if args.training_contexts:
         result["training_tasks"] = training_tasks_diagnosis(run_dir, args.seed, args.exploration_actions)
@@ -313,4 +319,7 @@ if __name__ == "__main__":
         parser.add_argument("--training-goals", action="store_true",
                             help="meta-test on the run's training goals instead of its held-out ones"),
         parser.add_argument("--runs-per-task", type=int, default=None,
-                            help="meta-test runs of each goal (default: the run's num_evals, as evaluate)")))
+                            help="meta-test runs of each goal (default: the run's num_evals, as evaluate)"),
+        parser.add_argument("--exploration-trajectories", type=int, default=None,
+                            help="exploring trajectories before the one on the inferred belief, in place of the "
+                                 "run's num_exp_traj_eval")))

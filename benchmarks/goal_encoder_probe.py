@@ -40,12 +40,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from goal_approach import XY, check_ant_goal, goal_terms, held_out_r2
+from goal_approach import XY, check_ant_goal, goal_terms, held_out_r2, meta_test_copy
 from per_run import per_run_main
 from pearlkit.buffers import context_from_transitions
 from pearlkit.checkpoint import load_agent
 from pearlkit.envs.ant import GOAL_DISC_RADIUS, AntGoal2DEnv
-from pearlkit.evaluate import held_out_meta_test
 from pearlkit.inference import ContextEncoder, prior, sample_z
 from pearlkit.sampler import EnvPool, rollout
 
@@ -159,11 +158,11 @@ def probe(run_dir: Path, args: argparse.Namespace) -> dict:
     with torch.enable_grad():
         encoder, curve = train_probe(agent, config, data, check_data, args.steps, args.seed, tasks)
     own_r2 = None if tasks is None else own_tasks_r2(encoder, data, tasks, config.embedding_batch_size, args.seed)
-    meta = held_out_meta_test(run_dir, args.seed, device="cpu")
+    meta = meta_test_copy(run_dir, args.seed)
     result = meta.result
     goal_of_run = np.repeat([task["goal"] for task in meta.tasks], result.runs_per_task, axis=0)
     task_of_run = np.repeat(np.arange(len(meta.tasks)), result.runs_per_task)
-    diagnosis = goal_terms(run_dir, args.seed, meta)
+    diagnosis = goal_terms(meta)
     by_trajectory = []
     for k in range(1, len(result.trajectories)):
         before = [context_from_transitions(traj, config.use_next_obs_in_context) for traj in result.trajectories[:k]]

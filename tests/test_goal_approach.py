@@ -12,10 +12,9 @@ import pearlkit
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from goal_approach import (held_out_r2, ideal_goal_means, position_spread,  # noqa: E402
+from goal_approach import (held_out_r2, ideal_goal_means, meta_test_copy, position_spread,  # noqa: E402
                            torso_points_down)
 
-from pearlkit.envs.tasks import make_env  # noqa: E402
 from tests.conftest import tiny_cheetah_config  # noqa: E402
 
 
@@ -120,3 +119,16 @@ def test_training_goals_meta_tests_the_goal_the_run_trained_on(tmp_path, env_id)
         assert 0 <= first["ended_closer"] <= 1  # a share of the runs: a whole number of them
         assert first["ended_closer"] * runs == pytest.approx(round(first["ended_closer"] * runs), abs=0.03)
         assert first["belief_r2"] is None and first["residual"] < 0.05
+
+
+def test_a_longer_look_explores_on_the_prior_for_k_trajectories_then_acts_on_the_belief(tmp_path):
+    config = tiny_cheetah_config().replace(env_id="pearlkit/AntGoal2D-v0", max_path_length=20)
+    pearlkit.train(config, tmp_path / "run", progress=False)
+    for k in (1, 3):
+        result, tested, tasks, _ = meta_test_copy(tmp_path / "run", seed=0, runs_per_task=2, exploration_trajectories=k)
+        assert (tested.num_exp_traj_eval, result.returns.shape) == (k, (2 * len(tasks), k + 1))
+        assert result.z_means[:, :k].abs().max() == 0  # the prior's mean while exploring
+        assert result.z_means[:, k].abs().min() > 0  # then the belief inferred from the k trajectories
+    with pytest.raises(ValueError, match=r"exploration_trajectories \(--exploration-trajectories\) must be >= 1, "
+                                         r"got 0"):
+        meta_test_copy(tmp_path / "run", seed=0, exploration_trajectories=0)
