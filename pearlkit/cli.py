@@ -230,7 +230,7 @@ def evaluation_line(row: dict, config: PearlConfig) -> str:
 
 class Terminated(KeyboardInterrupt):
     """``kill`` (SIGTERM) during ``train``: it stops as Ctrl-C does, unwinding, so the run folder
-    is let go (its lock file removed, evaluation workers closed) and the resume command printed."""
+    is let go (its lock file removed) and the resume command printed."""
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
@@ -276,10 +276,10 @@ def _train(args: argparse.Namespace) -> int:
         print(f"error: training diverged: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as stop:
-        how = "terminated" if isinstance(stop, Terminated) else "interrupted"
-        print(f"\n{how}; the last finished iteration is saved: python -m pearlkit train --resume {out}",
-              file=sys.stderr)
-        return 128 + (signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
+        killed = isinstance(stop, Terminated)
+        print(f"\n{'terminated' if killed else 'interrupted'}; the last finished iteration is saved: "
+              f"python -m pearlkit train --resume {out}", file=sys.stderr)
+        return 128 + (signal.SIGTERM if killed else signal.SIGINT)  # as a shell reports the signal
     finally:
         if catch_kill:
             signal.signal(signal.SIGTERM, previous)
