@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import pearlkit
+import pearlkit.cli
 import pearlkit.pearl as pearl
 import pearlkit.training as training
 from pearlkit.checkpoint import SHIPPED_FILES, load_agent, load_checkpoint, recorded_precision
@@ -311,6 +312,17 @@ def test_kill_stops_a_cli_run_as_ctrl_c_does_letting_go_of_its_folder(tmp_path):
     finished = len(rows(run_dir))  # the files agree on the last finished iteration
     assert load_checkpoint(run_dir / "checkpoint.pt")["state"]["iteration"] == finished
     assert pearlkit.load_agent(run_dir)[2] == finished
+
+
+def test_ctrl_c_stops_a_cli_run_with_the_resume_command_and_status_130(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pearlkit.cli, "train", interrupted)
+    run_dir = tmp_path / "run"
+    assert cli_main(["train", "sparse-point-robot", "--out", str(run_dir), "--no-progress", "--set", *TINY_SET]) == 130
+    assert (f"interrupted; the last finished iteration is saved: python -m pearlkit train --resume {run_dir}"
+            in capsys.readouterr().err)
 
 
 def test_a_second_trainer_of_a_run_folder_is_refused_by_name_and_writes_nothing(tmp_path, capsys):
