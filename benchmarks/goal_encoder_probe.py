@@ -2,7 +2,7 @@
 trained on endless fresh goals, beside the run's own encoder and the ideal reader.
 
     python benchmarks/goal_encoder_probe.py RUN_DIR [--trajectories 300] [--steps 3000] [--seed 0]
-        [--fixed-tasks N [--trajectories-per-task M]]
+        [--fixed-tasks N [--trajectories-per-task M]] [--encoder factors|pooled]
 
 The run's encoder learned from each training task's context buffer, a few hundred transitions
 that stay the same until the task is picked again (``goal_approach.py --training-contexts``
@@ -30,6 +30,13 @@ learning curve, its R² on fresh contexts of the kind it trains on (new goals, t
 actions, from 150 trajectories it did not train on). A probe near the ideal reader says the
 architecture can read the goal from these contexts and the run's encoder did not learn to; a
 probe near 0 says the product of per-transition factors cannot. The last line is one JSON object.
+
+``--encoder pooled`` gives the probe another encoder (:class:`PooledEncoder`): each transition
+embedded, the embeddings averaged, and a network on the average. A product of Gaussian factors
+combines the transitions only as a precision-weighted average of what each says alone; one
+Ant-Goal-2D reward says how far the goal is, not in which direction, and the direction lies in how
+the rewards change between positions. A pooled probe that reads well past the factor probe says
+that the encoder's form, not its training, caps what PEARL's belief can hold here.
 """
 from __future__ import annotations
 
@@ -46,6 +53,7 @@ from pearlkit.buffers import context_from_transitions
 from pearlkit.checkpoint import load_agent
 from pearlkit.envs.ant import GOAL_DISC_RADIUS, AntGoal2DEnv
 from pearlkit.inference import ContextEncoder, prior, sample_z
+from pearlkit.networks import MLP
 from pearlkit.sampler import EnvPool, rollout
 
 BATCH = 32  # contexts a gradient step
@@ -99,19 +107,38 @@ def relabelled_contexts(data: dict[str, np.ndarray], n: int, size: int, rng: np.
     return torch.as_tensor(context, dtype=torch.float32), goals
 
 
+class PooledEncoder(nn.Module):
+    """The comparison for ``--encoder pooled``: each transition embedded (the run's encoder
+    layers), the embeddings averaged over the context, and a network on the average gives the
+    belief's mean. A product of Gaussian factors combines the transitions only as a
+    precision-weighted average of what each says alone; the network after the average can combine
+    them in any way (how the rewards change between positions, which is where a goal's direction
+    lies). Called as :class:`~pearlkit.inference.ContextEncoder` is: the mean comes first."""
+
+    def __init__(self, context_dim: int, latent_dim: int, hidden_sizes: tuple[int, ...], width: int = 64) -> None:
+        super().__init__()
+        self.embed = MLP(context_dim, hidden_sizes, width)
+        self.read = MLP(width, hidden_sizes[-1:], latent_dim)
+
+    def forward(self, context: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return self.read(torch.relu(self.embed(context)).mean(-2)), None
+
+
 def train_probe(agent, config, data: dict[str, np.ndarray], check_data: dict[str, np.ndarray], steps: int,
-                seed: int, tasks: tuple[np.ndarray, np.ndarray] | None = None
-                ) -> tuple[ContextEncoder, list[tuple[int, float]]]:
-    """A fresh encoder of the run's architecture and a linear read-out, trained to the goal (on
-    ``tasks`` only, where given); and its learning curve, the held-out R² on 600 contexts of
-    ``check_data`` relabelled to fresh goals, at every fifth of the steps."""
+                seed: int, tasks: tuple[np.ndarray, np.ndarray] | None = None, pooled: bool = False
+                ) -> tuple[nn.Module, list[tuple[int, float]]]:
+    """A fresh encoder of the run's architecture (or, ``pooled``, a :class:`PooledEncoder`) and a
+    linear read-out, trained to the goal (on ``tasks`` only, where given); and its learning curve,
+    the held-out R² on 600 contexts of ``check_data`` relabelled to fresh goals, at every fifth of
+    the steps."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     check, check_goals = relabelled_contexts(check_data, 600, config.embedding_batch_size,
                                              np.random.default_rng(seed + 1))
     curve = []
-    encoder = ContextEncoder(agent.context_dim, config.latent_dim, config.encoder_hidden_sizes,
-                             factor_variance=config.factor_variance)
+    encoder = (PooledEncoder(agent.context_dim, config.latent_dim, config.encoder_hidden_sizes) if pooled else
+               ContextEncoder(agent.context_dim, config.latent_dim, config.encoder_hidden_sizes,
+                              factor_variance=config.factor_variance))
     read_out = nn.Linear(config.latent_dim, 2)
     optimizer = torch.optim.Adam([*encoder.parameters(), *read_out.parameters()], lr=config.context_lr)
     for step in range(1, steps + 1):
@@ -156,7 +183,8 @@ def probe(run_dir: Path, args: argparse.Namespace) -> dict:
         rng = np.random.default_rng(args.seed + 2)
         tasks = (np.arange(per_task * args.fixed_tasks).reshape(-1, per_task), goals_on_disc(args.fixed_tasks, rng))
     with torch.enable_grad():
-        encoder, curve = train_probe(agent, config, data, check_data, args.steps, args.seed, tasks)
+        encoder, curve = train_probe(agent, config, data, check_data, args.steps, args.seed, tasks,
+                                     pooled=args.encoder == "pooled")
     own_r2 = None if tasks is None else own_tasks_r2(encoder, data, tasks, config.embedding_batch_size, args.seed)
     meta = meta_test_copy(run_dir, args.seed)
     result = meta.result
@@ -172,7 +200,7 @@ def probe(run_dir: Path, args: argparse.Namespace) -> dict:
             "probe_r2": round(held_out_r2(encoder(context)[0].numpy(), goal_of_run, task_of_run), 2),
             "run_belief_r2": diagnosis["by_trajectory"][k]["belief_r2"],
             "ideal_r2": diagnosis["by_trajectory"][k]["ideal_r2"]})
-    return {"iteration": iteration, "trajectories": args.trajectories, "steps": args.steps,
+    return {"iteration": iteration, "trajectories": args.trajectories, "steps": args.steps, "encoder": args.encoder,
             "fixed_tasks": args.fixed_tasks or None,
             "trajectories_per_task": per_task if args.fixed_tasks else None,
             "probe_curve": curve, "own_tasks_r2": own_r2,
@@ -180,8 +208,8 @@ def probe(run_dir: Path, args: argparse.Namespace) -> dict:
 
 
 def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
-    print(f"{run_dir} (iteration {result['iteration']}; probe trained {result['steps']} steps on "
-          f"{result['trajectories']} trajectories)")
+    print(f"{run_dir} (iteration {result['iteration']}; probe ({result['encoder']} encoder) trained "
+          f"{result['steps']} steps on {result['trajectories']} trajectories)")
     if result["fixed_tasks"]:
         print(f"  trained on {result['fixed_tasks']} fixed tasks (a goal and {result['trajectories_per_task']} "
               f"trajectories each); "
@@ -201,4 +229,7 @@ if __name__ == "__main__":
                             help="train on N fixed tasks, as the run's encoder does "
                                  "(default: a fresh goal a context)"),
         parser.add_argument("--trajectories-per-task", type=int, default=2, metavar="M",
-                            help="each fixed task's trajectories (default 2, one pick's prior data)")))
+                            help="each fixed task's trajectories (default 2, one pick's prior data)"),
+        parser.add_argument("--encoder", choices=("factors", "pooled"), default="factors",
+                            help="the probe's encoder: the run's architecture (default) or embeddings "
+                                 "averaged, then a network")))

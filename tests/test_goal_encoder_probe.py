@@ -7,7 +7,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-from goal_encoder_probe import goals_on_disc, own_tasks_r2, relabelled_contexts  # noqa: E402
+from goal_encoder_probe import PooledEncoder, goals_on_disc, own_tasks_r2, relabelled_contexts  # noqa: E402
 
 from pearlkit.envs.ant import GOAL_DISC_RADIUS  # noqa: E402
 
@@ -73,3 +73,25 @@ def test_an_encoder_that_names_each_fixed_task_s_goal_scores_1_on_its_own_tasks(
         return mean, torch.ones_like(mean)
 
     assert own_tasks_r2(memoriser, data, (rows, goals), 9, seed=0) == pytest.approx(1.0)
+
+
+def test_the_pooled_encoder_reads_a_context_as_a_set_and_can_learn_what_one_factor_cannot():
+    torch.manual_seed(0)
+    encoder = PooledEncoder(context_dim=2, latent_dim=1, hidden_sizes=(32,))
+    context = torch.randn(3, 50, 2)
+    shuffled = context[:, torch.randperm(50)]
+    mean, variance = encoder(context)
+    assert mean.shape == (3, 1) and variance is None
+    torch.testing.assert_close(encoder(shuffled)[0], mean)  # the order of the transitions does not count
+    # The slope between a context's two features, which no single transition holds: the network
+    # after the average learns it.
+    optimizer = torch.optim.Adam(encoder.parameters(), lr=3e-3)
+    for _ in range(1500):
+        x = torch.randn(64, 50, 1)
+        slope = torch.randn(64, 1, 1)
+        context = torch.cat([x, slope * x + 0.1 * torch.randn(64, 50, 1)], -1)
+        loss = (encoder(context)[0] - slope[:, 0]).square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.1  # of a target whose variance is 1
