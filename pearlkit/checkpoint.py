@@ -61,6 +61,13 @@ def atomic_write_json(path: str | Path, value: Any, indent: int = 1) -> None:
     atomic_write_bytes(path, lambda f: f.write((json.dumps(value, indent=indent) + "\n").encode()))
 
 
+def handler_settable(signum: int) -> bool:
+    """Whether this code may replace ``signum``'s handler and put it back afterwards: Python runs
+    signal handlers only in the main thread, and a handler installed outside Python reads as
+    None and cannot be put back."""
+    return threading.current_thread() is threading.main_thread() and signal.getsignal(signum) is not None
+
+
 @contextlib.contextmanager
 def stop_signals_deferred(signums: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
     """Hold Ctrl-C (SIGINT) and ``kill`` (SIGTERM) until the block ends, then act on them.
@@ -68,14 +75,11 @@ def stop_signals_deferred(signums: tuple[int, ...] = (signal.SIGINT, signal.SIGT
     Each file is already atomic; this keeps a *set* of files consistent: a run stopped while
     it writes its folder stops after the last file, never between two (an ``agent.pt`` one
     iteration ahead of ``progress.csv``). SIGKILL cannot be held; resume handles that case.
-    Python runs signal handlers only in the main thread, so elsewhere this does nothing.
+    A signal whose handler is not :func:`handler_settable` (outside the main thread, for one)
+    is left alone.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     pending: list[int] = []
-    # A handler installed outside Python reads as None and cannot be put back: leave those alone.
-    held = [s for s in signums if signal.getsignal(s) is not None]
+    held = [s for s in signums if handler_settable(s)]
     previous = {s: signal.signal(s, lambda signum, frame: pending.append(signum)) for s in held}
     try:
         yield
@@ -84,6 +88,25 @@ def stop_signals_deferred(signums: tuple[int, ...] = (signal.SIGINT, signal.SIGT
             signal.signal(signum, handler)
         if pending:  # now, with the usual handler: KeyboardInterrupt for Ctrl-C, exit for kill
             signal.raise_signal(pending[0])
+
+
+@contextlib.contextmanager
+def signal_raises(signum: int, error: type[BaseException]) -> Iterator[None]:
+    """Inside the block, ``signum`` raises ``error`` where the program stands, so that it unwinds
+    as Ctrl-C does (``finally`` blocks run, the caller can catch it); the handler before is put
+    back after. Where the handler is not :func:`handler_settable`, nothing changes."""
+    if not handler_settable(signum):
+        yield
+        return
+
+    def raise_error(signum: int, frame: Any) -> None:
+        raise error
+
+    previous = signal.signal(signum, raise_error)
+    try:
+        yield
+    finally:
+        signal.signal(signum, previous)
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

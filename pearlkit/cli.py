@@ -16,11 +16,10 @@ import json
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
-from pearlkit.checkpoint import load_agent
+from pearlkit.checkpoint import load_agent, signal_raises
 from pearlkit.config import (
     EXPLORATION_ACTIONS,
     EXPLORATION_PRIORS,
@@ -233,10 +232,6 @@ class Terminated(KeyboardInterrupt):
     is let go (its lock file removed) and the resume command printed."""
 
 
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated
-
-
 def _train(args: argparse.Namespace) -> int:
     if args.resume is not None:
         config_path = args.resume / "config.json"
@@ -263,15 +258,12 @@ def _train(args: argparse.Namespace) -> int:
         if "eval/return_after_exploration" in row:
             print(evaluation_line(row, config), file=sys.stderr, flush=True)
 
-    # A run under nohup is stopped with kill: without this, SIGTERM ends it where it stands.
-    # (Only the main thread can set a handler, and one set outside Python cannot be put back.)
-    catch_kill = (threading.current_thread() is threading.main_thread()
-                  and signal.getsignal(signal.SIGTERM) is not None)
-    previous = signal.signal(signal.SIGTERM, _raise_terminated) if catch_kill else None
     try:
-        result = train(config, out, resume=args.resume is not None, device=args.device,
-                       progress=not args.no_progress, on_iteration=log_evaluation if args.no_progress else None,
-                       from_weights=args.from_weights)
+        # A run under nohup is stopped with kill: without this, SIGTERM ends it where it stands.
+        with signal_raises(signal.SIGTERM, Terminated):
+            result = train(config, out, resume=args.resume is not None, device=args.device,
+                           progress=not args.no_progress, on_iteration=log_evaluation if args.no_progress else None,
+                           from_weights=args.from_weights)
     except TrainingDiverged as error:
         print(f"error: training diverged: {error}", file=sys.stderr)
         return 1
@@ -280,9 +272,6 @@ def _train(args: argparse.Namespace) -> int:
         print(f"\n{'terminated' if killed else 'interrupted'}; the last finished iteration is saved: "
               f"python -m pearlkit train --resume {out}", file=sys.stderr)
         return 128 + (signal.SIGTERM if killed else signal.SIGINT)  # as a shell reports the signal
-    finally:
-        if catch_kill:
-            signal.signal(signal.SIGTERM, previous)
     if result.get("iteration", config.num_iterations) < config.num_iterations:
         print(f"env_step_budget={config.env_step_budget:,} reached: {result['env_steps']:,} env steps at iteration "
               f"{result['iteration']} of {config.num_iterations}, and another could collect past it", file=sys.stderr)

@@ -7,6 +7,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,7 @@ import pearlkit
 import pearlkit.cli
 import pearlkit.pearl as pearl
 import pearlkit.training as training
-from pearlkit.checkpoint import SHIPPED_FILES, load_agent, load_checkpoint, recorded_precision
+from pearlkit.checkpoint import SHIPPED_FILES, load_agent, load_checkpoint, recorded_precision, signal_raises
 from pearlkit.cli import main as cli_main
 from pearlkit.cli import train_command, training_commands, with_overrides
 from pearlkit.config import PearlConfig
@@ -415,6 +416,25 @@ def test_kill_inside_a_deferred_block_ends_the_process_after_the_block(tmp_path)
     done = subprocess.run([sys.executable, "-c", script, str(marker)], env=env, timeout=60)
     assert done.returncode == -signal.SIGTERM  # killed as by an ordinary kill, once the block was done
     assert marker.read_text() == "written"
+
+
+def test_signal_raises_in_the_main_thread_and_leaves_handlers_alone_elsewhere():
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(RuntimeError):
+        with signal_raises(signal.SIGTERM, RuntimeError):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the signal lands before this ends
+    assert signal.getsignal(signal.SIGTERM) is before  # put back
+    outcomes = []
+
+    def elsewhere():  # only the main thread may set a handler: there, nothing is replaced
+        with signal_raises(signal.SIGTERM, RuntimeError):
+            outcomes.append(signal.getsignal(signal.SIGTERM) is before)
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert outcomes == [True]
 
 
 def test_nan_loss_stops_training_names_it_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
