@@ -19,7 +19,12 @@ about where the goal is), how far the torso positions in the context it was infe
 spread (the root mean square distance about their mean, over the trajectories before this one),
 and the same R² for an ideal reader of that context (:func:`ideal_goal_means`: the exact
 posterior over goals, given the rewards and the costs, which the observations and actions give),
-which tells an uninformative context from an encoder that reads an informative one badly. As a check, the goal term is
+which tells an uninformative context from an encoder that reads an informative one badly. Where
+the belief points: the goal that held-out linear map reads from each run's belief, how far it
+lies from the true goal, from the torso's start and from its end. A policy that walks to where its
+belief points ends about as far from the goal it reads as a policy told the goal (the oracle,
+``pearlkit/AntGoal2DOracle-v0``) ends from the true one; then what is left of the end distance is
+the belief's error, not the policy's. As a check, the goal term is
 recomputed from the observed positions and compared with what the return leaves once the costs
 are taken out: the ``residual`` column, the largest gap over the runs, should read about 0 (the
 observations are stored in float32, so about 0.01 over 200 steps). The last line is one JSON
@@ -112,18 +117,25 @@ def ideal_goal_means(next_xy: np.ndarray, goal_term: np.ndarray, valid: np.ndarr
     return means
 
 
-def held_out_r2(features: np.ndarray, targets: np.ndarray, groups: np.ndarray) -> float:
-    """R² of an affine least-squares map from ``features`` to ``targets``, each group's rows
-    predicted by a fit to the other groups' rows (so a map that only memorised the tasks scores
-    at or below 0); ``nan`` for a single group, which leaves nothing to fit on."""
-    if len(np.unique(groups)) < 2:
-        return float("nan")
+def held_out_prediction(features: np.ndarray, targets: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``targets`` as an affine least-squares map from ``features`` predicts them, each group's
+    rows by a map fitted to the other groups' rows (so a map that only memorised the tasks
+    predicts no better than their mean). Needs two groups or more."""
     design = np.concatenate([features, np.ones((len(features), 1))], axis=1)
-    predicted = np.empty_like(targets)
+    predicted = np.empty_like(targets, dtype=float)
     for group in np.unique(groups):
         held = groups == group
         weights, *_ = np.linalg.lstsq(design[~held], targets[~held], rcond=None)
         predicted[held] = design[held] @ weights
+    return predicted
+
+
+def held_out_r2(features: np.ndarray, targets: np.ndarray, groups: np.ndarray) -> float:
+    """R² of :func:`held_out_prediction` (at or below 0 for a map that only memorised the tasks);
+    ``nan`` for a single group, which leaves nothing to fit on."""
+    if len(np.unique(groups)) < 2:
+        return float("nan")
+    predicted = held_out_prediction(features, targets, groups)
     return 1.0 - float(np.square(targets - predicted).sum() / np.square(targets - targets.mean(0)).sum())
 
 
@@ -179,6 +191,12 @@ def goal_terms(meta: HeldOutMetaTest) -> dict:
         read_goal_terms.append(traj.reward.numpy() + step_control + step_contact)
         mean = lambda x: round(float(np.mean(x)), 2)
         start_distance, end_distance = np.linalg.norm(obs[:, 0, XY] - goals, axis=-1), distance[runs, last]
+        read_error = start_to_read = end_to_read = None
+        if len(tasks) > 1:  # where the belief points, read by the held-out linear map of belief_r2
+            read = held_out_prediction(result.z_means[:, k].numpy(), goals, task_of_run)
+            read_error = mean(np.linalg.norm(read - goals, axis=-1))
+            start_to_read = mean(np.linalg.norm(obs[:, 0, XY] - read, axis=-1))
+            end_to_read = mean(np.linalg.norm(next_obs[runs, last, XY] - read, axis=-1))
         out["by_trajectory"].append({
             "return": round(float(returns.mean()), 1),
             "goal_term": round(float(goal_term.mean()), 1),
@@ -192,6 +210,9 @@ def goal_terms(meta: HeldOutMetaTest) -> dict:
             "moved": mean(np.linalg.norm(next_obs[runs, last, XY] - obs[:, 0, XY], axis=-1)),
             "upside_down": mean(torso_points_down(next_obs[runs, last, QUATERNION])),
             "belief_r2": rounded_r2(result.z_means[:, k].numpy(), goals, task_of_run),
+            "read_goal_error": read_error,
+            "start_to_read_goal": start_to_read,
+            "end_to_read_goal": end_to_read,
             "context_spread": mean(position_spread(positions[:, :k * horizon], before)) if k else None,
             "ideal_r2": ideal_r2})
     return out
@@ -289,15 +310,17 @@ def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
           f"seed {args.seed})")
     print("  trajectory  return = goal term - control - contact (residual)"
           "   distance to goal (m): start, end, closest   ended closer   moved (m)   upside down   belief R²"
-          "   context spread (m)   ideal reader's R²")
-    r2 = lambda value: "–" if value is None else f"{value:.2f}"  # one goal: no R²
+          "   goal it reads (m): off the goal, start, end   context spread (m)   ideal reader's R²")
+    r2 = lambda value: "–" if value is None else f"{value:.2f}"  # one goal: no R², no goal read
     for k, t in enumerate(result["by_trajectory"], start=1):
         spread, ideal = ("", "") if t["context_spread"] is None else (f"{t['context_spread']:.2f}", r2(t["ideal_r2"]))
         print(f"  {k:10d}  {t['return']:6.0f} = {t['goal_term']:9.0f} - {t['control_cost']:7.1f} - "
               f"{t['contact_cost']:7.1f} ({t['residual']:.3f})   {t['start_distance']:5.2f}, "
               f"{t['end_distance']:5.2f}, {t['closest']:5.2f}   {t['ended_closer']:12.2f}   {t['moved']:9.2f}   "
               f"{t['upside_down']:11.2f}   "
-              f"{r2(t['belief_r2']):>9s}   {spread:>18s}   {ideal:>17s}")
+              f"{r2(t['belief_r2']):>9s}   {r2(t['read_goal_error']):>28s}, {r2(t['start_to_read_goal']):>5s}, "
+              f"{r2(t['end_to_read_goal']):>5s}"
+              f"   {spread:>18s}   {ideal:>17s}")
     if "training_tasks" in result:
         t = result["training_tasks"]
         print(f"  training tasks (checkpoint at iteration {t['iteration']}, {t['tasks']} tasks): belief R² "

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 import pearlkit
+from pearlkit.envs.ant import GOAL_DISC_RADIUS
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from goal_approach import (held_out_r2, ideal_goal_means, meta_test_copy, position_spread,  # noqa: E402
-                           torso_points_down)
+from goal_approach import (goal_terms, held_out_prediction, held_out_r2, ideal_goal_means,  # noqa: E402
+                           meta_test_copy, position_spread, torso_points_down)
 
 from tests.conftest import tiny_cheetah_config  # noqa: E402
 
@@ -40,6 +41,14 @@ def test_memorising_the_tasks_explains_nothing_on_held_out_ones(goals):
     # One feature per task: a perfect fit to the training tasks, no information about a new one.
     one_hot = np.eye(30)[TASK_OF_RUN]
     assert held_out_r2(one_hot, goals, TASK_OF_RUN) <= 0.0
+
+
+def test_the_held_out_map_reads_an_affine_belief_exactly_and_a_constant_one_as_the_other_tasks_mean(goals):
+    belief = goals @ np.array([[1.0, 2.0], [3.0, -1.0]]) + 0.5
+    np.testing.assert_allclose(held_out_prediction(belief, goals, TASK_OF_RUN), goals, atol=1e-9)
+    predicted = held_out_prediction(np.zeros((60, 3)), goals, TASK_OF_RUN)
+    others = TASK_OF_RUN != TASK_OF_RUN[0]
+    np.testing.assert_allclose(predicted[0], goals[others].mean(0), atol=1e-9)
 
 
 @pytest.mark.parametrize(("quaternion", "down"), [
@@ -119,6 +128,7 @@ def test_training_goals_meta_tests_the_goal_the_run_trained_on(tmp_path, env_id)
         assert 0 <= first["ended_closer"] <= 1  # a share of the runs: a whole number of them
         assert first["ended_closer"] * runs == pytest.approx(round(first["ended_closer"] * runs), abs=0.03)
         assert first["belief_r2"] is None and first["residual"] < 0.05
+        assert first["read_goal_error"] is first["start_to_read_goal"] is first["end_to_read_goal"] is None  # one goal
 
 
 def test_a_longer_look_explores_on_the_prior_for_k_trajectories_then_acts_on_the_belief(tmp_path):
@@ -132,3 +142,8 @@ def test_a_longer_look_explores_on_the_prior_for_k_trajectories_then_acts_on_the
     with pytest.raises(ValueError, match=r"exploration_trajectories \(--exploration-trajectories\) must be >= 1, "
                                          r"got 0"):
         meta_test_copy(tmp_path / "run", seed=0, exploration_trajectories=0)
+    # Where the belief points: the end lies within (end to the goal read) + (goal read to the goal).
+    for t in goal_terms(meta_test_copy(tmp_path / "run", seed=0, runs_per_task=2))["by_trajectory"]:
+        assert 0 < t["end_to_read_goal"] and 0 < t["read_goal_error"] < 2 * GOAL_DISC_RADIUS
+        assert t["start_distance"] <= t["start_to_read_goal"] + t["read_goal_error"] + 0.015
+        assert t["end_distance"] <= t["end_to_read_goal"] + t["read_goal_error"] + 0.015  # each rounded to 0.01
