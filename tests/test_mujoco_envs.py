@@ -103,6 +103,29 @@ def test_ant_goal_oracle_is_ant_goal_with_the_goal_observed():
             assert reward == plain_reward
 
 
+def test_the_noisy_oracle_observes_its_goal_off_by_one_offset_an_episode():
+    noisy, oracle = gym.make("pearlkit/AntGoal2DNoisyOracle-v0"), make_env("pearlkit/AntGoal2DOracle-v0")
+    check_env(noisy.unwrapped, skip_render_check=True)
+    task = type(oracle).sample_tasks(1)[0]
+    offsets = []
+    for seed in range(200):
+        obs, _ = noisy.reset(seed=seed, options={"task": task})
+        exact, _ = oracle.reset(seed=seed, options={"task": task})
+        np.testing.assert_array_equal(obs[:-2], exact[:-2])  # the body is the oracle's
+        offset = obs[-2:] - task["goal"]
+        for _ in range(3):  # one offset for the whole episode; the reward is the true goal's
+            action = np.full(8, 0.3)
+            obs, reward, *_ = noisy.step(action)
+            np.testing.assert_allclose(obs[-2:] - task["goal"], offset)
+            assert reward == oracle.step(action)[1]
+        offsets.append(offset)
+    offsets = np.array(offsets)
+    assert abs(offsets.mean()) < 0.1 and offsets.std() == pytest.approx(0.7, rel=0.1)
+    np.testing.assert_array_equal(noisy.reset(seed=5)[0][-2:], noisy.reset(seed=5)[0][-2:])  # seeded
+    with pytest.raises(ValueError, match="goal_noise must be >= 0 \\(metres\\), got -1"):
+        gym.make("pearlkit/AntGoal2DNoisyOracle-v0", goal_noise=-1)
+
+
 def test_humanoid_dir_reward_by_hand_with_rescaled_actions():
     angle = 2.0
     for env, a, reward, before, after in _random_steps("pearlkit/HumanoidDir2D-v0", {"angle": angle}, num_steps=5):

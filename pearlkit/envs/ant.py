@@ -147,4 +147,37 @@ class AntGoal2DOracleEnv(AntGoal2DEnv):
         self.observation_structure = {**self.observation_structure, "goal": 2}
 
     def _get_obs(self) -> np.ndarray:
-        return np.concatenate([super()._get_obs(), self._task["goal"]])
+        return np.concatenate([super()._get_obs(), self.observed_goal()])
+
+    def observed_goal(self) -> np.ndarray:
+        """The goal the observation ends with: the true goal."""
+        return self._task["goal"]
+
+
+# paper-vs-code: not a family of the paper; a control for the oracle above.
+class AntGoal2DNoisyOracleEnv(AntGoal2DOracleEnv):
+    r"""The oracle told its goal wrongly by an offset drawn anew at each reset, the same for the
+    whole episode: :math:`\hat g = g + \epsilon`, :math:`\epsilon \sim \mathcal N(0, \sigma^2 I)`.
+    It stands for a belief that places the goal as well as PEARL's does after exploring (about 0.9 m
+    off on average at :math:`\sigma` 0.7, since the mean length of such an offset is
+    :math:`\sigma\sqrt{\pi/2}`), so the learner's return and walk here say what an uncertain
+    goal alone costs a goal-conditioned policy; the reward is still the true goal's."""
+
+    goal_noise = 0.7
+    r""":math:`\sigma`, in metres."""
+
+    def __init__(self, goal_noise: float = goal_noise, **kwargs) -> None:
+        if not goal_noise >= 0:
+            raise ValueError(f"goal_noise must be >= 0 (metres), got {goal_noise}")
+        self.goal_noise = goal_noise
+        self._goal_offset = np.zeros(2)
+        super().__init__(**kwargs)
+
+    def reset_model(self) -> np.ndarray:
+        super().reset_model()  # the body's start first, so that it matches the oracle's for a seed
+        self._goal_offset = self.np_random.normal(0.0, self.goal_noise, size=2)
+        return self._get_obs()
+
+    def observed_goal(self) -> np.ndarray:
+        """The goal the observation ends with: the true goal plus this episode's offset."""
+        return self._task["goal"] + self._goal_offset
