@@ -22,9 +22,9 @@ posterior over goals, given the rewards and the costs, which the observations an
 which tells an uninformative context from an encoder that reads an informative one badly. Where
 the belief points: the goal that held-out linear map reads from each run's belief, how far it
 lies from the true goal, from the torso's start and from its end. A policy that walks to where its
-belief points ends about as far from the goal it reads as a policy told the goal (the oracle,
-``pearlkit/AntGoal2DOracle-v0``) ends from the true one; then what is left of the end distance is
-the belief's error, not the policy's. As a check, the goal term is
+belief points closes the distance from its start to the goal it reads about as a policy told its
+goal (the oracle, ``pearlkit/AntGoal2DOracle-v0``) closes the distance to the true one; one that
+closes much less walks a short way on what it believes. As a check, the goal term is
 recomputed from the observed positions and compared with what the return leaves once the costs
 are taken out: the ``residual`` column, the largest gap over the runs, should read about 0 (the
 observations are stored in float32, so about 0.01 over 200 steps). The last line is one JSON
@@ -311,22 +311,22 @@ def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
     print("  trajectory  return = goal term - control - contact (residual)"
           "   distance to goal (m): start, end, closest   ended closer   moved (m)   upside down   belief R²"
           "   goal it reads (m): off the goal, start, end   context spread (m)   ideal reader's R²")
-    r2 = lambda value: "–" if value is None else f"{value:.2f}"  # one goal: no R², no goal read
+    shown = lambda value: "–" if value is None else f"{value:.2f}"  # one goal: no R², no goal read
     for k, t in enumerate(result["by_trajectory"], start=1):
-        spread, ideal = ("", "") if t["context_spread"] is None else (f"{t['context_spread']:.2f}", r2(t["ideal_r2"]))
+        spread, ideal = ("", "") if t["context_spread"] is None else (f"{t['context_spread']:.2f}", shown(t["ideal_r2"]))
         print(f"  {k:10d}  {t['return']:6.0f} = {t['goal_term']:9.0f} - {t['control_cost']:7.1f} - "
               f"{t['contact_cost']:7.1f} ({t['residual']:.3f})   {t['start_distance']:5.2f}, "
               f"{t['end_distance']:5.2f}, {t['closest']:5.2f}   {t['ended_closer']:12.2f}   {t['moved']:9.2f}   "
               f"{t['upside_down']:11.2f}   "
-              f"{r2(t['belief_r2']):>9s}   {r2(t['read_goal_error']):>28s}, {r2(t['start_to_read_goal']):>5s}, "
-              f"{r2(t['end_to_read_goal']):>5s}"
+              f"{shown(t['belief_r2']):>9s}   {shown(t['read_goal_error']):>28s}, {shown(t['start_to_read_goal']):>5s}, "
+              f"{shown(t['end_to_read_goal']):>5s}"
               f"   {spread:>18s}   {ideal:>17s}")
     if "training_tasks" in result:
         t = result["training_tasks"]
         print(f"  training tasks (checkpoint at iteration {t['iteration']}, {t['tasks']} tasks): belief R² "
-              f"{r2(t['buffer_belief_r2'])} from the context buffers, {r2(t['fresh_belief_r2'])} after a fresh "
-              f"exploration; buffer rewards relabelled to another task's goal: R² {r2(t['relabelled_r2_own_goal'])} "
-              f"(own goal), {r2(t['relabelled_r2_new_goal'])} (new goal)")
+              f"{shown(t['buffer_belief_r2'])} from the context buffers, {shown(t['fresh_belief_r2'])} after a fresh "
+              f"exploration; buffer rewards relabelled to another task's goal: R² {shown(t['relabelled_r2_own_goal'])} "
+              f"(own goal), {shown(t['relabelled_r2_new_goal'])} (new goal)")
         for name, a in t["acting_on"].items():
             print(f"    acting on the {name.replace('_', ' ')}: return {a['return']:.0f}, "
                   f"{a['toward_goal']:+.2f} m toward the goal")
