@@ -12,11 +12,16 @@ copy on stdout. Any copy can then be shipped or trained on. The run may write be
 so a copy whose agent or curve is not at iteration N is discarded (and taken again if the run is
 still there). The watch ends when the run has finished and its last iteration is copied;
 ``--once`` looks once and exits. It meta-tests at one thread, beside the training's.
+``--measure CMD`` runs another measurement instead, ``{copy}`` in CMD standing for the copy's
+folder (``--measure "python benchmarks/goal_approach.py {copy} --runs-per-task 5"``): its output
+goes to ``PREFIX-N.measure.txt`` and its last line to stdout.
 """
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -48,6 +53,15 @@ def evaluate_copy(dest: Path, seeds: str, runs_per_task: int | None) -> dict:
     return result
 
 
+def measure_copy(dest: Path, command: str) -> str:
+    """Run ``command`` with ``{copy}`` replaced by ``dest``, its output (both streams) written
+    beside the copy as ``<copy>.measure.txt``; its last line, or its exit status if it failed."""
+    done = subprocess.run(shlex.split(command.replace("{copy}", str(dest))), capture_output=True, text=True)
+    Path(f"{dest}.measure.txt").write_text(done.stdout + done.stderr)
+    lines = done.stdout.strip().splitlines()
+    return lines[-1] if done.returncode == 0 and lines else f"failed with exit status {done.returncode}"
+
+
 def summary_line(iteration: int, result: dict) -> str:
     """``ITERATION mean ± se (by seed)`` of the return after exploration."""
     name = "return_after_exploration"
@@ -55,9 +69,10 @@ def summary_line(iteration: int, result: dict) -> str:
     return f"{iteration} {result['mean'][name]:.1f} ± {result['standard_error'][name]:.1f} ({each})"
 
 
-def look(run_dir: Path, prefix: str, every: int, seeds: str, runs_per_task: int | None) -> bool:
-    """Copy and evaluate the run's latest iteration if it is due; True once the run has finished
-    and its last iteration is copied."""
+def look(run_dir: Path, prefix: str, every: int, seeds: str, runs_per_task: int | None,
+         measure: str | None = None) -> bool:
+    """Copy and evaluate (or ``measure``, :func:`measure_copy`) the run's latest iteration if it is
+    due; True once the run has finished and its last iteration is copied."""
     # The agent and progress.csv are first written together when an iteration has finished.
     if not all((run_dir / name).exists() for name in SHIPPED_FILES):
         return False  # no iteration finished yet
@@ -66,7 +81,9 @@ def look(run_dir: Path, prefix: str, every: int, seeds: str, runs_per_task: int 
     dest = Path(f"{prefix}-{iteration}")
     due = iteration % every == 0 or status["finished"]
     if due and not dest.exists() and copy_at(run_dir, dest, iteration):
-        print(summary_line(iteration, evaluate_copy(dest, seeds, runs_per_task)), flush=True)
+        line = (summary_line(iteration, evaluate_copy(dest, seeds, runs_per_task)) if measure is None
+                else f"{iteration} {measure_copy(dest, measure)}")
+        print(line, flush=True)
     return status["finished"] and dest.exists()
 
 
@@ -79,13 +96,19 @@ def main() -> None:
     parser.add_argument("--runs-per-task", type=int, default=None, help="passed to evaluate (default: its own)")
     parser.add_argument("--poll", type=float, default=10.0, help="seconds between looks (default 10)")
     parser.add_argument("--once", action="store_true", help="look once and exit")
+    parser.add_argument("--measure", metavar="CMD", default=None,
+                        help="run CMD on each copy instead of evaluate, {copy} standing for its folder "
+                             "(output to PREFIX-N.measure.txt)")
     args = parser.parse_args()
     torch.set_num_threads(1)  # beside a training on shared cores, extra threads only wait
     if args.every < 1:
         parser.error(f"--every must be >= 1, got {args.every}")
+    if args.measure is not None and "{copy}" not in args.measure:
+        parser.error(f"--measure must name the copy as {{copy}}, got {args.measure!r}")
     if not (args.run_dir / "config.json").exists():
         parser.error(f"{args.run_dir} is not a run folder (no config.json)")
-    while not look(args.run_dir, args.prefix, args.every, args.seeds, args.runs_per_task) and not args.once:
+    while not look(args.run_dir, args.prefix, args.every, args.seeds, args.runs_per_task, args.measure) \
+            and not args.once:
         time.sleep(args.poll)
 
 

@@ -41,3 +41,15 @@ def test_the_last_iteration_of_a_finished_run_is_copied_and_meta_tested(tmp_path
     assert capsys.readouterr().out.startswith("2 ")
     assert look(finished_run, prefix, 5, "0-1", 3) is True  # already there: nothing measured again
     assert capsys.readouterr().out == ""
+
+
+def test_another_measurement_runs_on_each_copy_in_place_of_evaluate(tmp_path, finished_run, capsys):
+    prefix = str(tmp_path / "copy")
+    command = f"{sys.executable} -c \"import sys; print('ignored'); print('measured', sys.argv[1])\" {{copy}}"
+    assert look(finished_run, prefix, 5, "0", None, measure=command) is True
+    copy = tmp_path / "copy-2"
+    assert (tmp_path / "copy-2.measure.txt").read_text() == f"ignored\nmeasured {copy}\n"
+    assert not (tmp_path / "copy-2.eval.json").exists()
+    assert capsys.readouterr().out == f"2 measured {copy}\n"
+    look(finished_run, str(tmp_path / "other"), 5, "0", None, measure=f"{sys.executable} -c \"raise SystemExit(3)\"")
+    assert capsys.readouterr().out == "2 failed with exit status 3\n"
