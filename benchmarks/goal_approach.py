@@ -130,13 +130,17 @@ def held_out_prediction(features: np.ndarray, targets: np.ndarray, groups: np.nd
     return predicted
 
 
+def explained_share(predicted: np.ndarray, targets: np.ndarray) -> float:
+    """R²: the share of ``targets``' spread about their mean that ``predicted`` explains."""
+    return 1.0 - float(np.square(targets - predicted).sum() / np.square(targets - targets.mean(0)).sum())
+
+
 def held_out_r2(features: np.ndarray, targets: np.ndarray, groups: np.ndarray) -> float:
     """R² of :func:`held_out_prediction` (at or below 0 for a map that only memorised the tasks);
     ``nan`` for a single group, which leaves nothing to fit on."""
     if len(np.unique(groups)) < 2:
         return float("nan")
-    predicted = held_out_prediction(features, targets, groups)
-    return 1.0 - float(np.square(targets - predicted).sum() / np.square(targets - targets.mean(0)).sum())
+    return explained_share(held_out_prediction(features, targets, groups), targets)
 
 
 def rounded_r2(features: np.ndarray, targets: np.ndarray, groups: np.ndarray) -> float | None:
@@ -191,9 +195,10 @@ def goal_terms(meta: HeldOutMetaTest) -> dict:
         read_goal_terms.append(traj.reward.numpy() + step_control + step_contact)
         mean = lambda x: round(float(np.mean(x)), 2)
         start_distance, end_distance = np.linalg.norm(obs[:, 0, XY] - goals, axis=-1), distance[runs, last]
-        read_error = start_to_read = end_to_read = None
-        if len(tasks) > 1:  # where the belief points, read by the held-out linear map of belief_r2
+        belief_r2 = read_error = start_to_read = end_to_read = None
+        if len(tasks) > 1:  # how much the belief says of the goal, and where it points, by one held-out map
             read = held_out_prediction(result.z_means[:, k].numpy(), goals, task_of_run)
+            belief_r2 = round(explained_share(read, goals), 2)
             read_error = mean(np.linalg.norm(read - goals, axis=-1))
             start_to_read = mean(np.linalg.norm(obs[:, 0, XY] - read, axis=-1))
             end_to_read = mean(np.linalg.norm(next_obs[runs, last, XY] - read, axis=-1))
@@ -209,7 +214,7 @@ def goal_terms(meta: HeldOutMetaTest) -> dict:
             "closest": mean(distance.min(1)),
             "moved": mean(np.linalg.norm(next_obs[runs, last, XY] - obs[:, 0, XY], axis=-1)),
             "upside_down": mean(torso_points_down(next_obs[runs, last, QUATERNION])),
-            "belief_r2": rounded_r2(result.z_means[:, k].numpy(), goals, task_of_run),
+            "belief_r2": belief_r2,
             "read_goal_error": read_error,
             "start_to_read_goal": start_to_read,
             "end_to_read_goal": end_to_read,
