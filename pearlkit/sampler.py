@@ -53,6 +53,26 @@ class EnvPool:
             observations.append(env.reset(seed=seed)[0])
         return np.stack(observations)
 
+    def state_dict(self) -> dict:
+        """Where each environment's random stream stands (its resets draw from it), so that a
+        resumed run's resets go on where they stopped instead of starting their streams again."""
+        return {"streams": [env.unwrapped.np_random.bit_generator.state if seeded else None
+                            for env, seeded in zip(self.envs, self._seeded)]}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Take up :meth:`state_dict`'s streams: the environments it held are made, those that
+        had been reset given their generators as they stood."""
+        streams = state["streams"]
+        while len(self.envs) < len(streams):
+            self.envs.append(make_env(self.env_id))
+            self._seeded.append(False)
+        for i, stream in enumerate(streams):
+            if stream is not None:
+                generator = np.random.Generator(getattr(np.random, stream["bit_generator"])())
+                generator.bit_generator.state = stream
+                self.envs[i].unwrapped.np_random = generator
+                self._seeded[i] = True
+
 
 class Trajectories(Transitions):
     """One trajectory per environment, arrays ``(num_envs, horizon, ·)``.

@@ -198,6 +198,9 @@ def restore_run(run: Run, run_dir: Path, from_weights: bool = False) -> dict[str
         trainer.context_buffer.load_state_dict(ckpt["context_buffer"], trainer.config.max_path_length)
         run.state = RunState(**{"cpu_seconds": None, **ckpt["state"]})
         _restore_rng(ckpt["rng"], trainer.rng)
+        if "pools" in ckpt:  # a checkpoint from before they were saved: the environments' streams start again
+            trainer.pool.load_state_dict(ckpt["pools"]["training"])
+            run.eval_pool.load_state_dict(ckpt["pools"]["evaluation"])
     return {k: (before[k], config[k]) for k in RESUMABLE_FIELDS if before[k] != config[k]}
 
 
@@ -457,5 +460,6 @@ def _save_run(run_dir: Path, run: Run) -> None:
             "config": config, "agent": agent, "critic_optimizer": trainer.optimizers.critic.state_dict(),
             "actor_optimizer": trainer.optimizers.actor.state_dict(), "replay": trainer.replay.state_dict(),
             "context_buffer": trainer.context_buffer.state_dict(), "state": dataclasses.asdict(state),
-            "rng": _rng_state(trainer.rng)})
+            "rng": _rng_state(trainer.rng), "pools": {"training": trainer.pool.state_dict(),
+                                                      "evaluation": run.eval_pool.state_dict()}})
         _write_progress(run_dir, state.rows)

@@ -68,6 +68,16 @@ def test_same_seed_same_numbers_and_another_seed_differs():
     assert strip(first) != strip(other)
 
 
+def train_interrupted_after_two(config, run_dir):
+    """Train ``config`` in ``run_dir``, stopped by Ctrl-C after iteration 2, then resumed to the end."""
+    def interrupt_after_two(row):
+        if row["iteration"] == 2:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        pearlkit.train(config, run_dir, progress=False, on_iteration=interrupt_after_two)
+    return pearlkit.train(config, run_dir, resume=True, progress=False)
+
+
 @pytest.mark.parametrize("schedule, learned, critic_target", [
     ("constant", False, "v-bar"), ("linear", False, "v-bar"), ("constant", True, "v-bar"), ("constant", True, "q-bar")])
 def test_resume_gives_the_same_run_as_no_interruption(tmp_path, schedule, learned, critic_target):
@@ -76,12 +86,7 @@ def test_resume_gives_the_same_run_as_no_interruption(tmp_path, schedule, learne
     config = tiny_config(num_iterations=3, lr_schedule=schedule, learn_temperature=learned, critic_target=critic_target)
     straight = pearlkit.train(config, tmp_path / "a", progress=False)
     # the linear schedule follows num_iterations, so the interrupted run is one of 3 from the start
-    def interrupt_after_two(row):
-        if row["iteration"] == 2:
-            raise KeyboardInterrupt
-    with pytest.raises(KeyboardInterrupt):
-        pearlkit.train(config, tmp_path / "b", progress=False, on_iteration=interrupt_after_two)
-    resumed = pearlkit.train(config, tmp_path / "b", resume=True, progress=False)
+    resumed = train_interrupted_after_two(config, tmp_path / "b")
     assert without_time(rows(tmp_path / "a")) == without_time(rows(tmp_path / "b"))
     for a, b in zip(straight["agent"].parameters(), resumed["agent"].parameters()):
         assert torch.equal(a, b)
@@ -92,6 +97,15 @@ def test_resume_gives_the_same_run_as_no_interruption(tmp_path, schedule, learne
         assert not any(temperatures)
     if learned:  # and the agent file holds it: meta-test loads the same agent
         assert torch.equal(pearlkit.load_agent(tmp_path / "b")[0].log_temperature, resumed["agent"].log_temperature)
+
+
+def test_a_resumed_mujoco_run_resets_its_environments_as_the_uninterrupted_one(tmp_path):
+    # Each environment draws its start's noise from a stream of its own; a resume that started
+    # those streams again gave another run from the first reset on (training's and meta-test's).
+    config = tiny_ant_goal_config(num_iterations=3, eval_every=1, max_path_length=50, num_steps_per_eval=150)
+    pearlkit.train(config, tmp_path / "a", progress=False)
+    train_interrupted_after_two(config, tmp_path / "b")
+    assert without_time(rows(tmp_path / "a")) == without_time(rows(tmp_path / "b"))
 
 
 def test_cpu_seconds_count_work_not_waiting(tmp_path, monkeypatch):
