@@ -483,10 +483,12 @@ _RENAMED_FIELDS = {"latent_size": "latent_dim"}
 #: learned one goes on), how the encoder's contexts are drawn from the resume on (their sizes,
 #: ``vary_context_size``, and where from, ``context_sampling``: only the contexts change), and the
 #: share of goals relabelled from the resume on (``relabel_goals``: only the rewards a gradient
-#: step reads change).
+#: step reads change), and each network's learning rate from the resume on (Adam's moments go on;
+#: a schedule scales the new rate).
 RESUMABLE_FIELDS = ("num_iterations", "env_step_budget", "num_train_steps_per_itr", "eval_every", "precision",
                     "exploration_prior", "exploration_actions", "rule_out_searched", "exploit_with_mean", "temperature",
-                    "vary_context_size", "context_sampling", "relabel_goals")
+                    "vary_context_size", "context_sampling", "relabel_goals",
+                    "policy_lr", "qf_lr", "vf_lr", "context_lr")
 
 
 def config_fields() -> dict[str, str]:

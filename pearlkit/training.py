@@ -192,8 +192,14 @@ def restore_run(run: Run, run_dir: Path, from_weights: bool = False) -> dict[str
         trainer.rng = seed_everything(seed)
         trainer.pool = EnvPool(trainer.config.env_id, seed)
     else:
+        # Loading an optimizer restores its learning rates too; a resume may change them, so the
+        # config's (the fresh optimizers') are put back.
+        configured = [[group["initial_lr"] for group in optimizer.param_groups] for optimizer in trainer.optimizers]
         trainer.optimizers.critic.load_state_dict(ckpt["critic_optimizer"])
         trainer.optimizers.actor.load_state_dict(ckpt["actor_optimizer"])
+        for optimizer, rates in zip(trainer.optimizers, configured):
+            for group, rate in zip(optimizer.param_groups, rates):
+                group["initial_lr"] = rate
         trainer.replay.load_state_dict(ckpt["replay"])
         trainer.context_buffer.load_state_dict(ckpt["context_buffer"], trainer.config.max_path_length)
         run.state = RunState(**{"cpu_seconds": None, **ckpt["state"]})

@@ -108,6 +108,23 @@ def test_a_resumed_mujoco_run_resets_its_environments_as_the_uninterrupted_one(t
     assert without_time(rows(tmp_path / "a")) == without_time(rows(tmp_path / "b"))
 
 
+def test_a_resume_takes_the_new_learning_rates_and_keeps_adams_moments(tmp_path):
+    pearlkit.train(tiny_config(num_iterations=1), tmp_path / "run", progress=False)
+    encoder = lambda: {k: v for k, v in load_agent(tmp_path / "run")[0].state_dict().items() if k.startswith("encoder")}
+    before = encoder()
+    # context_lr about 0 holds the encoder still (a code the policy learns on that no longer moves)
+    pearlkit.train(tiny_config(num_iterations=2, context_lr=1e-12, policy_lr=2e-4), tmp_path / "run",
+                   resume=True, progress=False)
+    assert all((before[k] - v).abs().max() < 1e-9 for k, v in encoder().items())
+    checkpoint = load_checkpoint(tmp_path / "run" / training.CHECKPOINT_NAME, "cpu")
+    critic, actor = checkpoint["critic_optimizer"], checkpoint["actor_optimizer"]
+    qf_lr = tiny_config().qf_lr
+    assert [group["initial_lr"] for group in critic["param_groups"]] == [qf_lr, qf_lr, 1e-12]
+    assert actor["param_groups"][0]["initial_lr"] == 2e-4  # the policy's
+    steps_per_iteration = tiny_config().num_train_steps_per_itr
+    assert all(int(state["step"]) == 2 * steps_per_iteration for state in critic["state"].values())  # Adam went on
+
+
 def test_cpu_seconds_count_work_not_waiting(tmp_path, monkeypatch):
     # A run paused or sharing its cores waits: its wall clock grows, its CPU time does not.
     iterate = training.meta_train_iteration
@@ -604,9 +621,10 @@ def test_cli_resume_errors(tmp_path, capsys):
     assert "name a preset" in capsys.readouterr().err
     (tmp_path / "config.json").write_text(tiny_config().to_json())
     assert cli_main(["train", "--resume", str(tmp_path), "--set", "kl_lambda=2"]) == 2
-    assert ("can only change ['context_sampling', 'env_step_budget', 'eval_every', 'exploit_with_mean', "
-            "'exploration_actions', 'exploration_prior', 'num_iterations', 'num_train_steps_per_itr', 'precision', "
-            "'relabel_goals', 'rule_out_searched', 'temperature', 'vary_context_size'], not ['kl_lambda']" in capsys.readouterr().err)
+    assert ("can only change ['context_lr', 'context_sampling', 'env_step_budget', 'eval_every', 'exploit_with_mean', "
+            "'exploration_actions', 'exploration_prior', 'num_iterations', 'num_train_steps_per_itr', 'policy_lr', "
+            "'precision', 'qf_lr', 'relabel_goals', 'rule_out_searched', 'temperature', 'vary_context_size', 'vf_lr'], "
+            "not ['kl_lambda']" in capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("text, message", [
