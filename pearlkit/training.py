@@ -204,7 +204,8 @@ def restore_run(run: Run, run_dir: Path, from_weights: bool = False) -> dict[str
         trainer.context_buffer.load_state_dict(ckpt["context_buffer"], trainer.config.max_path_length)
         run.state = RunState(**{"cpu_seconds": None, **ckpt["state"]})
         _restore_rng(ckpt["rng"], trainer.rng)
-        if "pools" in ckpt:  # a checkpoint from before they were saved: the environments' streams start again
+        # A checkpoint from before the environments' streams were saved holds none: they start again.
+        if "pools" in ckpt:
             trainer.pool.load_state_dict(ckpt["pools"]["training"])
             run.eval_pool.load_state_dict(ckpt["pools"]["evaluation"])
     return {k: (before[k], config[k]) for k in RESUMABLE_FIELDS if before[k] != config[k]}
