@@ -38,12 +38,16 @@ class EnvPool:
 
     def take(self, tasks: list[Task]) -> list[gym.Env]:
         """The first ``len(tasks)`` environments, each switched to its task."""
-        while len(self.envs) < len(tasks):
-            self.envs.append(make_env(self.env_id))
-            self._seeded.append(False)
+        self._make_up_to(len(tasks))
         for env, task in zip(self.envs, tasks):
             env.set_task(task)
         return self.envs[: len(tasks)]
+
+    def _make_up_to(self, count: int) -> None:
+        """Make environments (not yet seeded) until the pool holds ``count``."""
+        while len(self.envs) < count:
+            self.envs.append(make_env(self.env_id))
+            self._seeded.append(False)
 
     def reset(self, envs: list[gym.Env]) -> np.ndarray:
         observations = []
@@ -63,9 +67,7 @@ class EnvPool:
         """Take up :meth:`state_dict`'s streams: the environments it held are made, those that
         had been reset given their generators as they stood."""
         streams = state["streams"]
-        while len(self.envs) < len(streams):
-            self.envs.append(make_env(self.env_id))
-            self._seeded.append(False)
+        self._make_up_to(len(streams))
         for i, stream in enumerate(streams):
             if stream is not None:
                 generator = np.random.Generator(getattr(np.random, stream["bit_generator"])())
