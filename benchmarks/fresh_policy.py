@@ -7,8 +7,7 @@ Does a policy learn to act on z when z is a fixed code from the start? PEARL's p
 learn on a code that the encoder is still learning, and they carry what they learned on it. OUT
 keeps SOURCE's ``config.json``, ``progress.csv`` and ``versions.json`` and an ``agent.pt`` at
 SOURCE's iteration whose encoder is SOURCE's and whose policy, Q-functions, V and target are
-initialised as a run of SOURCE's config and seed initialises them (:func:`pearlkit.pearl.build_agent`
-after seeding). Resumed from the weights, it refills every task's buffers with the fresh policy,
+initialised as a run of SOURCE's config and seed initialises them (:func:`pearlkit.pearl.new_trainer`). Resumed from the weights, it refills every task's buffers with the fresh policy,
 as iteration 0 does, and a tiny ``context_lr`` holds the encoder still (``benchmarks/RESULTS.md``,
 "Resume goes on exactly; a code that stops moving; relabelling and the policy").
 """
@@ -22,8 +21,7 @@ import torch
 
 from pearlkit.checkpoint import AGENT_NAME, load_checkpoint, save_checkpoint
 from pearlkit.config import PearlConfig
-from pearlkit.pearl import build_agent
-from pearlkit.runtime import seed_everything
+from pearlkit.pearl import new_trainer
 
 KEPT_FILES = ("config.json", "progress.csv", "versions.json")
 
@@ -42,8 +40,7 @@ def fresh_policy(source: Path, out: Path) -> int:
         raise FileNotFoundError(f"{source} is not a run folder: no {', '.join(missing)}")
     checkpoint = load_checkpoint(source / AGENT_NAME, "cpu")
     config = PearlConfig.from_dict(checkpoint["config"])
-    seed_everything(config.seed)
-    weights = build_agent(config, torch.device("cpu")).state_dict()
+    weights = new_trainer(config, torch.device("cpu")).agent.state_dict()
     weights.update({k: v for k, v in checkpoint["agent"].items() if k.startswith("encoder.")})
     out.mkdir(parents=True)
     for name in KEPT_FILES:
