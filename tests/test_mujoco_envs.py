@@ -8,7 +8,7 @@ from gymnasium.utils.env_checker import check_env
 import pearlkit  # noqa: F401  (registers the environments)
 from pearlkit.config import PearlConfig
 from pearlkit.envs import make_env
-from pearlkit.envs.ant import AntGoal2DEnv
+from pearlkit.envs.ant import GOAL_CODE_BIASES, GOAL_CODE_WEIGHTS, AntGoal2DEnv, goal_code
 
 FAMILIES = ["pearlkit/HalfCheetahVel-v0", "pearlkit/HalfCheetahFwdBack-v0", "pearlkit/AntFwdBack-v1",
             "pearlkit/AntGoal2D-v0", "pearlkit/HumanoidDir2D-v0", "pearlkit/Walker2DParams-v1"]
@@ -124,6 +124,27 @@ def test_the_noisy_oracle_observes_its_goal_off_by_one_offset_an_episode():
     np.testing.assert_array_equal(noisy.reset(seed=5)[0][-2:], noisy.reset(seed=5)[0][-2:])  # seeded
     with pytest.raises(ValueError, match="goal_noise must be >= 0 \\(metres\\), got -1"):
         gym.make("pearlkit/AntGoal2DNoisyOracle-v0", goal_noise=-1)
+
+
+def test_the_coded_noisy_oracle_observes_the_noisy_goal_through_a_fixed_smooth_map():
+    coded, noisy = gym.make("pearlkit/AntGoal2DCodedNoisyOracle-v0"), make_env("pearlkit/AntGoal2DNoisyOracle-v0")
+    check_env(coded.unwrapped, skip_render_check=True)
+    task = type(noisy).sample_tasks(1)[0]
+    for seed in range(3):
+        obs, _ = coded.reset(seed=seed, options={"task": task})
+        noisy_obs, _ = noisy.reset(seed=seed, options={"task": task})
+        for _ in range(3):  # the same body, offset and reward as the noisy oracle; only the goal's form differs
+            np.testing.assert_array_equal(obs[:-5], noisy_obs[:-2])
+            np.testing.assert_allclose(obs[-5:], np.tanh(GOAL_CODE_WEIGHTS @ noisy_obs[-2:] + GOAL_CODE_BIASES))
+            action = np.full(8, 0.3)
+            (obs, reward, *_), (noisy_obs, noisy_reward, *_) = coded.step(action), noisy.step(action)
+            assert reward == noisy_reward
+    # The map is bent but not folded: a linear read of the code places goals over the disc
+    # well, yet not as exactly as the goal itself.
+    goals = np.array([t["goal"] for t in type(noisy).draw_tasks(2000, np.random.default_rng(0))])
+    codes = np.c_[goal_code(goals), np.ones(len(goals))]
+    residual = goals - codes @ np.linalg.lstsq(codes, goals, rcond=None)[0]
+    assert 0.9 < 1 - residual.var(0).sum() / goals.var(0).sum() < 0.99
 
 
 def test_humanoid_dir_reward_by_hand_with_rescaled_actions():

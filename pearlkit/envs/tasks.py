@@ -50,6 +50,9 @@ ENV_IDS: dict[str, Registration] = {
     # The oracle told a goal off by a random offset each episode: what an uncertain goal alone costs.
     "pearlkit/AntGoal2DNoisyOracle-v0": Registration("pearlkit.envs.ant:AntGoal2DNoisyOracleEnv", LOCOMOTION_HORIZON,
                                                      109, 8),
+    # The noisy oracle's goal given as five numbers of a fixed random map: what a code like PEARL's costs.
+    "pearlkit/AntGoal2DCodedNoisyOracle-v0": Registration("pearlkit.envs.ant:AntGoal2DCodedNoisyOracleEnv",
+                                                          LOCOMOTION_HORIZON, 112, 8),
     "pearlkit/HumanoidDir2D-v0": Registration("pearlkit.envs.humanoid:HumanoidDir2DEnv", LOCOMOTION_HORIZON, 348, 17),
     # v1: the reference's 0.016 s step; v0 stepped Gymnasium's 0.008 s.
     "pearlkit/Walker2DParams-v1": Registration("pearlkit.envs.walker_params:Walker2DParamsEnv", LOCOMOTION_HORIZON, 17, 6),
