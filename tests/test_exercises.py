@@ -1,7 +1,5 @@
 """The fill-in exercises' checks: they pass pearlkit's own functions, name the first failing case
 of a wrong one, and say "not written yet" for the blank the book leaves."""
-import torch
-
 from pearlkit.exercises import check_product_of_gaussians, check_q_loss
 from pearlkit.inference import product_of_gaussians
 from pearlkit.sac import q_loss

@@ -7,7 +7,6 @@ Builds a one-page book in a temporary folder with the real ``jupyter-book build`
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path

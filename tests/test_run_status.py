@@ -1,7 +1,6 @@
 """python -m pearlkit status: where a run stands, read from a hand-written run folder."""
 import csv
 import json
-import os
 
 import pytest
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
 from torch import Tensor
 
 from pearlkit.envs.tasks import POINT_NAV_HORIZON, TASK_LIST_SEED, Task, check_task_keys
