@@ -124,6 +124,7 @@ def test_the_noisy_oracle_observes_its_goal_off_by_one_offset_an_episode():
     np.testing.assert_array_equal(noisy.reset(seed=5)[0][-2:], noisy.reset(seed=5)[0][-2:])  # seeded
     with pytest.raises(ValueError, match="goal_noise must be >= 0 \\(metres\\), got -1"):
         gym.make("pearlkit/AntGoal2DNoisyOracle-v0", goal_noise=-1)
+    assert gym.make("pearlkit/AntGoal2DNoisierOracle-v0").unwrapped.goal_noise == 1.2
 
 
 def test_the_coded_noisy_oracle_observes_the_noisy_goal_through_a_fixed_smooth_map():
