@@ -24,7 +24,10 @@ the belief points: the goal that held-out linear map reads from each run's belie
 lies from the true goal, from the torso's start and from its end. A policy that walks to where its
 belief points closes the distance from its start to the goal it reads about as a policy told its
 goal (the oracle, ``pearlkit/AntGoal2DOracle-v0``) closes the distance to the true one; one that
-closes much less walks a short way on what it believes. As a check, the goal term is
+closes much less walks a short way on what it believes; and, for the last trajectory, how far the
+runs closed on their goal binned by how far off it the goal read lies (:func:`closed_by_read_error`):
+a policy that uses its belief closes more where the belief is right. For an oracle, which has no
+belief, these columns read the goal its observation ends with. As a check, the goal term is
 recomputed from the observed positions and compared with what the return leaves once the costs
 are taken out: the ``residual`` column, the largest gap over the runs, should read about 0 (the
 observations are stored in float32, so about 0.01 over 200 steps). The last line is one JSON
@@ -156,6 +159,33 @@ def check_ant_goal(run_dir: Path) -> None:
         raise SystemExit(f"{run_dir} trained on {env_id}; this diagnosis is for Ant-Goal-2D only")
 
 
+def told_goal(z_means: np.ndarray, first_obs: np.ndarray, config: PearlConfig, env) -> np.ndarray | None:
+    """Per run, what the policy is told of its goal: the belief's mean, or for an oracle (no
+    latent) the goal its observation ends with (:class:`~pearlkit.envs.ant.AntGoal2DOracleEnv`);
+    None for an agent told nothing."""
+    if config.latent_dim:
+        return z_means
+    return first_obs[:, env.observation_slice("goal")] if "goal" in env.observation_structure else None
+
+
+#: Upper edges (m) of :func:`closed_by_read_error`'s bins.
+READ_ERROR_EDGES = (0.5, 1.0, 1.5, np.inf)
+
+
+def closed_by_read_error(closed: np.ndarray, read_error: np.ndarray) -> list[dict]:
+    """How far the runs closed on their goal (``closed``, m), by how far the goal read from what
+    they were told lies off it (``read_error``, m), in the bins of :data:`READ_ERROR_EDGES`: per
+    bin its upper edge (None for the last), its runs and their mean closing (None for an empty bin). A policy that
+    uses what it is told closes more where that is right."""
+    lower = (0.0,) + READ_ERROR_EDGES[:-1]
+    bins = []
+    for low, high in zip(lower, READ_ERROR_EDGES):
+        inside = (read_error >= low) & (read_error < high)
+        bins.append({"below_m": None if np.isinf(high) else high, "runs": int(inside.sum()),
+                     "closed": round(float(closed[inside].mean()), 2) if inside.any() else None})
+    return bins
+
+
 def goal_terms(meta: HeldOutMetaTest) -> dict:
     """Per trajectory index of ``meta`` (an Ant-Goal-2D run's meta-test), the mean over runs of
     the distances, the displacement, the share upside down at the end, and each term of the
@@ -195,13 +225,15 @@ def goal_terms(meta: HeldOutMetaTest) -> dict:
         read_goal_terms.append(traj.reward.numpy() + step_control + step_contact)
         mean = lambda x: round(float(np.mean(x)), 2)
         start_distance, end_distance = np.linalg.norm(obs[:, 0, XY] - goals, axis=-1), distance[runs, last]
-        belief_r2 = read_error = start_to_read = end_to_read = None
-        if len(tasks) > 1:  # how much the belief says of the goal, and where it points, by one held-out map
-            read = held_out_prediction(result.z_means[:, k].numpy(), goals, task_of_run)
+        belief_r2 = read_error = start_to_read = end_to_read = closed_by_error = None
+        told = told_goal(result.z_means[:, k].numpy(), obs[:, 0], config, env)
+        if len(tasks) > 1 and told is not None:  # what it is told of the goal, and where that points
+            read = held_out_prediction(told, goals, task_of_run)
             belief_r2 = round(explained_share(read, goals), 2)
             read_error = mean(np.linalg.norm(read - goals, axis=-1))
             start_to_read = mean(np.linalg.norm(obs[:, 0, XY] - read, axis=-1))
             end_to_read = mean(np.linalg.norm(next_obs[runs, last, XY] - read, axis=-1))
+            closed_by_error = closed_by_read_error(start_distance - end_distance, np.linalg.norm(read - goals, axis=-1))
         out["by_trajectory"].append({
             "return": round(float(returns.mean()), 1),
             "goal_term": round(float(goal_term.mean()), 1),
@@ -218,6 +250,7 @@ def goal_terms(meta: HeldOutMetaTest) -> dict:
             "read_goal_error": read_error,
             "start_to_read_goal": start_to_read,
             "end_to_read_goal": end_to_read,
+            "closed_by_read_error": closed_by_error,
             "context_spread": mean(position_spread(positions[:, :k * horizon], before)) if k else None,
             "ideal_r2": ideal_r2})
     return out
@@ -326,6 +359,11 @@ def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
               f"{shown(t['belief_r2']):>9s}   {shown(t['read_goal_error']):>28s}, {shown(t['start_to_read_goal']):>5s}, "
               f"{shown(t['end_to_read_goal']):>5s}"
               f"   {spread:>18s}   {ideal:>17s}")
+    bins = result["by_trajectory"][-1]["closed_by_read_error"]
+    if bins is not None:
+        edges = [0.0] + [b["below_m"] for b in bins[:-1]] + [""]
+        print("  last trajectory: closed on the goal (m), by how far off it the goal read lies: " + ", ".join(
+            f"{low:g}–{high} m {shown(b['closed'])} ({b['runs']} runs)" for low, high, b in zip(edges, edges[1:], bins)))
     if "training_tasks" in result:
         t = result["training_tasks"]
         print(f"  training tasks (checkpoint at iteration {t['iteration']}, {t['tasks']} tasks): belief R² "

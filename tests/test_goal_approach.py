@@ -13,8 +13,8 @@ from pearlkit.envs.ant import GOAL_DISC_RADIUS
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from goal_approach import (goal_terms, held_out_prediction, held_out_r2, ideal_goal_means,  # noqa: E402
-                           meta_test_copy, position_spread, torso_points_down)
+from goal_approach import (closed_by_read_error, goal_terms, held_out_prediction, held_out_r2,  # noqa: E402
+                           ideal_goal_means, meta_test_copy, position_spread, torso_points_down)
 
 from tests.conftest import tiny_cheetah_config  # noqa: E402
 
@@ -147,3 +147,21 @@ def test_a_longer_look_explores_on_the_prior_for_k_trajectories_then_acts_on_the
         assert 0 < t["end_to_read_goal"] and 0 < t["read_goal_error"] < 2 * GOAL_DISC_RADIUS
         assert t["start_distance"] <= t["start_to_read_goal"] + t["read_goal_error"] + 0.015
         assert t["end_distance"] <= t["end_to_read_goal"] + t["read_goal_error"] + 0.015  # each rounded to 0.01
+
+
+def test_closed_by_read_error_bins_the_runs_by_how_far_off_the_goal_read_lies():
+    closed = np.array([0.8, 0.6, 0.4, 0.2, 0.1])
+    bins = closed_by_read_error(closed, np.array([0.1, 0.4, 0.7, 2.0, 5.0]))
+    assert bins == [{"below_m": 0.5, "runs": 2, "closed": 0.7}, {"below_m": 1.0, "runs": 1, "closed": 0.4},
+                    {"below_m": 1.5, "runs": 0, "closed": None}, {"below_m": None, "runs": 2, "closed": 0.15}]
+
+
+def test_an_oracle_is_read_from_the_goal_its_observation_ends_with(tmp_path):
+    # The exact oracle's observed goal is the goal itself: a held-out affine read of it is exact,
+    # in every trajectory, where a run with no latent used to read nothing.
+    config = tiny_cheetah_config().replace(env_id="pearlkit/AntGoal2DOracle-v0", latent_dim=0, num_test_tasks=4,
+                                           max_path_length=20)
+    pearlkit.train(config, tmp_path / "run", progress=False)
+    for t in goal_terms(meta_test_copy(tmp_path / "run", seed=0, runs_per_task=2))["by_trajectory"]:
+        assert t["belief_r2"] == 1.0 and t["read_goal_error"] == 0.0
+        assert sum(b["runs"] for b in t["closed_by_read_error"]) == 8
