@@ -161,8 +161,8 @@ def check_ant_goal(run_dir: Path) -> None:
 
 def told_goal(z_means: np.ndarray, first_obs: np.ndarray, config: PearlConfig, env) -> np.ndarray | None:
     """Per run, what the policy is told of its goal: the belief's mean, or for an oracle (no
-    latent) the goal its observation ends with (:class:`~pearlkit.envs.ant.AntGoal2DOracleEnv`);
-    None for an agent told nothing."""
+    latent) the goal, or its code, that its observation ends with
+    (:meth:`~pearlkit.envs.ant.AntGoal2DOracleEnv.observed_goal`); None for an agent told nothing."""
     if config.latent_dim:
         return z_means
     return first_obs[:, env.observation_slice("goal")] if "goal" in env.observation_structure else None
@@ -175,8 +175,8 @@ READ_ERROR_EDGES = (0.5, 1.0, 1.5, np.inf)
 def closed_by_read_error(closed: np.ndarray, read_error: np.ndarray) -> list[dict]:
     """How far the runs closed on their goal (``closed``, m), by how far the goal read from what
     they were told lies off it (``read_error``, m), in the bins of :data:`READ_ERROR_EDGES`: per
-    bin its upper edge (None for the last), its runs and their mean closing (None for an empty bin). A policy that
-    uses what it is told closes more where that is right."""
+    bin its upper edge (None for the last), its runs and their mean closing (None for an empty
+    bin). A policy that uses what it is told closes more where that is right."""
     lower = (0.0,) + READ_ERROR_EDGES[:-1]
     bins = []
     for low, high in zip(lower, READ_ERROR_EDGES):
@@ -230,10 +230,11 @@ def goal_terms(meta: HeldOutMetaTest) -> dict:
         if len(tasks) > 1 and told is not None:  # what it is told of the goal, and where that points
             read = held_out_prediction(told, goals, task_of_run)
             belief_r2 = round(explained_share(read, goals), 2)
-            read_error = mean(np.linalg.norm(read - goals, axis=-1))
+            errors = np.linalg.norm(read - goals, axis=-1)
+            read_error = mean(errors)
             start_to_read = mean(np.linalg.norm(obs[:, 0, XY] - read, axis=-1))
             end_to_read = mean(np.linalg.norm(next_obs[runs, last, XY] - read, axis=-1))
-            closed_by_error = closed_by_read_error(start_distance - end_distance, np.linalg.norm(read - goals, axis=-1))
+            closed_by_error = closed_by_read_error(start_distance - end_distance, errors)
         out["by_trajectory"].append({
             "return": round(float(returns.mean()), 1),
             "goal_term": round(float(goal_term.mean()), 1),
@@ -362,8 +363,9 @@ def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
     bins = result["by_trajectory"][-1]["closed_by_read_error"]
     if bins is not None:
         edges = [0.0] + [b["below_m"] for b in bins[:-1]] + [""]
-        print("  last trajectory: closed on the goal (m), by how far off it the goal read lies: " + ", ".join(
-            f"{low:g}–{high} m {shown(b['closed'])} ({b['runs']} runs)" for low, high, b in zip(edges, edges[1:], bins)))
+        shares = (f"{low:g}–{high} m {shown(b['closed'])} ({b['runs']} runs)"
+                  for low, high, b in zip(edges, edges[1:], bins))
+        print("  last trajectory: closed on the goal (m), by how far off it the goal read lies: " + ", ".join(shares))
     if "training_tasks" in result:
         t = result["training_tasks"]
         print(f"  training tasks (checkpoint at iteration {t['iteration']}, {t['tasks']} tasks): belief R² "
