@@ -9,9 +9,9 @@ keeps SOURCE's ``config.json``, ``progress.csv`` and ``versions.json`` and an ``
 SOURCE's iteration whose encoder is SOURCE's and whose policy, Q-functions, V and target are
 initialised as a run of SOURCE's config and seed initialises them
 (:func:`pearlkit.pearl.new_trainer`). Resumed from the weights, it refills every task's buffers
-with the fresh policy,
-as iteration 0 does, and a tiny ``context_lr`` holds the encoder still (``benchmarks/RESULTS.md``,
-"Resume goes on exactly; a code that stops moving; relabelling and the policy").
+with the fresh policy, as iteration 0 does, and a tiny ``context_lr`` holds the encoder still
+(``benchmarks/RESULTS.md``, "Resume goes on exactly; a code that stops moving; relabelling and the
+policy").
 """
 from __future__ import annotations
 

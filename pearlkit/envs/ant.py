@@ -185,7 +185,7 @@ class AntGoal2DNoisyOracleEnv(AntGoal2DOracleEnv):
         return self._task["goal"] + self._goal_offset
 
 
-#: The fixed random map of :class:`AntGoal2DCodedNoisyOracleEnv`, drawn once from seed 15: a goal's
+#: The fixed random map of :class:`AntGoal2DCodedNoisyOracleEnv` (weights from seed 15, biases from 16): a goal's
 #: two coordinates to five numbers. Its weights' scale (0.8 a metre) bends the map visibly over the
 #: 3 m disc without folding it, so the code still places the goal (a linear read of the noise-free
 #: code explains about 0.96 of the goals' spread, against 1 for the goal itself).
