@@ -352,12 +352,15 @@ def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
           "   goal it reads (m): off the goal, start, end   context spread (m)   ideal reader's R²")
     shown = lambda value: "–" if value is None else f"{value:.2f}"  # one goal: no R², no goal read
     for k, t in enumerate(result["by_trajectory"], start=1):
-        spread, ideal = ("", "") if t["context_spread"] is None else (f"{t['context_spread']:.2f}", shown(t["ideal_r2"]))
+        spread, ideal = ("", "")
+        if t["context_spread"] is not None:
+            spread, ideal = f"{t['context_spread']:.2f}", shown(t["ideal_r2"])
         print(f"  {k:10d}  {t['return']:6.0f} = {t['goal_term']:9.0f} - {t['control_cost']:7.1f} - "
               f"{t['contact_cost']:7.1f} ({t['residual']:.3f})   {t['start_distance']:5.2f}, "
               f"{t['end_distance']:5.2f}, {t['closest']:5.2f}   {t['ended_closer']:12.2f}   {t['moved']:9.2f}   "
               f"{t['upside_down']:11.2f}   "
-              f"{shown(t['belief_r2']):>9s}   {shown(t['read_goal_error']):>28s}, {shown(t['start_to_read_goal']):>5s}, "
+              f"{shown(t['belief_r2']):>9s}   {shown(t['read_goal_error']):>28s}, "
+              f"{shown(t['start_to_read_goal']):>5s}, "
               f"{shown(t['end_to_read_goal']):>5s}"
               f"   {spread:>18s}   {ideal:>17s}")
     bins = result["by_trajectory"][-1]["closed_by_read_error"]
@@ -370,7 +373,8 @@ def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
         t = result["training_tasks"]
         print(f"  training tasks (checkpoint at iteration {t['iteration']}, {t['tasks']} tasks): belief R² "
               f"{shown(t['buffer_belief_r2'])} from the context buffers, {shown(t['fresh_belief_r2'])} after a fresh "
-              f"exploration; buffer rewards relabelled to another task's goal: R² {shown(t['relabelled_r2_own_goal'])} "
+              f"exploration; buffer rewards relabelled to another task's goal: "
+              f"R² {shown(t['relabelled_r2_own_goal'])} "
               f"(own goal), {shown(t['relabelled_r2_new_goal'])} (new goal)")
         for name, a in t["acting_on"].items():
             print(f"    acting on the {name.replace('_', ' ')}: return {a['return']:.0f}, "
