@@ -40,7 +40,9 @@ questions asked of the *training* tasks, to tell which half of PEARL stops the a
   ``embedding_batch_size`` transitions from each training task's context buffer), beside the
   R² after a fresh exploration of the same tasks (the meta-test protocol run on them: new
   trajectories, the same goals). A gap between the two is an encoder that learned its
-  buffers' contexts rather than how rewards place a goal;
+  buffers' contexts rather than how rewards place a goal. Also the buffer belief's R² with the
+  context drawn each way ``context_sampling`` allows (one stored trajectory, or all of the task's
+  transitions; the config's way is the draw above): how loose the beliefs a policy trains on are;
 - **relabelled**: the buffer contexts with each reward's goal term moved to another training
   task's goal (``AntGoal2DEnv.relabelled_reward_change``, to within a few mm of the torso's
   travel), the R² against each task's own goal and against the goal its rewards now point to. An
@@ -70,6 +72,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pearlkit.buffers import CONTEXT_SAMPLINGS
 from pearlkit.checkpoint import load_agent
 from pearlkit.config import EXPLORATION_ACTIONS, PearlConfig
 from pearlkit.envs.ant import GOAL_CONTROL_COST, GOAL_DISC_RADIUS, AntGoal2DEnv
@@ -310,6 +313,12 @@ def training_tasks_diagnosis(run_dir: Path, seed: int, exploration_actions: str 
     change = AntGoal2DEnv.relabelled_reward_change(next_obs, goals[:, None, :], goals[other][:, None, :])
     relabelled[..., reward] = torch.as_tensor(context[..., reward].double().numpy() + change)
     belief = agent.encoder(context)[0]
+    # The same buffers drawn the other way too: one stored trajectory, or all of the task's transitions.
+    by_sampling = {config.context_sampling: belief}
+    for sampling in set(CONTEXT_SAMPLINGS) - {config.context_sampling}:
+        other_draw = run.trainer.context_buffer.sample_context(torch.as_tensor(own), config.embedding_batch_size,
+                                                               config.use_next_obs_in_context, sampling)
+        by_sampling[sampling] = agent.encoder(other_draw)[0]
     relabelled_mean = agent.encoder(relabelled)[0].float().numpy()
     exploring = config if exploration_actions is None else config.replace(exploration_actions=exploration_actions)
     fresh = meta_test(agent, tasks, exploring, seed=seed)
@@ -329,6 +338,8 @@ def training_tasks_diagnosis(run_dir: Path, seed: int, exploration_actions: str 
     r2 = lambda means, targets: rounded_r2(means, targets, own)
     return {"iteration": run.state.iteration, "tasks": len(tasks),
             "buffer_belief_r2": r2(belief.float().numpy(), goals),
+            "buffer_belief_r2_by_sampling": {sampling: r2(b.float().numpy(), goals)
+                                             for sampling, b in sorted(by_sampling.items())},
             "fresh_belief_r2": r2(fresh.z_means[:, first_inferred].numpy(), goals),
             "relabelled_r2_own_goal": r2(relabelled_mean, goals),
             "relabelled_r2_new_goal": r2(relabelled_mean, goals[other]),
@@ -376,6 +387,8 @@ def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
               f"exploration; buffer rewards relabelled to another task's goal: "
               f"R² {shown(t['relabelled_r2_own_goal'])} "
               f"(own goal), {shown(t['relabelled_r2_new_goal'])} (new goal)")
+        print("    buffer belief R² by how its context is drawn: " + ", ".join(
+            f"{sampling} {shown(value)}" for sampling, value in t["buffer_belief_r2_by_sampling"].items()))
         for name, a in t["acting_on"].items():
             print(f"    acting on the {name.replace('_', ' ')}: return {a['return']:.0f}, "
                   f"{a['toward_goal']:+.2f} m toward the goal")

@@ -14,7 +14,8 @@ from pearlkit.envs.ant import GOAL_DISC_RADIUS
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from goal_approach import (closed_by_read_error, goal_terms, held_out_prediction, held_out_r2,  # noqa: E402
-                           ideal_goal_means, meta_test_copy, position_spread, torso_points_down)
+                           ideal_goal_means, meta_test_copy, position_spread, torso_points_down,
+                           training_tasks_diagnosis)
 
 from tests.conftest import tiny_cheetah_config  # noqa: E402
 
@@ -165,3 +166,16 @@ def test_an_oracle_is_read_from_the_goal_its_observation_ends_with(tmp_path):
     for t in goal_terms(meta_test_copy(tmp_path / "run", seed=0, runs_per_task=2))["by_trajectory"]:
         assert t["belief_r2"] == 1.0 and t["read_goal_error"] == 0.0
         assert sum(b["runs"] for b in t["closed_by_read_error"]) == 8
+
+
+def test_training_contexts_reads_the_buffer_belief_from_each_way_of_drawing_a_context(tmp_path):
+    # A context buffer holds two trajectories a task (its pick's prior data), drawn one at a time
+    # or all together; the config's draw is the one the rest of the diagnosis acts on.
+    config = tiny_cheetah_config().replace(env_id="pearlkit/AntGoal2D-v0", max_path_length=20, num_steps_prior=40,
+                                           context_sampling="trajectory")
+    pearlkit.train(config, tmp_path / "run", progress=False)
+    result = training_tasks_diagnosis(tmp_path / "run", seed=0)
+    by_sampling = result["buffer_belief_r2_by_sampling"]
+    assert sorted(by_sampling) == ["trajectory", "transitions"]
+    assert by_sampling["trajectory"] == result["buffer_belief_r2"]
+    assert all(r2 is not None and r2 <= 1 for r2 in by_sampling.values())
