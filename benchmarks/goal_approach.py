@@ -315,7 +315,7 @@ def training_tasks_diagnosis(run_dir: Path, seed: int, exploration_actions: str 
     belief = agent.encoder(context)[0]
     # The same buffers drawn the other way too: one stored trajectory, or all of the task's transitions.
     by_sampling = {config.context_sampling: belief}
-    for sampling in set(CONTEXT_SAMPLINGS) - {config.context_sampling}:
+    for sampling in [other for other in CONTEXT_SAMPLINGS if other != config.context_sampling]:
         other_draw = run.trainer.context_buffer.sample_context(torch.as_tensor(own), config.embedding_batch_size,
                                                                config.use_next_obs_in_context, sampling)
         by_sampling[sampling] = agent.encoder(other_draw)[0]
