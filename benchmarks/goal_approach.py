@@ -173,6 +173,8 @@ def told_goal(z_means: np.ndarray, first_obs: np.ndarray, config: PearlConfig, e
 
 #: Upper edges (m) of :func:`closed_by_read_error`'s bins.
 READ_ERROR_EDGES = (0.5, 1.0, 1.5, np.inf)
+#: Each bin's (lower, upper) edge, the first from 0.
+READ_ERROR_BINS = tuple(zip((0.0,) + READ_ERROR_EDGES[:-1], READ_ERROR_EDGES))
 
 
 def closed_by_read_error(closed: np.ndarray, read_error: np.ndarray) -> list[dict]:
@@ -180,9 +182,8 @@ def closed_by_read_error(closed: np.ndarray, read_error: np.ndarray) -> list[dic
     they were told lies off it (``read_error``, m), in the bins of :data:`READ_ERROR_EDGES`: per
     bin its upper edge (None for the last), its runs and their mean closing (None for an empty
     bin). A policy that uses what it is told closes more where that is right."""
-    lower = (0.0,) + READ_ERROR_EDGES[:-1]
     bins = []
-    for low, high in zip(lower, READ_ERROR_EDGES):
+    for low, high in READ_ERROR_BINS:
         inside = (read_error >= low) & (read_error < high)
         bins.append({"below_m": None if np.isinf(high) else high, "runs": int(inside.sum()),
                      "closed": round(float(closed[inside].mean()), 2) if inside.any() else None})
@@ -376,9 +377,8 @@ def show(run_dir: Path, result: dict, args: argparse.Namespace) -> None:
               f"   {spread:>18s}   {ideal:>17s}")
     bins = result["by_trajectory"][-1]["closed_by_read_error"]
     if bins is not None:
-        edges = [0.0] + [b["below_m"] for b in bins[:-1]] + [""]
-        shares = (f"{low:g}–{high} m {shown(b['closed'])} ({b['runs']} runs)"
-                  for low, high, b in zip(edges, edges[1:], bins))
+        shares = (f"{low:g}–{'' if np.isinf(high) else high} m {shown(b['closed'])} ({b['runs']} runs)"
+                  for (low, high), b in zip(READ_ERROR_BINS, bins))
         print("  last trajectory: closed on the goal (m), by how far off it the goal read lies: " + ", ".join(shares))
     if "training_tasks" in result:
         t = result["training_tasks"]
