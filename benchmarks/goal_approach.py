@@ -165,7 +165,7 @@ def check_ant_goal(run_dir: Path) -> None:
 def told_goal(z_means: np.ndarray, first_obs: np.ndarray, config: PearlConfig, env) -> np.ndarray | None:
     """Per run, what the policy is told of its goal: the belief's mean, or for an oracle (no
     latent) the goal, or its code, that its observation ends with
-    (:meth:`~pearlkit.envs.ant.AntGoal2DOracleEnv.observed_goal`); None for an agent told nothing."""
+    (:meth:`~pearlkit.envs.ant.AntGoal2DOracleEnv.observed_task`); None for an agent told nothing."""
     if config.latent_dim:
         return z_means
     return first_obs[:, env.observation_slice("goal")] if "goal" in env.observation_structure else None

@@ -8,7 +8,7 @@ from gymnasium.utils.env_checker import check_env
 import pearlkit  # noqa: F401  (registers the environments)
 from pearlkit.config import PearlConfig
 from pearlkit.envs import make_env
-from pearlkit.envs.ant import GOAL_CODE_BIASES, GOAL_CODE_WEIGHTS, AntGoal2DEnv, goal_code
+from pearlkit.envs.ant import GOAL_CODE_BIASES, GOAL_CODE_WEIGHTS, AntFwdBackEnv, AntGoal2DEnv, goal_code
 
 FAMILIES = ["pearlkit/HalfCheetahVel-v0", "pearlkit/HalfCheetahFwdBack-v0", "pearlkit/AntFwdBack-v1",
             "pearlkit/AntGoal2D-v0", "pearlkit/HumanoidDir2D-v0", "pearlkit/Walker2DParams-v1"]
@@ -88,15 +88,23 @@ def test_ant_goal_reward_by_hand_and_position_in_the_observation():
     np.testing.assert_allclose(obs[:2], after["qpos"][:2])  # x, y: the goal is a position
 
 
-def test_ant_goal_oracle_is_ant_goal_with_the_goal_observed():
-    oracle, plain = gym.make("pearlkit/AntGoal2DOracle-v0"), make_env("pearlkit/AntGoal2D-v0")
+#: Each oracle, its family, and what it should be told of a task (the unit vector along the
+#: direction named, for Ant-Fwd-Back).
+ORACLES = [("pearlkit/AntGoal2DOracle-v0", "pearlkit/AntGoal2D-v0", lambda task: task["goal"]),
+           ("pearlkit/AntFwdBackOracle-v1", "pearlkit/AntFwdBack-v1",
+            lambda task: {"forward": [1.0, 0.0], "backward": [-1.0, 0.0]}[AntFwdBackEnv.describe_task(task)])]
+
+
+@pytest.mark.parametrize("oracle_id, family_id, told", ORACLES, ids=[o[0] for o in ORACLES])
+def test_an_oracle_is_its_family_with_the_task_observed(oracle_id, family_id, told):
+    oracle, plain = gym.make(oracle_id), make_env(family_id)
     check_env(oracle.unwrapped, skip_render_check=True)
     rng = np.random.default_rng(0)
-    for task in type(plain).sample_tasks(2):  # a second task: the observed goal follows set_task
+    for task in type(plain).sample_tasks(2):  # a second task: what is told follows set_task
         obs, _ = oracle.reset(seed=3, options={"task": task})
         plain_obs, _ = plain.reset(seed=3, options={"task": task})
         for _ in range(5):
-            np.testing.assert_array_equal(obs, np.concatenate([plain_obs, task["goal"]]))
+            np.testing.assert_allclose(obs, np.concatenate([plain_obs, told(task)]), rtol=0, atol=1e-15)
             action = rng.uniform(-1, 1, size=8)
             obs, reward, *_ = oracle.step(action)
             plain_obs, plain_reward, *_ = plain.step(action)

@@ -35,6 +35,34 @@ def ant_goal_reward(xy_position: np.ndarray, goal: np.ndarray, action: np.ndarra
     return -float(np.abs(xy_position - goal).sum()) - control_cost(action, GOAL_CONTROL_COST) - contact_cost
 
 
+# paper-vs-code: not in the paper or the reference; the "oracle" of meta-RL papers, for diagnosis.
+class ObservedTaskMixin:
+    r"""An oracle's observation: the family's own, then :attr:`observed_task_size` numbers that
+    :meth:`observed_task` gives of the task (``observation_structure`` names them
+    :attr:`observed_task_name`). A PEARL run on an oracle has nothing to infer (its policy, critic
+    and encoder read the task in every observation, from the first step), so its return is what
+    the task-conditioned policy and critic learn at that budget: the ceiling an encoder that knew
+    the task from its context would reach."""
+
+    observed_task_name: str
+    """The name of the told numbers in ``observation_structure``."""
+    observed_task_size: int
+    """How many numbers :meth:`observed_task` gives."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        size = self.observation_space.shape[0] + self.observed_task_size
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np.float64)
+        self.observation_structure = {**self.observation_structure, self.observed_task_name: self.observed_task_size}
+
+    def _get_obs(self) -> np.ndarray:
+        return np.concatenate([super()._get_obs(), self.observed_task()])
+
+    def observed_task(self) -> np.ndarray:
+        """The numbers the observation ends with."""
+        raise NotImplementedError
+
+
 class AntFwdBackEnv(MujocoTaskMixin, AntEnv):
     r"""Run along :math:`\theta = 0` (forward) or :math:`\theta = \pi` (backward); the episode
     ends when the torso leaves :math:`0.2 \le z \le 1` (it fell or jumped).
@@ -61,6 +89,22 @@ class AntFwdBackEnv(MujocoTaskMixin, AntEnv):
     def task_reward(self, info: dict, control: np.ndarray) -> float:
         velocity = np.array([info["x_velocity"], info["y_velocity"]])
         return ant_direction_reward(velocity, float(self._task["angle"]), control, -info["reward_contact"])
+
+
+# paper-vs-code: not a family of the paper; the "oracle" of meta-RL papers, for diagnosis.
+class AntFwdBackOracleEnv(ObservedTaskMixin, AntFwdBackEnv):
+    r"""Ant-Fwd-Back told its direction: the observation ends with :math:`\cos\theta,
+    \sin\theta` of the task's angle. Beside the PEARL run of the same command it says how much
+    of the family's return is lost to inferring the direction, and how much the policy's running
+    would give if the direction were known."""
+
+    observed_task_name = "direction"
+    observed_task_size = 2
+
+    def observed_task(self) -> np.ndarray:
+        """The task's direction, a unit vector."""
+        angle = float(self._task["angle"])
+        return np.array([np.cos(angle), np.sin(angle)])
 
 
 #: The two directions x35f/meta_rl's Ant run trained on, in radians: its ``ant-dir`` environment
@@ -132,26 +176,15 @@ class AntGoal2DEnv(MujocoTaskMixin, AntEnv):
 
 
 # paper-vs-code: not a family of the paper; the "oracle" of meta-RL papers, for diagnosis.
-class AntGoal2DOracleEnv(AntGoal2DEnv):
-    r"""Ant-Goal-2D told its goal: the observation ends with the goal's x, y. A PEARL run here
-    has nothing to infer (its policy, critic and encoder read the goal in every observation, from
-    the first step), so its return is what the goal-conditioned policy and critic learn at that
-    budget: the ceiling an encoder that knew the goal from its context would reach."""
+class AntGoal2DOracleEnv(ObservedTaskMixin, AntGoal2DEnv):
+    r"""Ant-Goal-2D told its goal: the observation ends with the goal's x, y
+    (:class:`ObservedTaskMixin`)."""
 
     relabelled_reward_change = None  # a relabelled goal would have to be rewritten in every observation too
-    observed_goal_size = 2
-    """How many numbers :meth:`observed_goal` gives."""
+    observed_task_name = "goal"
+    observed_task_size = 2
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        size = self.observation_space.shape[0] + self.observed_goal_size
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np.float64)
-        self.observation_structure = {**self.observation_structure, "goal": self.observed_goal_size}
-
-    def _get_obs(self) -> np.ndarray:
-        return np.concatenate([super()._get_obs(), self.observed_goal()])
-
-    def observed_goal(self) -> np.ndarray:
+    def observed_task(self) -> np.ndarray:
         """The goal the observation ends with: the true goal."""
         return self._task["goal"]
 
@@ -180,7 +213,7 @@ class AntGoal2DNoisyOracleEnv(AntGoal2DOracleEnv):
         self._goal_offset = self.np_random.normal(0.0, self.goal_noise, size=2)
         return self._get_obs()
 
-    def observed_goal(self) -> np.ndarray:
+    def observed_task(self) -> np.ndarray:
         """The goal the observation ends with: the true goal plus this episode's offset."""
         return self._task["goal"] + self._goal_offset
 
@@ -207,8 +240,8 @@ class AntGoal2DCodedNoisyOracleEnv(AntGoal2DNoisyOracleEnv):
     metres, costs a goal-conditioned policy; the goal's noise and the reward are the noisy
     oracle's."""
 
-    observed_goal_size = GOAL_CODE_WEIGHTS.shape[0]
+    observed_task_size = GOAL_CODE_WEIGHTS.shape[0]
 
-    def observed_goal(self) -> np.ndarray:
+    def observed_task(self) -> np.ndarray:
         """The code of the noisy oracle's goal (the true goal plus this episode's offset)."""
-        return goal_code(super().observed_goal())
+        return goal_code(super().observed_task())

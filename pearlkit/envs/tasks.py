@@ -42,6 +42,8 @@ ENV_IDS: dict[str, Registration] = {
     "pearlkit/AntFwdBack-v1": Registration("pearlkit.envs.ant:AntFwdBackEnv", LOCOMOTION_HORIZON, 27, 8),
     "pearlkit/AntFwdBack-v0": Registration("pearlkit.envs.ant:AntFwdBackEnv", LOCOMOTION_HORIZON, 105, 8,
                                            {"include_cfrc_ext_in_observation": True}),
+    # Ant-Fwd-Back with its direction observed: a diagnosis (what the policy learns with nothing to infer).
+    "pearlkit/AntFwdBackOracle-v1": Registration("pearlkit.envs.ant:AntFwdBackOracleEnv", LOCOMOTION_HORIZON, 29, 8),
     # The x35f/meta_rl reproduction's two Ant directions (not forward and backward), to check against it.
     "pearlkit/AntTwoDirections-v1": Registration("pearlkit.envs.ant:AntTwoDirectionsEnv", LOCOMOTION_HORIZON, 27, 8),
     "pearlkit/AntGoal2D-v0": Registration("pearlkit.envs.ant:AntGoal2DEnv", LOCOMOTION_HORIZON, 107, 8),
