@@ -11,7 +11,8 @@ pearlkit evaluate PREFIX-N --seeds ... --json`` does, into ``PREFIX-N.eval.json`
 copy on stdout. Any copy can then be shipped or trained on. The run may write between two file copies,
 so a copy whose agent or curve is not at iteration N is discarded (and taken again if the run is
 still there). The watch ends when the run has finished and its last iteration is copied;
-``--once`` looks once and exits. It meta-tests at one thread, beside the training's.
+``--once`` looks once and exits; ``--wait S`` gives a run started a moment ago S seconds to write
+its ``config.json``. It meta-tests at one thread, beside the training's.
 ``--measure CMD`` runs another measurement instead, ``{copy}`` in CMD standing for the copy's
 folder (``--measure "python benchmarks/goal_approach.py {copy} --runs-per-task 5"``): its output
 goes to ``PREFIX-N.measure.txt`` and its last line to stdout.
@@ -96,6 +97,9 @@ def main() -> None:
     parser.add_argument("--runs-per-task", type=int, default=None, help="passed to evaluate (default: its own)")
     parser.add_argument("--poll", type=float, default=10.0, help="seconds between looks (default 10)")
     parser.add_argument("--once", action="store_true", help="look once and exit")
+    parser.add_argument("--wait", type=float, default=0.0,
+                        help="seconds to wait for RUN_DIR's config.json, which a run started a moment ago "
+                             "writes when it begins (default 0: it must be there)")
     parser.add_argument("--measure", metavar="CMD", default=None,
                         help="run CMD on each copy instead of evaluate, {copy} standing for its folder "
                              "(output to PREFIX-N.measure.txt)")
@@ -105,8 +109,14 @@ def main() -> None:
         parser.error(f"--every must be >= 1, got {args.every}")
     if args.measure is not None and "{copy}" not in args.measure:
         parser.error(f"--measure must name the copy as {{copy}}, got {args.measure!r}")
-    if not (args.run_dir / "config.json").exists():
-        parser.error(f"{args.run_dir} is not a run folder (no config.json)")
+    if not args.wait >= 0:
+        parser.error(f"--wait must be >= 0 seconds, got {args.wait}")
+    deadline = time.monotonic() + args.wait
+    while not (args.run_dir / "config.json").exists():
+        if time.monotonic() >= deadline:
+            waited = f" after waiting {args.wait:g} s" if args.wait else ""
+            parser.error(f"{args.run_dir} is not a run folder (no config.json{waited})")
+        time.sleep(min(args.poll, deadline - time.monotonic()))
     while not look(args.run_dir, args.prefix, args.every, args.seeds, args.runs_per_task, args.measure) \
             and not args.once:
         time.sleep(args.poll)

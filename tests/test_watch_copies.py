@@ -1,6 +1,7 @@
 """benchmarks/watch_copies.py: copies of a run taken at iteration boundaries, each meta-tested."""
 import json
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from pearlkit.training import train
 from tests.conftest import tiny_config
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-from watch_copies import copy_at, look  # noqa: E402
+from watch_copies import copy_at, look, main  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +54,20 @@ def test_another_measurement_runs_on_each_copy_in_place_of_evaluate(tmp_path, fi
     assert capsys.readouterr().out == f"2 measured {copy}\n"
     look(finished_run, str(tmp_path / "other"), 5, "0", None, measure=f"{sys.executable} -c \"raise SystemExit(3)\"")
     assert capsys.readouterr().out == "2 failed with exit status 3\n"
+
+
+def test_the_watch_waits_for_a_run_that_has_not_written_its_config_yet(tmp_path, monkeypatch, capsys):
+    run_dir = tmp_path / "starting"
+    run_dir.mkdir()
+    argv = ["watch_copies.py", str(run_dir), str(tmp_path / "c"), "--once", "--poll", "0.05"]
+    monkeypatch.setattr(sys, "argv", argv + ["--wait", "0.2"])
+    with pytest.raises(SystemExit):
+        main()
+    assert "no config.json after waiting 0.2 s" in capsys.readouterr().err
+    # Written while it waits: it goes on to look (once: nothing to copy yet) instead of failing.
+    timer = threading.Timer(0.3, lambda: (run_dir / "config.json").write_text("{}"))
+    timer.start()
+    monkeypatch.setattr(sys, "argv", argv + ["--wait", "30"])
+    main()
+    timer.join()
+    assert not list(tmp_path.glob("c-*"))
