@@ -39,11 +39,14 @@ CAPTION_HEIGHT = CAPTION_LINES * (CAPTION_FONT_SIZE + 4) + 6  # 126: even, as H.
 
 
 def body_motion(env: gym.Env) -> str:
-    """The root body's velocity as a caption writes it: forward speed for the planar bodies
-    (cheetah, walker: joint 0 slides along x), the horizontal velocity vector for the free
-    bodies (ant, humanoid), which may be asked to head anywhere."""
+    """The body's progress on its task as a caption writes it: for a goal family (Ant-Goal-2D:
+    its ``distance_to_goal``) the torso's distance to the goal; otherwise the root body's velocity,
+    forward speed for the planar bodies (cheetah, walker: joint 0 slides along x), the horizontal
+    velocity vector for the free bodies (ant, humanoid), which may be asked to head anywhere."""
     import mujoco
 
+    if hasattr(env.unwrapped, "distance_to_goal"):
+        return f"{env.unwrapped.distance_to_goal():.2f} m from the goal"
     qvel = env.unwrapped.data.qvel
     if env.unwrapped.model.jnt_type[0] == mujoco.mjtJoint.mjJNT_FREE:
         return f"velocity ({qvel[0]:+.2f}, {qvel[1]:+.2f}) m/s"

@@ -232,6 +232,15 @@ def test_captions_give_the_bodys_velocity_from_the_simulator():
     assert body_motion(ant) == f"velocity ({vx:+.2f}, {vy:+.2f}) m/s"
 
 
+def test_a_goal_familys_caption_gives_the_torsos_distance_to_its_goal():
+    env = make_env("pearlkit/AntGoal2D-v0")
+    env.reset(seed=0, options={"task": {"goal": np.array([1.0, -2.0])}})
+    for _ in range(5):
+        env.step(env.action_space.sample())
+    x, y = env.unwrapped.data.body("torso").xpos[:2]
+    assert body_motion(env) == f"{np.hypot(x - 1.0, y + 2.0):.2f} m from the goal"
+
+
 def test_filmed_tasks_span_the_family():
     vel = pearlkit.get_preset("cheetah-vel")
     velocities = sorted(float(t["velocity"]) for t in vel.split_tasks()[1])

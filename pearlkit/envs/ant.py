@@ -159,6 +159,11 @@ class AntGoal2DEnv(MujocoTaskMixin, AntEnv):
         xy = self.data.body("torso").xpos[:2]
         return ant_goal_reward(xy, self._task["goal"], control, -info["reward_contact"])
 
+    def distance_to_goal(self) -> float:
+        """How far the torso is from the goal, in metres, in a straight line (the reward charges
+        the L1 distance): what a film's caption shows of this family's task."""
+        return float(np.linalg.norm(self.data.body("torso").xpos[:2] - self._task["goal"]))
+
     @staticmethod
     def relabelled_reward_change(next_obs, goal, new_goal):
         r"""What the reward of a step that ended at ``next_obs`` gains when its goal :math:`g`
