@@ -116,7 +116,7 @@ def main() -> None:
         if time.monotonic() >= deadline:
             waited = f" after waiting {args.wait:g} s" if args.wait else ""
             parser.error(f"{args.run_dir} is not a run folder (no config.json{waited})")
-        time.sleep(min(args.poll, deadline - time.monotonic()))
+        time.sleep(max(0.0, min(args.poll, deadline - time.monotonic())))  # the deadline may pass meanwhile
     while not look(args.run_dir, args.prefix, args.every, args.seeds, args.runs_per_task, args.measure) \
             and not args.once:
         time.sleep(args.poll)
