@@ -6,11 +6,10 @@ Gymnasium's Ant computes the same way. :math:`\Delta t = 0.05` s.
 """
 from __future__ import annotations
 
-import gymnasium as gym
 import numpy as np
 from gymnasium.envs.mujoco.ant_v5 import AntEnv
 
-from pearlkit.envs.mujoco_tasks import MujocoTaskMixin, control_cost
+from pearlkit.envs.mujoco_tasks import MujocoTaskMixin, ObservedTaskMixin, control_cost
 from pearlkit.envs.tasks import Task
 
 GOAL_DISC_RADIUS = 3.0
@@ -33,34 +32,6 @@ def ant_goal_reward(xy_position: np.ndarray, goal: np.ndarray, action: np.ndarra
                     contact_cost: float) -> float:
     r"""Ant-Goal-2D: :math:`r = -\lVert p_{xy} - g\rVert_1 - 0.1\lVert a\rVert^2 - c_\text{contact}`."""
     return -float(np.abs(xy_position - goal).sum()) - control_cost(action, GOAL_CONTROL_COST) - contact_cost
-
-
-# paper-vs-code: not in the paper or the reference; the "oracle" of meta-RL papers, for diagnosis.
-class ObservedTaskMixin:
-    r"""An oracle's observation: the family's own, then :attr:`observed_task_size` numbers that
-    :meth:`observed_task` gives of the task (``observation_structure`` names them
-    :attr:`observed_task_name`). A PEARL run on an oracle has nothing to infer (its policy, critic
-    and encoder read the task in every observation, from the first step), so its return is what
-    the task-conditioned policy and critic learn at that budget: the ceiling an encoder that knew
-    the task from its context would reach."""
-
-    observed_task_name: str
-    """The name of the told numbers in ``observation_structure``."""
-    observed_task_size: int
-    """How many numbers :meth:`observed_task` gives."""
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        size = self.observation_space.shape[0] + self.observed_task_size
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np.float64)
-        self.observation_structure = {**self.observation_structure, self.observed_task_name: self.observed_task_size}
-
-    def _get_obs(self) -> np.ndarray:
-        return np.concatenate([super()._get_obs(), self.observed_task()])
-
-    def observed_task(self) -> np.ndarray:
-        """The numbers the observation ends with."""
-        raise NotImplementedError
 
 
 class AntFwdBackEnv(MujocoTaskMixin, AntEnv):

@@ -3,7 +3,8 @@
 A family subclasses one of Gymnasium's v5 locomotion environments (same model file, same
 observation) and this mixin, and replaces the reward with the paper's task reward.
 The task list is drawn once from a fixed seed, so every run, test and chapter sees the
-same training and held-out tasks.
+same training and held-out tasks. A family's *oracle* (a diagnosis, not a family of the paper)
+adds :class:`ObservedTaskMixin`, which appends what it is told of its task to the observation.
 """
 from __future__ import annotations
 
@@ -130,3 +131,31 @@ class MujocoTaskMixin:
         if options and "task" in options:
             self.set_task(options["task"])
         return super().reset(seed=seed, options=options)
+
+
+# paper-vs-code: not in the paper or the reference; the "oracle" of meta-RL papers, for diagnosis.
+class ObservedTaskMixin:
+    r"""An oracle's observation: the family's own, then :attr:`observed_task_size` numbers that
+    :meth:`observed_task` gives of the task (``observation_structure`` names them
+    :attr:`observed_task_name`). A PEARL run on an oracle has nothing to infer (its policy, critic
+    and encoder read the task in every observation, from the first step), so its return is what
+    the task-conditioned policy and critic learn at that budget: the ceiling an encoder that knew
+    the task from its context would reach."""
+
+    observed_task_name: str
+    """The name of the told numbers in ``observation_structure``."""
+    observed_task_size: int
+    """How many numbers :meth:`observed_task` gives."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        size = self.observation_space.shape[0] + self.observed_task_size
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np.float64)
+        self.observation_structure = {**self.observation_structure, self.observed_task_name: self.observed_task_size}
+
+    def _get_obs(self) -> np.ndarray:
+        return np.concatenate([super()._get_obs(), self.observed_task()])
+
+    def observed_task(self) -> np.ndarray:
+        """The numbers the observation ends with."""
+        raise NotImplementedError
