@@ -23,7 +23,7 @@ import numpy as np
 from pearlkit.config import PearlConfig
 from pearlkit.envs.humanoid import ALIVE_BONUS, CONTROL_COST, VELOCITY_WEIGHT
 from pearlkit.envs.tasks import make_env
-from pearlkit.evaluate import held_out_meta_test
+from pearlkit.evaluate import held_out_meta_test, velocity_along_task
 from per_run import per_run_main
 
 CONTACT_COST, CONTACT_COST_CAP = 5e-7, 10.0  # Humanoid-v5's contact_cost_weight and range
@@ -39,12 +39,9 @@ def reward_terms(run_dir: Path, seed: int) -> dict:
     result, config, tasks, iteration = held_out_meta_test(run_dir, seed, device="cpu")
     out = {"iteration": iteration, "runs": int(result.returns.shape[0]), "by_trajectory": []}
     env = make_env(config.env_id)
-    qvel = env.observation_slice("qvel")
-    root_velocity = slice(qvel.start, qvel.start + 2)  # qvel opens with the root's x, y
     contact_forces = env.observation_slice("cfrc_ext")
+    root_along = velocity_along_task(result, tasks, config.env_id)
     # The agent acts in [-1, 1]; the control cost is on the motors' range (env.to_control).
-    angles = np.repeat([float(task["angle"]) for task in tasks], config.num_evals)  # run i is task i // num_evals
-    direction = np.stack([np.cos(angles), np.sin(angles)], axis=-1)[:, None, :]
     for k, traj in enumerate(result.trajectories):
         valid = result.valid[:, k].numpy()
         steps = valid.sum(1)
@@ -53,7 +50,6 @@ def reward_terms(run_dir: Path, seed: int) -> dict:
         control = total(CONTROL_COST * np.square(env.to_control(traj.action.numpy())).sum(-1))
         contact = total(np.minimum(CONTACT_COST * np.square(next_obs[..., contact_forces]).sum(-1), CONTACT_COST_CAP))
         bonus = ALIVE_BONUS * steps
-        root_along = (next_obs[..., root_velocity] * direction).sum(-1)
         velocity_term = result.returns[:, k].numpy() - bonus + control + contact
         out["by_trajectory"].append({
             "steps": round(float(steps.mean()), 1),
@@ -64,7 +60,7 @@ def reward_terms(run_dir: Path, seed: int) -> dict:
             "contact_cost": round(float(contact.mean()), 1),
             "velocity_term": round(float(velocity_term.mean()), 1),
             "velocity_along_task": round(float((velocity_term / (VELOCITY_WEIGHT * steps)).mean()), 3),
-            "root_velocity_along_task": round(float((total(root_along) / steps).mean()), 3)})
+            "root_velocity_along_task": round(float(root_along[:, k].mean()), 3)})
     return out
 
 

@@ -268,6 +268,29 @@ def reported_trajectory(result: MetaTestResult) -> Tensor:
     return torch.where(result.counted, index, -1).max(dim=1).values
 
 
+def velocity_along_task(result: MetaTestResult, tasks: list[Task], env_id: str) -> np.ndarray:
+    r"""``(num_runs, K)``: for a direction family (Ant-Fwd-Back, Humanoid-Dir-2D), each
+    trajectory's mean over its real steps of the root body's velocity along its task's
+    direction, :math:`\langle v_{xy}, (\cos\theta, \sin\theta)\rangle` in m/s: the number
+    the films' captions let a reader compare by eye. Read from the observation's ``qvel``,
+    which opens with the root's :math:`x, y` velocity.
+
+    Raises:
+        ValueError: ``tasks`` are not directions (no ``"angle"``).
+    """
+    if any("angle" not in task for task in tasks):
+        raise ValueError(f"velocity_along_task needs direction tasks (an 'angle'); {env_id} has {tasks[0]}")
+    qvel = make_env(env_id).observation_slice("qvel")
+    angles = np.repeat([float(task["angle"]) for task in tasks], result.runs_per_task)
+    direction = np.stack([np.cos(angles), np.sin(angles)], axis=-1)[:, None, :]  # (num_runs, 1, 2)
+    along = []
+    for traj, valid in zip(result.trajectories, result.valid.unbind(1)):
+        velocity = traj.next_obs.numpy()[..., qvel.start:qvel.start + 2]
+        valid = valid.numpy()
+        along.append(((velocity * direction).sum(-1) * valid).sum(1) / valid.sum(1))
+    return np.stack(along, axis=1)
+
+
 @dataclass(frozen=True)
 class MetaTestSummary:
     """The meta-test metrics (how chapter 4 defines them). The trajectory *after exploration* is

@@ -18,6 +18,7 @@ from pearlkit.evaluate import (
     reported_trajectory,
     seed_statistics,
     summarize,
+    velocity_along_task,
 )
 from pearlkit.pearl import build_agent
 
@@ -119,3 +120,25 @@ def test_cli_evaluate_explores_with_sampled_actions_when_asked(tmp_path, capsys)
     expected = summarize(meta_test(agent, config.split_tasks()[1], config, seed=0, runs_per_task=config.num_evals))
     assert curves["sampled"] == pytest.approx(expected.adaptation_curve)
     assert curves["sampled"][0] != pytest.approx(curves["mean"][0])
+
+
+def test_velocity_along_task_is_the_ants_forward_velocity_signed_by_its_task_counted_by_hand():
+    result = _meta_test("ant-fwd-back")  # its two tasks, forward (+x) and backward (-x), as three
+    _, tasks = pearlkit.get_preset("ant-fwd-back").replace(num_test_tasks=3).split_tasks()  # as _meta_test's
+    along = velocity_along_task(result, tasks[:3], "pearlkit/AntFwdBack-v1")
+    assert along.shape == tuple(result.returns.shape)
+    assert {math.cos(task["angle"]) for task in tasks[:3]} == {1.0, -1.0}  # both signs are checked
+    for run, task in enumerate(tasks[:3]):
+        sign = 1.0 if math.cos(task["angle"]) > 0 else -1.0
+        for k, traj in enumerate(result.trajectories):
+            steps = result.valid[run, k].numpy()
+            # The 27-D observation is qpos[2:] (13 numbers), then qvel, which opens with the root's x velocity.
+            by_hand = sign * traj.next_obs[run, :, 13].numpy()[steps].mean()
+            assert along[run, k] == pytest.approx(by_hand, rel=1e-5)
+
+
+def test_velocity_along_task_refuses_tasks_without_a_direction():
+    result = _meta_test("cheetah-vel")
+    _, tasks = pearlkit.get_preset("cheetah-vel").split_tasks()
+    with pytest.raises(ValueError, match="direction tasks"):
+        velocity_along_task(result, tasks[:3], "pearlkit/HalfCheetahVel-v0")
