@@ -22,83 +22,21 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Callable
 
-import torch
-
-from pearlkit.buffers import context_from_transitions
 from pearlkit.checkpoint import load_agent
+from pearlkit.direction_beliefs import (belief_by_motion, belief_with_other_reward, forward_velocity_index, named_tasks,
+                                        went_the_right_way)
 from pearlkit.envs.half_cheetah import CONTROL_COST
 from pearlkit.envs.tasks import env_class
-from pearlkit.evaluate import MetaTestResult, held_out_meta_test, zero_action_return
+from pearlkit.evaluate import held_out_meta_test, zero_action_return
 from per_run import per_run_main
 
 DEFAULT_RUNS = [Path("results/cheetah-fwd-back"), Path("results/ant-fwd-back")]
-#: Where the root's forward (x) velocity sits in each two-direction family's observation: after
-#: Half-Cheetah's qpos[1:] (8 entries), after Ant's qpos[2:] (13).
-FORWARD_VELOCITY = {"pearlkit/HalfCheetahFwdBack-v0": 8, "pearlkit/AntFwdBack-v1": 13}
 #: The other task's reward for the same transition, where the context holds all it needs: the
 #: cheetah's reward is d v - c|a|^2 (pearlkit.envs.half_cheetah.direction_reward), so the other
 #: direction's is -r - 2c|a|^2. (The ant's also holds a contact cost that its context lacks.)
 OTHER_TASK_REWARD = {"pearlkit/HalfCheetahFwdBack-v0":
                      lambda one: -one.reward - 2 * CONTROL_COST * one.action.square().sum(-1)}
-
-
-def named_tasks(encoder: Callable, use_next_obs: bool, velocity_index: int, result: MetaTestResult,
-                right: torch.Tensor, names: list[str], reward_of: Callable | None = None
-                ) -> list[tuple[str, int, int]] | None:
-    """For each exploring trajectory of each run, alone: ``(cell, the run's task, the task its
-    belief names)``, where the cell is ``"<task's name>, moved forward|backward"`` (the sign of its
-    mean forward velocity, ``obs[:, velocity_index]``). The trajectory is read with its own reward,
-    or with ``reward_of(trajectory)`` in its place.
-
-    The named task is the one whose belief after exploration, averaged over the runs that went
-    the right way (``right``), is nearer. None where a task has no such run."""
-    task_of_run = torch.arange(len(right)) // result.runs_per_task
-    after = result.num_exp_traj_eval
-    if any(not right[task_of_run == task].any() for task in range(len(names))):
-        return None
-    centres = torch.stack([result.z_means[(task_of_run == task) & right, after].mean(0) for task in range(len(names))])
-    readings = []
-    for k in range(after):
-        trajectories, valid = result.trajectories[k], result.valid[:, k]
-        for run, task in enumerate(task_of_run.tolist()):
-            one = type(trajectories)(*[field[run][valid[run]] for field in trajectories])
-            if reward_of is not None:
-                one = one._replace(reward=reward_of(one))
-            with torch.no_grad():
-                mean, _ = encoder(context_from_transitions(one, use_next_obs).unsqueeze(0))
-            moved = "forward" if float(one.obs[:, velocity_index].mean()) > 0 else "backward"
-            readings.append((f"{names[task]}, moved {moved}", task, int(torch.cdist(mean, centres).argmin())))
-    return readings
-
-
-def count_by_cell(cells: list[tuple[str, bool]]) -> dict[str, list[int]]:
-    """``[how many are True, how many]`` per cell, cells sorted."""
-    counts: dict[str, list[int]] = {}
-    for cell, counted in cells:
-        counts.setdefault(cell, [0, 0])
-        counts[cell][0] += counted
-        counts[cell][1] += 1
-    return dict(sorted(counts.items()))
-
-
-def belief_by_motion(readings: list[tuple[str, int, int]] | None) -> dict[str, list[int]] | None:
-    """Does the belief from each exploring trajectory alone name the run's task? ``[named right,
-    trajectories]`` per cell of :func:`named_tasks`' ``readings``; None where there are none."""
-    return None if readings is None else count_by_cell([(cell, named == task) for cell, task, named in readings])
-
-
-def belief_with_other_reward(own: list[tuple[str, int, int]] | None, other: list[tuple[str, int, int]] | None
-                             ) -> dict[str, list[int]] | None:
-    """Does the task each exploring trajectory's belief names change when its reward is swapped
-    for the other task's (the same states and actions)? ``own`` and ``other`` are
-    :func:`named_tasks`' readings without and with that swap. An encoder that reads the reward
-    changes it every time; one that reads only how the body moved, never. ``[changed,
-    trajectories]`` per cell; None where there are no readings."""
-    if own is None or other is None:
-        return None
-    return count_by_cell([(cell, named != swapped) for (cell, _, named), (_, _, swapped) in zip(own, other)])
 
 
 def diagnose(run_dir: Path, runs_per_task: int, seed: int) -> dict:
@@ -110,13 +48,13 @@ def diagnose(run_dir: Path, runs_per_task: int, seed: int) -> dict:
     returns = result.returns.view(len(tasks), runs_per_task, -1)  # run i is task i // runs_per_task
     fell_in_run = result.valid[:, after].sum(-1) < config.max_path_length
     fell = fell_in_run.view(len(tasks), runs_per_task)
-    describe = env_class(config.env_id).describe_task
-    right = (result.returns[:, after] >= floor) & ~fell_in_run
+    names = [env_class(config.env_id).describe_task(task) for task in tasks]
+    right = went_the_right_way(result, config.max_path_length, floor)
     out = {"iteration": iteration, "zero_action_return": round(floor, 1), "tasks": [],
            "belief_by_motion": None, "belief_with_other_reward": None}
-    if config.env_id in FORWARD_VELOCITY:
+    if sorted(names) == ["backward", "forward"]:
         reading = (load_agent(run_dir, "cpu")[0].encoder, config.use_next_obs_in_context,
-                   FORWARD_VELOCITY[config.env_id], result, right, [describe(task) for task in tasks])
+                   forward_velocity_index(config.env_id), result, right, names)
         own = named_tasks(*reading)
         out["belief_by_motion"] = belief_by_motion(own)
         if config.env_id in OTHER_TASK_REWARD:
@@ -126,7 +64,7 @@ def diagnose(run_dir: Path, runs_per_task: int, seed: int) -> dict:
         exploit = returns[index, :, after]
         above = exploit[(exploit >= floor) & ~fell[index]]
         out["tasks"].append({
-            "task": describe(task), "mean_by_trajectory": [round(v, 1) for v in returns[index].mean(0).tolist()],
+            "task": names[index], "mean_by_trajectory": [round(v, 1) for v in returns[index].mean(0).tolist()],
             "fell": int(fell[index].sum()), "below_floor": int(((exploit < floor) & ~fell[index]).sum()),
             "above_floor": len(above), "above_floor_mean": round(above.mean().item(), 1) if len(above) else None})
     return out

@@ -1,15 +1,14 @@
-"""benchmarks/direction_diagnosis.py: which task the belief from one exploring trajectory names, by
-which way the body moved, on a case worked by hand."""
-import sys
-from pathlib import Path
-
+"""pearlkit.direction_beliefs: which task the belief from one exploring trajectory names, by
+which way the body moved, on a case worked by hand; and on the shipped agents, as chapter 6
+prints it."""
+import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-from direction_diagnosis import belief_by_motion, belief_with_other_reward, named_tasks  # noqa: E402
-
-from pearlkit.evaluate import MetaTestResult  # noqa: E402
-from pearlkit.sampler import Trajectories  # noqa: E402
+from pearlkit.direction_beliefs import (belief_by_motion, belief_with_other_reward, forward_velocity_index,
+                                        named_tasks, read_directions, went_the_right_way)
+from pearlkit.envs import make_env
+from pearlkit.evaluate import MetaTestResult
+from pearlkit.sampler import Trajectories
 
 OBS, ACTION, HORIZON = 2, 1, 4  # obs[:, 0] is the forward velocity
 
@@ -81,3 +80,30 @@ def test_swapping_in_the_other_tasks_reward_changes_what_a_reward_reader_names_a
     for encoder, changed in [(reward_sign_encoder, cells), (motion_encoder, dict.fromkeys(cells, 0))]:
         own, swapped = named_tasks(encoder, *reading), named_tasks(encoder, *reading, other)
         assert belief_with_other_reward(own, swapped) == {c: [changed[c], n] for c, n in cells.items()}
+
+
+@pytest.mark.parametrize("env_id, index", [("pearlkit/HalfCheetahFwdBack-v0", 8), ("pearlkit/AntFwdBack-v1", 13)])
+def test_the_forward_velocity_index_reads_the_simulators_root_x_velocity(env_id, index):
+    env = make_env(env_id)
+    env.reset(seed=0)
+    obs, *_ = env.step(env.action_space.sample())
+    assert forward_velocity_index(env_id) == index  # after qpos[1:] (cheetah) or qpos[2:] (ant)
+    assert obs[index] == pytest.approx(env.unwrapped.data.qvel[0])
+
+
+def test_the_right_way_means_up_to_the_end_and_at_least_the_floor():
+    result = meta_test_result([trajectories([1.0] * 4, [1.0] * 4)] * 3, torch.zeros(4, 3, 1))
+    returns = result.returns.clone()
+    returns[:, 2] = torch.tensor([5.0, 1.0, 5.0, 3.0])  # the trajectory after exploration
+    valid = result.valid.clone()
+    valid[2, 2, -1] = False  # run 2 fell before its last step
+    result = result._replace(returns=returns, valid=valid)
+    assert went_the_right_way(result, HORIZON, floor=3.0).tolist() == [True, False, False, True]
+
+
+def test_read_directions_counts_every_exploring_trajectory_and_refuses_a_family_without_forward_and_backward():
+    counts = read_directions("results/cheetah-fwd-back", runs_per_task=2, device="cpu")
+    assert sum(total for _, total in counts.values()) == 2 * 2 * 2  # tasks x runs x exploring trajectories
+    assert {cell.split(",")[0] for cell in counts} == {"forward", "backward"}
+    with pytest.raises(ValueError, match="forward and backward.*HalfCheetahVel"):
+        read_directions("results/cheetah-vel")
