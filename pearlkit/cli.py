@@ -181,6 +181,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="independent runs of each held-out task (default: the run's num_evals, as its "
                                "training evaluations); more runs give a steadier figure")
     evaluate.add_argument("--device", default=None)
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bar over --seeds")
 
     render = sub.add_parser("render", help="film a trained MuJoCo agent adapting to held-out tasks (MP4)")
     render.add_argument("run_dir", type=Path)
@@ -308,7 +309,7 @@ def _evaluate_seeds(args: argparse.Namespace) -> int:
         raise ValueError("--seeds evaluates the reference's protocol; use --seed with --online-posterior")
     result = evaluate_seeds(args.run_dir, parse_seeds(args.seeds), device=args.device, ignore_misses=args.ignore_misses,
                             exploration_prior=args.exploration_prior, runs_per_task=args.runs_per_task,
-                            exploration_actions=args.exploration_actions)
+                            exploration_actions=args.exploration_actions, progress=not args.no_progress)
     if args.json:
         print(json.dumps(result))
         return 0

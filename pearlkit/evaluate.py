@@ -24,6 +24,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from pearlkit.belief import misses_ignored
 from pearlkit.buffers import context_from_transitions
@@ -462,14 +463,16 @@ def seed_statistics(summaries: list[dict]) -> tuple[dict[str, float], dict[str, 
 
 def evaluate_seeds(run_dir, seeds=EVALUATION_SEEDS, device: str | None = None, ignore_misses: bool = False,
                    exploration_prior: str | None = None, runs_per_task: int | None = None,
-                   exploration_actions: str | None = None) -> dict:
+                   exploration_actions: str | None = None, progress: bool = False) -> dict:
     """:func:`run_meta_test` at each of ``seeds``: ``{"seeds", "by_seed": [summary dicts],
     "mean": {metric: mean over seeds}, "standard_error": {metric: ...}}`` (``python -m pearlkit
-    evaluate RUN --seeds 0-4 --json`` prints it)."""
+    evaluate RUN --seeds 0-4 --json`` prints it). ``progress``: a bar over the seeds on stderr
+    (a MuJoCo family's seed takes seconds to a minute on a CPU)."""
     by_seed = [dataclasses.asdict(run_meta_test(run_dir, seed=seed, device=device, ignore_misses=ignore_misses,
                                                 exploration_prior=exploration_prior, runs_per_task=runs_per_task,
                                                 exploration_actions=exploration_actions))
-               for seed in seeds]
+               for seed in tqdm(list(seeds), desc="evaluation seeds", unit="seed", disable=not progress,
+                                dynamic_ncols=True)]
     mean, error = seed_statistics(by_seed)
     return {"seeds": list(seeds), "by_seed": by_seed, "mean": mean, "standard_error": error}
 

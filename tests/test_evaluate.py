@@ -122,6 +122,17 @@ def test_cli_evaluate_explores_with_sampled_actions_when_asked(tmp_path, capsys)
     assert curves["sampled"][0] != pytest.approx(curves["mean"][0])
 
 
+def test_cli_evaluate_over_seeds_shows_a_progress_bar_on_stderr_unless_asked_not_to(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    pearlkit.train(tiny_cheetah_config(), run_dir, progress=False)
+    assert cli_main(["evaluate", str(run_dir), "--seeds", "0-1", "--json", "--device", "cpu"]) == 0
+    shown = capsys.readouterr()
+    assert "evaluation seeds" in shown.err and "2/2" in shown.err
+    assert json.loads(shown.out)["seeds"] == [0, 1]  # stdout stays one JSON object
+    assert cli_main(["evaluate", str(run_dir), "--seeds", "0-1", "--json", "--device", "cpu", "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_velocity_along_task_is_the_ants_forward_velocity_signed_by_its_task_counted_by_hand():
     result = _meta_test("ant-fwd-back")  # its two tasks, forward (+x) and backward (-x), as three
     _, tasks = pearlkit.get_preset("ant-fwd-back").replace(num_test_tasks=3).split_tasks()  # as _meta_test's
