@@ -1,6 +1,8 @@
 """pearlkit.direction_beliefs: which task the belief from one exploring trajectory names, by
 which way the body moved, on a case worked by hand; and on the shipped agents, as chapter 6
 prints it."""
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -10,6 +12,7 @@ from pearlkit.envs import make_env
 from pearlkit.evaluate import MetaTestResult
 from pearlkit.sampler import Trajectories
 
+RESULTS = Path(__file__).parents[1] / "results"
 OBS, ACTION, HORIZON = 2, 1, 4  # obs[:, 0] is the forward velocity
 
 
@@ -102,8 +105,8 @@ def test_the_right_way_means_up_to_the_end_and_at_least_the_floor():
 
 
 def test_read_directions_counts_every_exploring_trajectory_and_refuses_a_family_without_forward_and_backward():
-    counts = read_directions("results/cheetah-fwd-back", runs_per_task=2, device="cpu")
+    counts = read_directions(RESULTS / "cheetah-fwd-back", runs_per_task=2, device="cpu")
     assert sum(total for _, total in counts.values()) == 2 * 2 * 2  # tasks x runs x exploring trajectories
     assert {cell.split(",")[0] for cell in counts} == {"forward", "backward"}
     with pytest.raises(ValueError, match="forward and backward.*HalfCheetahVel"):
-        read_directions("results/cheetah-vel")
+        read_directions(RESULTS / "cheetah-vel")
