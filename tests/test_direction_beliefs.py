@@ -89,6 +89,7 @@ def test_swapping_in_the_other_tasks_reward_changes_what_a_reward_reader_names_a
 def test_the_forward_velocity_index_reads_the_simulators_root_x_velocity(env_id, index):
     env = make_env(env_id)
     env.reset(seed=0)
+    env.action_space.seed(0)
     obs, *_ = env.step(env.action_space.sample())
     assert forward_velocity_index(env_id) == index  # after qpos[1:] (cheetah) or qpos[2:] (ant)
     assert obs[index] == pytest.approx(env.unwrapped.data.qvel[0])
