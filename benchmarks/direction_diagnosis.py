@@ -24,8 +24,8 @@ import argparse
 from pathlib import Path
 
 from pearlkit.checkpoint import load_agent
-from pearlkit.direction_beliefs import (belief_by_motion, belief_with_other_reward, forward_velocity_index, named_tasks,
-                                        went_the_right_way)
+from pearlkit.direction_beliefs import (belief_by_motion, belief_with_other_reward, forward_and_backward,
+                                        forward_velocity_index, named_tasks, went_the_right_way)
 from pearlkit.envs.half_cheetah import CONTROL_COST
 from pearlkit.envs.tasks import env_class
 from pearlkit.evaluate import held_out_meta_test, zero_action_return
@@ -50,9 +50,10 @@ def diagnose(run_dir: Path, runs_per_task: int, seed: int) -> dict:
     fell = fell_in_run.view(len(tasks), runs_per_task)
     names = [env_class(config.env_id).describe_task(task) for task in tasks]
     right = went_the_right_way(result, config.max_path_length, floor)
+    right_by_task = right.view(len(tasks), runs_per_task)
     out = {"iteration": iteration, "zero_action_return": round(floor, 1), "tasks": [],
            "belief_by_motion": None, "belief_with_other_reward": None}
-    if sorted(names) == ["backward", "forward"]:
+    if forward_and_backward(names):
         reading = (load_agent(run_dir, "cpu")[0].encoder, config.use_next_obs_in_context,
                    forward_velocity_index(config.env_id), result, right, names)
         own = named_tasks(*reading)
@@ -62,7 +63,7 @@ def diagnose(run_dir: Path, runs_per_task: int, seed: int) -> dict:
                 own, named_tasks(*reading, OTHER_TASK_REWARD[config.env_id]))
     for index, task in enumerate(tasks):
         exploit = returns[index, :, after]
-        above = exploit[(exploit >= floor) & ~fell[index]]
+        above = exploit[right_by_task[index]]
         out["tasks"].append({
             "task": names[index], "mean_by_trajectory": [round(v, 1) for v in returns[index].mean(0).tolist()],
             "fell": int(fell[index].sum()), "below_floor": int(((exploit < floor) & ~fell[index]).sum()),

@@ -34,6 +34,11 @@ def forward_velocity_index(env_id: str) -> int:
     return make_env(env_id).observation_slice("qvel").start
 
 
+def forward_and_backward(names: list[str]) -> bool:
+    """Whether these task names are the two of a Fwd-Back family: one forward, one backward."""
+    return sorted(names) == ["backward", "forward"]
+
+
 def went_the_right_way(result: MetaTestResult, max_path_length: int, floor: float) -> Tensor:
     """``(num_runs,)`` bool: the runs whose trajectory after exploration stayed up to the end and
     scored at least ``floor`` (what idle motors score: below it a body went the wrong way or
@@ -109,7 +114,7 @@ def read_directions(run_dir: str | Path, seed: int = 0, runs_per_task: int = 20,
     """
     config = PearlConfig.from_file(Path(run_dir) / "config.json")
     names = [env_class(config.env_id).describe_task(task) for task in config.split_tasks()[1]]
-    if sorted(names) != ["backward", "forward"]:
+    if not forward_and_backward(names):
         raise ValueError(f"read_directions needs a family whose two tasks are forward and backward; "
                          f"{config.env_id}'s held-out tasks are {names[:4]}{' ...' if len(names) > 4 else ''}")
     tested = held_out_meta_test(run_dir, seed, runs_per_task, device=device)
